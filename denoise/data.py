@@ -1,0 +1,180 @@
+"""Training data: random patches of clean images with fresh synthetic noise.
+
+Images are kept in memory as uint8 (the 432 colour training images take about 200 MB).
+Each batch draws random patches, flips and rotates them, and adds noise at a random level,
+so every epoch sees new noisy/clean pairs and a model learns to work without being told
+the noise level.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from denoise.image_io import IMAGE_SUFFIXES, read_image
+from denoise.noise import NOISE_KINDS, add_noise
+
+__all__ = ["NoiseRange", "PatchSequence", "load_folder", "parse_noise_range", "validation_pairs"]
+
+
+@dataclass(frozen=True)
+class NoiseRange:
+    """A noise kind and the range of levels drawn uniformly during training."""
+
+    kind: str
+    low: float
+    high: float
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.low:g}-{self.high:g}"
+
+
+def parse_noise_range(text: str) -> NoiseRange:
+    """Parse ``"KIND:LOW-HIGH"`` or ``"KIND:LEVEL"``, e.g. ``"gaussian:0-55"``.
+
+    Raises
+    ------
+    ValueError
+        If the text is malformed or names an unknown kind.
+    """
+    kind, separator, levels = text.partition(":")
+    if not separator or kind not in NOISE_KINDS:
+        raise ValueError(f"noise range must be KIND:LOW-HIGH with KIND in {', '.join(NOISE_KINDS)}, got {text!r}")
+    low_text, _, high_text = levels.partition("-")
+    try:
+        low = float(low_text)
+        high = float(high_text) if high_text else low
+    except ValueError:
+        raise ValueError(f"noise levels must be numbers, got {levels!r}") from None
+    if high < low:
+        raise ValueError(f"noise range {text!r} has its high end below its low end")
+    return NoiseRange(kind, low, high)
+
+
+def load_folder(folder: str | Path, channels: int) -> list[np.ndarray]:
+    """Read every image in ``folder`` as uint8, H x W x ``channels``.
+
+    Raises
+    ------
+    ValueError
+        If the folder holds no readable image.
+    """
+    paths = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not paths:
+        raise ValueError(f"no images found in {folder}")
+    images = []
+    for path in paths:
+        pixels = read_image(path, channels=channels).pixels
+        images.append(np.round(pixels * 255).astype(np.uint8))
+    return images
+
+
+def _augment(patch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Apply one of the eight flips/rotations of the square."""
+    if rng.random() < 0.5:
+        patch = patch[:, ::-1]
+    return np.rot90(patch, k=int(rng.integers(4)))
+
+
+def _noisy_batch(
+    clean: np.ndarray, noise: list[NoiseRange], rng: np.random.Generator
+) -> np.ndarray:
+    """Add noise of a randomly chosen kind and level to each image of a batch."""
+    noisy = np.empty_like(clean)
+    for index, image in enumerate(clean):
+        noise_range = noise[int(rng.integers(len(noise)))]
+        level = rng.uniform(noise_range.low, noise_range.high)
+        # Gaussian noise stays unclipped, as in the evaluation convention.
+        noisy[index] = add_noise(image, noise_range.kind, level, seed=rng, clip=noise_range.kind != "gaussian")
+    return noisy
+
+
+def _random_patches(
+    images: list[np.ndarray], count: int, patch_size: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Cut ``count`` random, randomly flipped and rotated patches as float32 in [0, 1]."""
+    patches = np.empty((count, patch_size, patch_size, images[0].shape[2]), np.float32)
+    for index in range(count):
+        image = images[int(rng.integers(len(images)))]
+        top = int(rng.integers(image.shape[0] - patch_size + 1))
+        left = int(rng.integers(image.shape[1] - patch_size + 1))
+        patch = image[top : top + patch_size, left : left + patch_size]
+        patches[index] = _augment(patch, rng) / np.float32(255)
+    return patches
+
+
+class PatchSequence(keras.utils.PyDataset):
+    """Batches of ``(noisy, clean)`` patches, with new patches and noise every epoch.
+
+    Parameters
+    ----------
+    images : list of ndarray
+        uint8 training images, H x W x C, each at least ``patch_size`` on a side.
+    patch_size : int
+        Side of the square patches.
+    batch_size : int
+        Patches per batch.
+    batches_per_epoch : int
+        Length of one epoch.
+    noise : list of NoiseRange
+        Noise kinds and level ranges to draw from.
+    seed : int, default 0
+        Base seed; batch ``i`` of epoch ``e`` always holds the same data.
+    flatten : bool, default False
+        Return flattened patches, for the dense patch autoencoder.
+    """
+
+    def __init__(
+        self,
+        images: list[np.ndarray],
+        *,
+        patch_size: int,
+        batch_size: int,
+        batches_per_epoch: int,
+        noise: list[NoiseRange],
+        seed: int = 0,
+        flatten: bool = False,
+    ) -> None:
+        super().__init__()
+        too_small = [image.shape for image in images if min(image.shape[:2]) < patch_size]
+        if too_small:
+            raise ValueError(f"{len(too_small)} training images are smaller than the {patch_size}-pixel patch")
+        self.images = images
+        self.patch_size = patch_size
+        self.batch_size = batch_size
+        self.batches_per_epoch = batches_per_epoch
+        self.noise = noise
+        self.seed = seed
+        self.flatten = flatten
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return self.batches_per_epoch
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        rng = np.random.default_rng([self.seed, self.epoch, index])
+        clean = _random_patches(self.images, self.batch_size, self.patch_size, rng)
+        noisy = _noisy_batch(clean, self.noise, rng)
+        if self.flatten:
+            return noisy.reshape(len(noisy), -1), clean.reshape(len(clean), -1)
+        return noisy, clean
+
+    def on_epoch_end(self) -> None:
+        self.epoch += 1
+
+
+def validation_pairs(
+    images: list[np.ndarray],
+    *,
+    patch_size: int,
+    count: int,
+    noise: list[NoiseRange],
+    seed: int = 12345,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return a fixed set of ``(noisy, clean)`` patches, the same on every call."""
+    rng = np.random.default_rng(seed)
+    clean = _random_patches(images, count, patch_size, rng)
+    return _noisy_batch(clean, noise, rng), clean

@@ -1,0 +1,230 @@
+"""Reading and writing images safely.
+
+Every file is treated as untrusted: the format is checked against a short list, the pixel
+count is checked from the header before any pixel is decoded (Pillow's decompression-bomb
+guard plus our own limit), and any decoding failure becomes one :class:`ImageReadError`
+with a message fit for a user. Writing goes to a temporary file that is renamed into place,
+so a failed write never leaves half a file behind.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import struct
+import tempfile
+import warnings
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+from PIL import Image, ImageOps
+
+__all__ = [
+    "IMAGE_SUFFIXES",
+    "MAX_PIXELS",
+    "ImageReadError",
+    "LoadedImage",
+    "encode_png",
+    "read_image",
+    "write_png",
+]
+
+#: File suffixes the command line and the training data loader pick up.
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".gif"})
+#: Pillow format names that are decoded; anything else is refused.
+ALLOWED_FORMATS = ("PNG", "JPEG", "MPO", "TIFF", "BMP", "WEBP", "GIF")
+#: Largest image accepted, in pixels (width x height): 64 megapixels.
+MAX_PIXELS = 64_000_000
+
+
+class ImageReadError(ValueError):
+    """An input could not be used as an image; the message says why in one line."""
+
+
+@dataclass
+class LoadedImage:
+    """A decoded image ready for a denoiser.
+
+    Attributes
+    ----------
+    pixels : ndarray
+        float32, H x W x C with C = 1 (grey) or 3 (colour); values in [0, 1].
+    alpha : ndarray or None
+        float32 H x W transparency, set aside so it can be re-attached unchanged.
+    bit_depth : int
+        Bits per sample of the source (8 or 16), used to write the result back.
+    notes : list of str
+        Things the user should know, e.g. that only the first frame of a GIF was used.
+    """
+
+    pixels: np.ndarray
+    alpha: np.ndarray | None = None
+    bit_depth: int = 8
+    notes: list[str] = field(default_factory=list)
+
+
+def _open(source: str | Path | bytes | BinaryIO) -> Image.Image:
+    """Open an image header, refusing unknown formats and oversized images."""
+    stream = io.BytesIO(source) if isinstance(source, bytes) else source
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(stream, formats=ALLOWED_FORMATS)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageReadError(f"image is too large (limit {MAX_PIXELS // 1_000_000} megapixels)") from None
+    except FileNotFoundError:
+        raise ImageReadError("file not found") from None
+    except IsADirectoryError:
+        raise ImageReadError("is a directory, not an image") from None
+    except Image.UnidentifiedImageError:
+        raise ImageReadError(
+            f"not a supported image (expected one of {', '.join(sorted(set(ALLOWED_FORMATS) - {'MPO'}))})"
+        ) from None
+    except (OSError, SyntaxError, ValueError) as error:
+        raise ImageReadError(f"unreadable image header ({error})") from None
+    width, height = image.size
+    if width * height > MAX_PIXELS:
+        raise ImageReadError(
+            f"image is {width}x{height} = {width * height / 1e6:.0f} megapixels; the limit is "
+            f"{MAX_PIXELS // 1_000_000} megapixels"
+        )
+    if width < 1 or height < 1:
+        raise ImageReadError(f"image has no pixels ({width}x{height})")
+    return image
+
+
+def _to_array(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None, int]:
+    """Convert a decoded Pillow image to (float pixels H x W x C, alpha or None, bit depth)."""
+    alpha = None
+    if image.mode == "P":
+        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+    if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
+        image = image.convert("RGBA" if image.mode not in ("LA", "L") else "LA")
+        alpha = np.asarray(image.getchannel("A"), dtype=np.float32) / 255
+        image = image.convert("RGB" if image.mode == "RGBA" else "L")
+
+    if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+        values = np.asarray(image).astype(np.float32)
+        bit_depth = 16 if values.max(initial=0) > 255 or image.mode.startswith("I;16") else 8
+        pixels = values / (65535 if bit_depth == 16 else 255)
+    elif image.mode == "F":
+        pixels, bit_depth = np.asarray(image, dtype=np.float32), 16
+    elif image.mode in ("1", "L"):
+        pixels, bit_depth = np.asarray(image.convert("L"), dtype=np.float32) / 255, 8
+    else:  # RGB, CMYK, YCbCr, LAB, HSV ...
+        pixels, bit_depth = np.asarray(image.convert("RGB"), dtype=np.float32) / 255, 8
+    if pixels.ndim == 2:
+        pixels = pixels[:, :, None]
+    return np.clip(pixels, 0, 1), alpha, bit_depth
+
+
+def read_image(
+    source: str | Path | bytes | BinaryIO, *, channels: int | None = None
+) -> LoadedImage:
+    """Read an image file (PNG, JPEG, TIFF, BMP, WebP or the first frame of a GIF).
+
+    Parameters
+    ----------
+    source : path, bytes or binary file
+        The image.
+    channels : {None, 1, 3}, optional
+        Convert to grey (1) or colour (3); by default the image keeps its own.
+
+    Returns
+    -------
+    LoadedImage
+        Pixels in [0, 1] with EXIF orientation applied, alpha set aside, the source bit depth.
+
+    Raises
+    ------
+    ImageReadError
+        If the source is not a supported image, is too large, or is corrupt.
+    """
+    image = _open(source)
+    notes = []
+    frames = getattr(image, "n_frames", 1)
+    if frames > 1:
+        notes.append(f"animated image: used the first of {frames} frames")
+    try:
+        image.load()
+        image = ImageOps.exif_transpose(image)
+        pixels, alpha, bit_depth = _to_array(image)
+    except (OSError, SyntaxError, ValueError, struct.error, EOFError) as error:
+        raise ImageReadError(f"corrupt or truncated image data ({error})") from None
+    if channels == 1 and pixels.shape[2] == 3:
+        pixels = (pixels @ np.array([0.299, 0.587, 0.114], np.float32))[:, :, None]
+    elif channels == 3 and pixels.shape[2] == 1:
+        pixels = np.repeat(pixels, 3, axis=2)
+    return LoadedImage(np.ascontiguousarray(pixels, dtype=np.float32), alpha, bit_depth, notes)
+
+
+def _png_chunk(tag: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
+
+
+def _encode_png16(samples: np.ndarray) -> bytes:
+    """Encode H x W x C uint16 samples (C = 1, 2, 3 or 4) as a 16-bit PNG.
+
+    Pillow cannot write 16-bit colour PNG, so this writes the few chunks by hand.
+    """
+    height, width, channels = samples.shape
+    color_type = {1: 0, 2: 4, 3: 2, 4: 6}[channels]
+    rows = samples.astype(">u2").reshape(height, width * channels).view(np.uint8)
+    filtered = np.concatenate([np.zeros((height, 1), np.uint8), rows], axis=1)  # filter type 0
+    header = struct.pack(">IIBBBBB", width, height, 16, color_type, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _png_chunk(b"IHDR", header)
+        + _png_chunk(b"IDAT", zlib.compress(filtered.tobytes(), 6))
+        + _png_chunk(b"IEND", b"")
+    )
+
+
+def encode_png(pixels: np.ndarray, *, alpha: np.ndarray | None = None, bit_depth: int = 8) -> bytes:
+    """Encode float pixels in [0, 1] as PNG bytes.
+
+    Parameters
+    ----------
+    pixels : ndarray
+        H x W or H x W x C (C = 1 or 3) floats; values are clipped to [0, 1].
+    alpha : ndarray, optional
+        H x W transparency in [0, 1] to attach.
+    bit_depth : {8, 16}, default 8
+        Bits per sample of the PNG.
+    """
+    pixels = np.asarray(pixels, dtype=np.float32)
+    if pixels.ndim == 2:
+        pixels = pixels[:, :, None]
+    if alpha is not None:
+        pixels = np.concatenate([pixels, np.asarray(alpha, np.float32)[:, :, None]], axis=2)
+    maximum = 65535 if bit_depth == 16 else 255
+    samples = np.round(np.clip(pixels, 0, 1) * maximum)
+    if bit_depth == 16:
+        return _encode_png16(samples.astype(np.uint16))
+    samples = samples.astype(np.uint8)
+    image = Image.fromarray(samples[:, :, 0] if samples.shape[2] == 1 else samples)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def write_png(
+    path: str | Path, pixels: np.ndarray, *, alpha: np.ndarray | None = None, bit_depth: int = 8
+) -> None:
+    """Write pixels as a PNG file atomically (a temporary file renamed into place).
+
+    Parameters are those of :func:`encode_png`.
+    """
+    path = Path(path)
+    data = encode_png(pixels, alpha=alpha, bit_depth=bit_depth)
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,168 @@
+"""Autoencoder builders (Keras 3 Functional API, backend-agnostic).
+
+Three families, each built with the latent size as a parameter:
+
+``dense``
+    The classic two-layer autoencoder ``h = relu(W_e x + b_e)``, ``x_hat = sigmoid(W_d h + b_d)``
+    on flattened ``patch_size x patch_size`` patches. :class:`denoise.Denoiser` applies it to
+    overlapping patches of a photo and averages them back.
+``conv``
+    A convolutional encoder that downsamples twice (stride 2) into a bottleneck of ``latent``
+    feature maps at a quarter of the resolution, and a mirrored decoder. There are no skip
+    connections, so everything the decoder sees passes through the bottleneck.
+``unet``
+    A residual U-Net: a learned space-to-depth step to half resolution, two more stride-2
+    levels, additive skip connections, and a bottleneck of ``latent`` channels at an eighth of
+    the resolution. It predicts the noise and subtracts it from its input. Most of its width
+    sits at low resolution, which keeps it cheap per pixel on a CPU.
+
+The convolutional models accept any height and width that is a multiple of
+:func:`model_stride`; :class:`denoise.Denoiser` pads and crops around that.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+__all__ = ["ARCHITECTURES", "build_model", "build_dense", "build_conv", "build_unet", "model_stride"]
+
+LATENT_LAYER = "latent"
+
+
+def build_dense(channels: int, latent: int, *, patch_size: int = 8) -> keras.Model:
+    """Build the two-layer dense autoencoder on flattened patches.
+
+    Parameters
+    ----------
+    channels : int
+        Image channels (1 for grey, 3 for colour).
+    latent : int
+        Number of hidden units ``h``.
+    patch_size : int, default 8
+        Side of the square patches; the input has ``patch_size**2 * channels`` values.
+
+    Returns
+    -------
+    keras.Model
+        Maps ``(batch, patch_size**2 * channels)`` to the same shape, values in (0, 1).
+    """
+    input_dim = patch_size * patch_size * channels
+    inputs = keras.Input(shape=(input_dim,), name="patch")
+    hidden = layers.Dense(latent, activation="relu", name=LATENT_LAYER)(inputs)
+    outputs = layers.Dense(input_dim, activation="sigmoid", name="reconstruction")(hidden)
+    return keras.Model(inputs, outputs, name="dense")
+
+
+def build_conv(channels: int, latent: int, *, width: int = 32) -> keras.Model:
+    """Build the convolutional autoencoder with a true bottleneck.
+
+    Parameters
+    ----------
+    channels : int
+        Image channels (1 or 3).
+    latent : int
+        Feature maps in the bottleneck, at 1/4 of the input's height and width.
+    width : int, default 32
+        Feature maps at half resolution; twice as many at quarter resolution.
+
+    Returns
+    -------
+    keras.Model
+        Maps ``(batch, H, W, channels)`` to the same shape, values in (0, 1); ``H`` and ``W``
+        must be multiples of 4.
+    """
+    inputs = keras.Input(shape=(None, None, channels), name="noisy")
+    x = layers.Conv2D(width, 3, strides=2, padding="same", activation="relu", name="encode_1")(inputs)
+    x = layers.Conv2D(2 * width, 3, strides=2, padding="same", activation="relu", name="encode_2")(x)
+    x = layers.Conv2D(2 * width, 3, padding="same", activation="relu", name="encode_3")(x)
+    code = layers.Conv2D(latent, 3, padding="same", name=LATENT_LAYER)(x)
+    x = layers.Conv2D(2 * width, 3, padding="same", activation="relu", name="decode_1")(code)
+    x = layers.Conv2DTranspose(2 * width, 3, strides=2, padding="same", activation="relu", name="decode_2")(x)
+    x = layers.Conv2DTranspose(width, 3, strides=2, padding="same", activation="relu", name="decode_3")(x)
+    outputs = layers.Conv2D(channels, 3, padding="same", activation="sigmoid", name="reconstruction")(x)
+    return keras.Model(inputs, outputs, name="conv")
+
+
+def _conv_block(x: keras.KerasTensor, filters: int, name: str) -> keras.KerasTensor:
+    """Two 3x3 convolutions with ReLU and a residual connection around them."""
+    y = layers.Conv2D(filters, 3, padding="same", activation="relu", name=f"{name}_a")(x)
+    y = layers.Conv2D(filters, 3, padding="same", name=f"{name}_b")(y)
+    return layers.Activation("relu", name=f"{name}_out")(layers.Add(name=f"{name}_add")([x, y]))
+
+
+def build_unet(channels: int, latent: int = 64, *, width: int = 32) -> keras.Model:
+    """Build the residual U-Net, the best-quality model.
+
+    Parameters
+    ----------
+    channels : int
+        Image channels (1 or 3).
+    latent : int, default 64
+        Channels of the bottleneck, at 1/8 of the input's height and width.
+    width : int, default 32
+        Channels at half resolution; doubled at each level below.
+
+    Returns
+    -------
+    keras.Model
+        Maps a noisy ``(batch, H, W, channels)`` image to its denoised estimate; ``H`` and
+        ``W`` must be multiples of 8.
+    """
+    inputs = keras.Input(shape=(None, None, channels), name="noisy")
+    # A 2x2 stride-2 convolution is a learned space-to-depth (pixel-unshuffle) step.
+    level_1 = _conv_block(layers.Conv2D(width, 2, strides=2, name="down_1")(inputs), width, "level_1")
+    level_2 = _conv_block(layers.Conv2D(2 * width, 2, strides=2, name="down_2")(level_1), 2 * width, "level_2")
+    x = layers.Conv2D(latent, 2, strides=2, activation="relu", name="down_3")(level_2)
+    code = layers.Conv2D(latent, 3, padding="same", activation="relu", name=LATENT_LAYER)(x)
+    x = layers.Conv2D(latent, 3, padding="same", activation="relu", name="bottom")(code)
+    x = layers.Conv2DTranspose(2 * width, 2, strides=2, name="up_2")(x)
+    x = _conv_block(layers.Add(name="skip_2")([x, level_2]), 2 * width, "level_2_up")
+    x = layers.Conv2DTranspose(width, 2, strides=2, name="up_1")(x)
+    x = _conv_block(layers.Add(name="skip_1")([x, level_1]), width, "level_1_up")
+    noise = layers.Conv2DTranspose(channels, 2, strides=2, name="noise")(x)
+    outputs = layers.Subtract(name="denoised")([inputs, noise])
+    return keras.Model(inputs, outputs, name="unet")
+
+
+ARCHITECTURES = {"dense": build_dense, "conv": build_conv, "unet": build_unet}
+
+
+def build_model(architecture: str, channels: int, latent: int, **options: int) -> keras.Model:
+    """Build any architecture by name.
+
+    Parameters
+    ----------
+    architecture : {"dense", "conv", "unet"}
+        Model family.
+    channels : int
+        Image channels (1 or 3).
+    latent : int
+        Latent size: hidden units (``dense``) or bottleneck channels (``conv``, ``unet``).
+    **options
+        Passed on to the builder (``patch_size`` for ``dense``, ``width`` for the others).
+
+    Raises
+    ------
+    ValueError
+        If the architecture is unknown or a size is not positive.
+    """
+    if architecture not in ARCHITECTURES:
+        raise ValueError(f"unknown architecture {architecture!r}; choose one of {', '.join(ARCHITECTURES)}")
+    if channels not in (1, 3):
+        raise ValueError(f"channels must be 1 (grey) or 3 (colour), got {channels}")
+    if latent < 1:
+        raise ValueError(f"latent size must be at least 1, got {latent}")
+    return ARCHITECTURES[architecture](channels, latent, **options)
+
+
+def model_stride(model: keras.Model) -> int:
+    """Return the factor by which the model downsamples, so inputs must be a multiple of it.
+
+    Returns 1 for the dense patch model.
+    """
+    stride = 1
+    for layer in model.layers:
+        if isinstance(layer, layers.Conv2D) and not isinstance(layer, layers.Conv2DTranspose):
+            stride *= layer.strides[0]
+    return stride

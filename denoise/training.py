@@ -1,0 +1,244 @@
+"""Training autoencoders on noisy/clean pairs, resumably, with a model card at the end.
+
+``train`` writes, next to each other:
+
+``NAME.keras``
+    The best model so far (highest validation PSNR), without optimizer state.
+``NAME.json``
+    Its model card: architecture, latent size, parameters, data, noise, patches seen,
+    backend, validation PSNR and the command that trained it.
+``checkpoints/NAME.keras`` and ``checkpoints/NAME.log.json``
+    The latest state with the optimizer, and one record per epoch; running the same
+    command again resumes from them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import keras
+import numpy as np
+from keras import ops
+
+from denoise.data import NoiseRange, PatchSequence, load_folder, validation_pairs
+from denoise.models import build_model
+
+__all__ = ["TrainingConfig", "psnr_metric", "train"]
+
+
+@keras.saving.register_keras_serializable(package="denoise", name="psnr")
+def psnr_metric(clean: keras.KerasTensor, denoised: keras.KerasTensor) -> keras.KerasTensor:
+    """Peak signal-to-noise ratio in dB of each image of a batch, outputs clipped to [0, 1]."""
+    reduce_axes = tuple(range(1, len(clean.shape)))
+    error = ops.mean(ops.square(ops.clip(denoised, 0.0, 1.0) - clean), axis=reduce_axes)
+    return -10.0 * ops.log10(ops.maximum(error, 1e-10))
+
+
+@dataclass
+class TrainingConfig:
+    """Everything that defines a training run; saved in the model card.
+
+    Attributes
+    ----------
+    data : str
+        Folder of clean training images.
+    output : str
+        Path of the model to write, without suffix (``pretrained/unet-gray``).
+    architecture : {"unet", "conv", "dense"}
+    channels : int
+        1 (grey) or 3 (colour); images are converted.
+    latent : int
+        Latent size of the model.
+    width : int
+        Feature maps at half resolution (``conv`` and ``unet``).
+    patch_size : int
+        Training patch side (the dense model's own patch side is 8).
+    batch_size, batches_per_epoch, epochs : int
+        Length of training: ``epochs * batches_per_epoch * batch_size`` patches.
+    learning_rate : float
+        Peak Adam learning rate, decayed by a cosine over all epochs.
+    noise : list of NoiseRange
+        Noise kinds and level ranges, drawn afresh for every patch.
+    validation_fraction : float
+        Share of the images held out for validation PSNR.
+    seed : int
+    command : str
+        The command line that started the run.
+    """
+
+    data: str
+    output: str
+    architecture: str = "unet"
+    channels: int = 1
+    latent: int = 64
+    width: int = 32
+    patch_size: int = 48
+    batch_size: int = 32
+    batches_per_epoch: int = 100
+    epochs: int = 10
+    learning_rate: float = 1e-3
+    noise: list[NoiseRange] = field(default_factory=lambda: [NoiseRange("gaussian", 0.0, 55.0)])
+    validation_fraction: float = 0.05
+    seed: int = 0
+    command: str = ""
+
+
+DENSE_PATCH_SIZE = 8
+
+
+def _write_atomically(path: Path, write) -> None:
+    """Call ``write(temporary_path)`` and rename the result onto ``path``."""
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
+    os.close(descriptor)
+    try:
+        write(temporary)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _write_json(path: Path, content: object) -> None:
+    def write(temporary: str) -> None:
+        Path(temporary).write_text(json.dumps(content, indent=2) + "\n")
+
+    _write_atomically(path, write)
+
+
+def _save_model(model: keras.Model, path: Path, *, include_optimizer: bool) -> None:
+    if include_optimizer:
+        _write_atomically(path, model.save)
+        return
+    # A copy without the optimizer keeps shipped files small.
+    clean = keras.Model.from_config(model.get_config())
+    clean.set_weights(model.get_weights())
+    _write_atomically(path, clean.save)
+
+
+class _Recorder(keras.callbacks.Callback):
+    """Keep the best model, the resumable checkpoint, the epoch log and the card current."""
+
+    def __init__(self, config: TrainingConfig, paths: dict[str, Path], log: list[dict], card: dict) -> None:
+        super().__init__()
+        self.config, self.paths, self.log, self.card = config, paths, log, card
+        self.started = time.monotonic()
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        logs = logs or {}
+        previous_seconds = self.log[-1]["seconds"] if self.log else 0.0
+        record = {
+            "epoch": epoch + 1,
+            "loss": float(logs.get("loss", np.nan)),
+            "val_loss": float(logs.get("val_loss", np.nan)),
+            "val_psnr": float(logs.get("val_psnr", np.nan)),
+            "patches_seen": (epoch + 1) * self.config.batches_per_epoch * self.config.batch_size,
+            "seconds": previous_seconds + time.monotonic() - self.started,
+        }
+        self.started = time.monotonic()
+        best = max((entry["val_psnr"] for entry in self.log), default=-np.inf)
+        self.log.append(record)
+        if record["val_psnr"] > best or not self.paths["model"].exists():
+            _save_model(self.model, self.paths["model"], include_optimizer=False)
+            self.card.update(
+                validation_psnr=round(record["val_psnr"], 3),
+                best_epoch=record["epoch"],
+            )
+        self.card.update(patches_seen=record["patches_seen"], epochs_run=record["epoch"],
+                         training_seconds=round(record["seconds"], 1))
+        _save_model(self.model, self.paths["checkpoint"], include_optimizer=True)
+        _write_json(self.paths["log"], self.log)
+        _write_json(self.paths["card"], self.card)
+        print(f"epoch {record['epoch']}: val_psnr {record['val_psnr']:.2f} dB "
+              f"(best {max(best, record['val_psnr']):.2f})", flush=True)
+
+
+def _initial_card(config: TrainingConfig, model: keras.Model, training_images: int) -> dict:
+    return {
+        "name": Path(config.output).name,
+        "architecture": config.architecture,
+        "channels": config.channels,
+        "latent_size": config.latent,
+        "width": config.width if config.architecture != "dense" else None,
+        "patch_size": DENSE_PATCH_SIZE if config.architecture == "dense" else None,
+        "parameters": int(model.count_params()),
+        "training_data": {"folder": str(config.data), "images": training_images},
+        "noise": [str(noise) for noise in config.noise],
+        "training": {
+            "patch_size": config.patch_size, "batch_size": config.batch_size,
+            "batches_per_epoch": config.batches_per_epoch, "epochs": config.epochs,
+            "learning_rate": config.learning_rate, "seed": config.seed,
+        },
+        "patches_seen": 0,
+        "backend": keras.backend.backend(),
+        "validation_psnr": None,
+        "command": config.command,
+    }
+
+
+def train(config: TrainingConfig) -> dict:
+    """Train (or resume training) a model and return its card.
+
+    Parameters
+    ----------
+    config : TrainingConfig
+        What to train and for how long. If ``OUTPUT.checkpoint.keras`` and ``OUTPUT.log.json``
+        exist, training resumes after the last finished epoch.
+
+    Returns
+    -------
+    dict
+        The model card, also written to ``OUTPUT.json``.
+    """
+    output = Path(config.output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    paths = {
+        "model": output.with_suffix(".keras"),
+        "card": output.with_suffix(".json"),
+        "checkpoint": output.parent / "checkpoints" / f"{output.name}.keras",
+        "log": output.parent / "checkpoints" / f"{output.name}.log.json",
+    }
+    paths["checkpoint"].parent.mkdir(exist_ok=True)
+    images = load_folder(config.data, config.channels)
+    validation_count = max(1, int(round(len(images) * config.validation_fraction)))
+    if len(images) < 2:
+        raise ValueError("training needs at least two images (one is held out for validation)")
+    training_images, validation_images = images[:-validation_count], images[-validation_count:]
+
+    dense = config.architecture == "dense"
+    patch_size = DENSE_PATCH_SIZE if dense else config.patch_size
+    sequence = PatchSequence(
+        training_images, patch_size=patch_size, batch_size=config.batch_size,
+        batches_per_epoch=config.batches_per_epoch, noise=config.noise, seed=config.seed, flatten=dense,
+    )
+    noisy, clean = validation_pairs(validation_images, patch_size=patch_size, count=256, noise=config.noise)
+    if dense:
+        noisy, clean = noisy.reshape(len(noisy), -1), clean.reshape(len(clean), -1)
+
+    log: list[dict] = []
+    if paths["checkpoint"].exists() and paths["log"].exists():
+        model = keras.saving.load_model(paths["checkpoint"], safe_mode=True)
+        log = json.loads(paths["log"].read_text())
+        card = json.loads(paths["card"].read_text())
+        card.setdefault("resumed_by", []).append(config.command)
+        print(f"resuming {output.name} after epoch {len(log)}", flush=True)
+    else:
+        options = {"patch_size": DENSE_PATCH_SIZE} if dense else {"width": config.width}
+        model = build_model(config.architecture, config.channels, config.latent, **options)
+        schedule = keras.optimizers.schedules.CosineDecay(
+            config.learning_rate, decay_steps=config.epochs * config.batches_per_epoch, alpha=0.02
+        )
+        model.compile(optimizer=keras.optimizers.Adam(schedule), loss="mse", metrics=[keras.metrics.MeanMetricWrapper(psnr_metric, name="psnr")])
+        card = _initial_card(config, model, len(training_images))
+    sequence.epoch = len(log)
+    if len(log) < config.epochs:
+        model.fit(
+            sequence, validation_data=(noisy, clean), epochs=config.epochs, initial_epoch=len(log),
+            callbacks=[_Recorder(config, paths, log, card)], verbose=2 if not sys.stdout.isatty() else 1,
+        )
+    return card

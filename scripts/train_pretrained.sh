@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Train every shipped model in pretrained/ with the project's own `denoise train`.
+# Usage: scripts/train_pretrained.sh DATA_DIR {gray|color}
+# DATA_DIR is the shared data folder (with train/gray400 and train/color432).
+# Running it again resumes each model from pretrained/checkpoints/ after its last epoch.
+set -euo pipefail
+data=${1:?usage: scripts/train_pretrained.sh DATA_DIR gray|color}
+kind=${2:?usage: scripts/train_pretrained.sh DATA_DIR gray|color}
+case "$kind" in
+  gray) folder="$data/train/gray400"; channels=1; dense_latent=32 ;;
+  color) folder="$data/train/color432"; channels=3; dense_latent=64 ;;
+  *) echo "kind must be gray or color" >&2; exit 2 ;;
+esac
+denoise="${DENOISE:-.venv/bin/denoise}"
+common=(--data "$folder" --channels "$channels" --noise gaussian:0-55 --batch-size 32 --batches-per-epoch 100)
+
+"$denoise" train "${common[@]}" --architecture unet --latent 64 --width 32 --epochs 110 --output "pretrained/unet-$kind"
+for latent in 1 2 4 8 16; do
+  "$denoise" train "${common[@]}" --architecture conv --latent "$latent" --width 32 --epochs 25 \
+    --output "pretrained/conv-$latent-$kind"
+done
+"$denoise" train "${common[@]}" --architecture dense --latent "$dense_latent" --batch-size 256 --epochs 30 \
+  --learning-rate 3e-3 --output "pretrained/dense-$kind"
