@@ -13,17 +13,100 @@ __all__ = ["main"]
 EXIT_REFUSED = 2
 
 
+def _unique_output(folder: Path, stem: str, taken: set[str]) -> Path:
+    """Return ``folder/stem.png``, numbered if another input already claimed that name."""
+    name, number = f"{stem}.png", 1
+    while name in taken:
+        name, number = f"{stem}-{number}.png", number + 1
+    taken.add(name)
+    return folder / name
+
+
+def _command_run(arguments: argparse.Namespace) -> int:
+    from denoise.image_io import ImageReadError, read_image, write_png
+    from denoise.inference import device_name, load_model
+    from denoise.noise import add_noise, parse_noise
+
+    noise = parse_noise(arguments.noise) if arguments.noise else None
+    denoiser = load_model(arguments.model)
+    output_folder = Path(arguments.out)
+    output_folder.mkdir(parents=True, exist_ok=True)
+    refused, taken = 0, set()
+    print(f"model {denoiser.name} on {device_name()}", file=sys.stderr)
+    for index, input_path in enumerate(arguments.inputs):
+        try:
+            image = read_image(input_path)
+            pixels = image.pixels
+            if noise is not None:
+                pixels = add_noise(pixels, *noise, seed=arguments.seed + index)
+            result = denoiser.denoise(pixels)
+            target = _unique_output(output_folder, Path(input_path).stem, taken)
+            write_png(target, result, alpha=image.alpha, bit_depth=image.bit_depth)
+        except (ImageReadError, ValueError, OSError) as error:
+            refused += 1
+            print(f"denoise: {input_path}: {error}", file=sys.stderr)
+            continue
+        notes = "".join(f" ({note})" for note in image.notes)
+        print(f"{input_path} -> {target}{notes}")
+    return EXIT_REFUSED if refused else 0
+
+
+def _command_eval(arguments: argparse.Namespace) -> int:
+    from denoise.evaluation import evaluate
+    from denoise.inference import load_model
+
+    denoiser = load_model(arguments.model)
+    rows = evaluate(denoiser.denoise, arguments.folder, arguments.sigma)
+    for row in rows:
+        row.update(model=denoiser.name, folder=str(arguments.folder))
+    if arguments.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    print(f"{'model':<12} {'folder':<28} {'sigma':>5} {'noisy':>7} {'PSNR':>7} {'SSIM':>6} {'s/MP':>6}")
+    for row in rows:
+        print(
+            f"{row['model']:<12} {row['folder'][-28:]:<28} {row['sigma']:>5g} {row['noisy_psnr']:>7.2f} "
+            f"{row['psnr']:>7.2f} {row['ssim']:>6.4f} {row['seconds_per_megapixel']:>6.2f}"
+        )
+    return 0
+
+
+def _command_models(arguments: argparse.Namespace) -> int:
+    from denoise.inference import available_models, pretrained_dir
+
+    cards = available_models()
+    if arguments.json:
+        print(json.dumps(cards, indent=2))
+        return 0
+    print(f"models in {pretrained_dir()}:")
+    print(f"{'name':<16} {'architecture':<12} {'latent':>6} {'parameters':>10} {'val PSNR':>8}")
+    for name, card in cards.items():
+        validation = card.get("validation_psnr")
+        print(
+            f"{name:<16} {card['architecture']:<12} {card['latent_size']:>6} {card['parameters']:>10} "
+            f"{validation if validation is not None else '-':>8}"
+        )
+    return 0
+
+
 def _command_train(arguments: argparse.Namespace) -> int:
     from denoise.data import parse_noise_range
     from denoise.training import TrainingConfig, train
 
     config = TrainingConfig(
-        data=arguments.data, output=arguments.output, architecture=arguments.architecture,
-        channels=arguments.channels, latent=arguments.latent, width=arguments.width,
-        patch_size=arguments.patch_size, batch_size=arguments.batch_size,
-        batches_per_epoch=arguments.batches_per_epoch, epochs=arguments.epochs,
+        data=arguments.data,
+        output=arguments.output,
+        architecture=arguments.architecture,
+        channels=arguments.channels,
+        latent=arguments.latent,
+        width=arguments.width,
+        patch_size=arguments.patch_size,
+        batch_size=arguments.batch_size,
+        batches_per_epoch=arguments.batches_per_epoch,
+        epochs=arguments.epochs,
         learning_rate=arguments.learning_rate,
-        noise=[parse_noise_range(text) for text in arguments.noise], seed=arguments.seed,
+        noise=[parse_noise_range(text) for text in arguments.noise],
+        seed=arguments.seed,
         command="denoise " + shlex.join(arguments.argv),
     )
     card = train(config)
@@ -34,6 +117,25 @@ def _command_train(arguments: argparse.Namespace) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="denoise", description="Denoise images with Keras autoencoders.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser("run", help="denoise image files, writing one PNG per input")
+    run.add_argument("inputs", nargs="+", metavar="INPUT", help="image files")
+    run.add_argument("--out", required=True, help="output folder")
+    run.add_argument("--model", default="default", help="model name or .keras path (see `denoise models`)")
+    run.add_argument("--noise", metavar="KIND:LEVEL", help="add synthetic noise first, e.g. gaussian:25")
+    run.add_argument("--seed", type=int, default=0, help="seed of the synthetic noise")
+    run.set_defaults(handler=_command_run)
+
+    evaluation = commands.add_parser("eval", help="PSNR/SSIM on a folder of clean images with Gaussian noise")
+    evaluation.add_argument("folder", help="folder of clean test images")
+    evaluation.add_argument("--sigma", type=float, nargs="+", default=[15, 25, 50], help="noise levels (0-255)")
+    evaluation.add_argument("--model", default="default")
+    evaluation.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    evaluation.set_defaults(handler=_command_eval)
+
+    models = commands.add_parser("models", help="list the shipped models and their cards")
+    models.add_argument("--json", action="store_true", help="print the full cards as JSON")
+    models.set_defaults(handler=_command_models)
 
     train = commands.add_parser("train", help="train a model on a folder of clean images")
     train.add_argument("--data", required=True, help="folder of clean training images")
@@ -47,8 +149,13 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--batches-per-epoch", type=int, default=100)
     train.add_argument("--epochs", type=int, default=10)
     train.add_argument("--learning-rate", type=float, default=1e-3)
-    train.add_argument("--noise", nargs="+", default=["gaussian:0-55"], metavar="KIND:LOW-HIGH",
-                       help="noise kinds and level ranges drawn during training (default gaussian:0-55)")
+    train.add_argument(
+        "--noise",
+        nargs="+",
+        default=["gaussian:0-55"],
+        metavar="KIND:LOW-HIGH",
+        help="noise kinds and level ranges drawn during training (default gaussian:0-55)",
+    )
     train.add_argument("--seed", type=int, default=0)
     train.set_defaults(handler=_command_train)
     return parser

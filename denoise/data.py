@@ -39,6 +39,7 @@ def parse_noise_range(text: str) -> NoiseRange:
     ------
     ValueError
         If the text is malformed or names an unknown kind.
+
     """
     kind, separator, levels = text.partition(":")
     if not separator or kind not in NOISE_KINDS:
@@ -61,6 +62,7 @@ def load_folder(folder: str | Path, channels: int) -> list[np.ndarray]:
     ------
     ValueError
         If the folder holds no readable image.
+
     """
     paths = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     if not paths:
@@ -79,9 +81,7 @@ def _augment(patch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.rot90(patch, k=int(rng.integers(4)))
 
 
-def _noisy_batch(
-    clean: np.ndarray, noise: list[NoiseRange], rng: np.random.Generator
-) -> np.ndarray:
+def _noisy_batch(clean: np.ndarray, noise: list[NoiseRange], rng: np.random.Generator) -> np.ndarray:
     """Add noise of a randomly chosen kind and level to each image of a batch."""
     noisy = np.empty_like(clean)
     for index, image in enumerate(clean):
@@ -92,9 +92,7 @@ def _noisy_batch(
     return noisy
 
 
-def _random_patches(
-    images: list[np.ndarray], count: int, patch_size: int, rng: np.random.Generator
-) -> np.ndarray:
+def _random_patches(images: list[np.ndarray], count: int, patch_size: int, rng: np.random.Generator) -> np.ndarray:
     """Cut ``count`` random, randomly flipped and rotated patches as float32 in [0, 1]."""
     patches = np.empty((count, patch_size, patch_size, images[0].shape[2]), np.float32)
     for index in range(count):
@@ -125,6 +123,7 @@ class PatchSequence(keras.utils.PyDataset):
         Base seed; batch ``i`` of epoch ``e`` always holds the same data.
     flatten : bool, default False
         Return flattened patches, for the dense patch autoencoder.
+
     """
 
     def __init__(
@@ -163,6 +162,7 @@ class PatchSequence(keras.utils.PyDataset):
         return noisy, clean
 
     def on_epoch_end(self) -> None:
+        """Move on to the next epoch's patches and noise."""
         self.epoch += 1
 
 

@@ -35,7 +35,7 @@ __all__ = [
 #: File suffixes the command line and the training data loader pick up.
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".gif"})
 #: Pillow format names that are decoded; anything else is refused.
-ALLOWED_FORMATS = ("PNG", "JPEG", "MPO", "TIFF", "BMP", "WEBP", "GIF")
+ALLOWED_FORMATS = ("PNG", "JPEG", "TIFF", "BMP", "WEBP", "GIF")
 #: Largest image accepted, in pixels (width x height): 64 megapixels.
 MAX_PIXELS = 64_000_000
 
@@ -58,6 +58,7 @@ class LoadedImage:
         Bits per sample of the source (8 or 16), used to write the result back.
     notes : list of str
         Things the user should know, e.g. that only the first frame of a GIF was used.
+
     """
 
     pixels: np.ndarray
@@ -80,9 +81,7 @@ def _open(source: str | Path | bytes | BinaryIO) -> Image.Image:
     except IsADirectoryError:
         raise ImageReadError("is a directory, not an image") from None
     except Image.UnidentifiedImageError:
-        raise ImageReadError(
-            f"not a supported image (expected one of {', '.join(sorted(set(ALLOWED_FORMATS) - {'MPO'}))})"
-        ) from None
+        raise ImageReadError(f"not a supported image (expected one of {', '.join(ALLOWED_FORMATS)})") from None
     except (OSError, SyntaxError, ValueError) as error:
         raise ImageReadError(f"unreadable image header ({error})") from None
     width, height = image.size
@@ -121,9 +120,7 @@ def _to_array(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None, int]:
     return np.clip(pixels, 0, 1), alpha, bit_depth
 
 
-def read_image(
-    source: str | Path | bytes | BinaryIO, *, channels: int | None = None
-) -> LoadedImage:
+def read_image(source: str | Path | bytes | BinaryIO, *, channels: int | None = None) -> LoadedImage:
     """Read an image file (PNG, JPEG, TIFF, BMP, WebP or the first frame of a GIF).
 
     Parameters
@@ -142,6 +139,7 @@ def read_image(
     ------
     ImageReadError
         If the source is not a supported image, is too large, or is corrupt.
+
     """
     image = _open(source)
     notes = []
@@ -194,6 +192,7 @@ def encode_png(pixels: np.ndarray, *, alpha: np.ndarray | None = None, bit_depth
         H x W transparency in [0, 1] to attach.
     bit_depth : {8, 16}, default 8
         Bits per sample of the PNG.
+
     """
     pixels = np.asarray(pixels, dtype=np.float32)
     if pixels.ndim == 2:
@@ -211,9 +210,7 @@ def encode_png(pixels: np.ndarray, *, alpha: np.ndarray | None = None, bit_depth
     return buffer.getvalue()
 
 
-def write_png(
-    path: str | Path, pixels: np.ndarray, *, alpha: np.ndarray | None = None, bit_depth: int = 8
-) -> None:
+def write_png(path: str | Path, pixels: np.ndarray, *, alpha: np.ndarray | None = None, bit_depth: int = 8) -> None:
     """Write pixels as a PNG file atomically (a temporary file renamed into place).
 
     Parameters are those of :func:`encode_png`.

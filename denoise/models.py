@@ -46,6 +46,7 @@ def build_dense(channels: int, latent: int, *, patch_size: int = 8) -> keras.Mod
     -------
     keras.Model
         Maps ``(batch, patch_size**2 * channels)`` to the same shape, values in (0, 1).
+
     """
     input_dim = patch_size * patch_size * channels
     inputs = keras.Input(shape=(input_dim,), name="patch")
@@ -71,6 +72,7 @@ def build_conv(channels: int, latent: int, *, width: int = 32) -> keras.Model:
     keras.Model
         Maps ``(batch, H, W, channels)`` to the same shape, values in (0, 1); ``H`` and ``W``
         must be multiples of 4.
+
     """
     inputs = keras.Input(shape=(None, None, channels), name="noisy")
     x = layers.Conv2D(width, 3, strides=2, padding="same", activation="relu", name="encode_1")(inputs)
@@ -108,6 +110,7 @@ def build_unet(channels: int, latent: int = 64, *, width: int = 32) -> keras.Mod
     keras.Model
         Maps a noisy ``(batch, H, W, channels)`` image to its denoised estimate; ``H`` and
         ``W`` must be multiples of 8.
+
     """
     inputs = keras.Input(shape=(None, None, channels), name="noisy")
     # A 2x2 stride-2 convolution is a learned space-to-depth (pixel-unshuffle) step.
@@ -146,6 +149,7 @@ def build_model(architecture: str, channels: int, latent: int, **options: int) -
     ------
     ValueError
         If the architecture is unknown or a size is not positive.
+
     """
     if architecture not in ARCHITECTURES:
         raise ValueError(f"unknown architecture {architecture!r}; choose one of {', '.join(ARCHITECTURES)}")

@@ -36,6 +36,7 @@ class NoiseKind:
         What the level means.
     minimum, maximum, default, step : float
         Sensible slider range for the level.
+
     """
 
     name: str
@@ -97,6 +98,7 @@ def add_noise(
     >>> noisy = add_noise(np.full((64, 64), 0.5, np.float32), "gaussian", 25, seed=0)
     >>> round(float(noisy.std() * 255))
     25
+
     """
     if kind not in NOISE_KINDS:
         raise ValueError(f"unknown noise kind {kind!r}; choose one of {', '.join(NOISE_KINDS)}")
@@ -131,6 +133,7 @@ def parse_noise(text: str) -> tuple[str, float]:
     ------
     ValueError
         If the text is not of that form or names an unknown kind.
+
     """
     kind, separator, level = text.partition(":")
     if not separator:

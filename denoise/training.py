@@ -70,6 +70,7 @@ class TrainingConfig:
     seed : int
     command : str
         The command line that started the run.
+
     """
 
     data: str
@@ -149,13 +150,18 @@ class _Recorder(keras.callbacks.Callback):
                 validation_psnr=round(record["val_psnr"], 3),
                 best_epoch=record["epoch"],
             )
-        self.card.update(patches_seen=record["patches_seen"], epochs_run=record["epoch"],
-                         training_seconds=round(record["seconds"], 1))
+        self.card.update(
+            patches_seen=record["patches_seen"],
+            epochs_run=record["epoch"],
+            training_seconds=round(record["seconds"], 1),
+        )
         _save_model(self.model, self.paths["checkpoint"], include_optimizer=True)
         _write_json(self.paths["log"], self.log)
         _write_json(self.paths["card"], self.card)
-        print(f"epoch {record['epoch']}: val_psnr {record['val_psnr']:.2f} dB "
-              f"(best {max(best, record['val_psnr']):.2f})", flush=True)
+        print(
+            f"epoch {record['epoch']}: val_psnr {record['val_psnr']:.2f} dB (best {max(best, record['val_psnr']):.2f})",
+            flush=True,
+        )
 
 
 def _initial_card(config: TrainingConfig, model: keras.Model, training_images: int) -> dict:
@@ -170,9 +176,12 @@ def _initial_card(config: TrainingConfig, model: keras.Model, training_images: i
         "training_data": {"folder": str(config.data), "images": training_images},
         "noise": [str(noise) for noise in config.noise],
         "training": {
-            "patch_size": config.patch_size, "batch_size": config.batch_size,
-            "batches_per_epoch": config.batches_per_epoch, "epochs": config.epochs,
-            "learning_rate": config.learning_rate, "seed": config.seed,
+            "patch_size": config.patch_size,
+            "batch_size": config.batch_size,
+            "batches_per_epoch": config.batches_per_epoch,
+            "epochs": config.epochs,
+            "learning_rate": config.learning_rate,
+            "seed": config.seed,
         },
         "patches_seen": 0,
         "backend": keras.backend.backend(),
@@ -194,6 +203,7 @@ def train(config: TrainingConfig) -> dict:
     -------
     dict
         The model card, also written to ``OUTPUT.json``.
+
     """
     output = Path(config.output)
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -213,8 +223,13 @@ def train(config: TrainingConfig) -> dict:
     dense = config.architecture == "dense"
     patch_size = DENSE_PATCH_SIZE if dense else config.patch_size
     sequence = PatchSequence(
-        training_images, patch_size=patch_size, batch_size=config.batch_size,
-        batches_per_epoch=config.batches_per_epoch, noise=config.noise, seed=config.seed, flatten=dense,
+        training_images,
+        patch_size=patch_size,
+        batch_size=config.batch_size,
+        batches_per_epoch=config.batches_per_epoch,
+        noise=config.noise,
+        seed=config.seed,
+        flatten=dense,
     )
     noisy, clean = validation_pairs(validation_images, patch_size=patch_size, count=256, noise=config.noise)
     if dense:
@@ -233,12 +248,17 @@ def train(config: TrainingConfig) -> dict:
         schedule = keras.optimizers.schedules.CosineDecay(
             config.learning_rate, decay_steps=config.epochs * config.batches_per_epoch, alpha=0.02
         )
-        model.compile(optimizer=keras.optimizers.Adam(schedule), loss="mse", metrics=[keras.metrics.MeanMetricWrapper(psnr_metric, name="psnr")])
+        psnr = keras.metrics.MeanMetricWrapper(psnr_metric, name="psnr")
+        model.compile(optimizer=keras.optimizers.Adam(schedule), loss="mse", metrics=[psnr])
         card = _initial_card(config, model, len(training_images))
     sequence.epoch = len(log)
     if len(log) < config.epochs:
         model.fit(
-            sequence, validation_data=(noisy, clean), epochs=config.epochs, initial_epoch=len(log),
-            callbacks=[_Recorder(config, paths, log, card)], verbose=2 if not sys.stdout.isatty() else 1,
+            sequence,
+            validation_data=(noisy, clean),
+            epochs=config.epochs,
+            initial_epoch=len(log),
+            callbacks=[_Recorder(config, paths, log, card)],
+            verbose=2 if not sys.stdout.isatty() else 1,
         )
     return card

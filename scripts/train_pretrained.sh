@@ -14,10 +14,10 @@ esac
 denoise="${DENOISE:-.venv/bin/denoise}"
 common=(--data "$folder" --channels "$channels" --noise gaussian:0-55 --batch-size 32 --batches-per-epoch 100)
 
-"$denoise" train "${common[@]}" --architecture unet --latent 64 --width 32 --epochs 110 --output "pretrained/unet-$kind"
+"$denoise" train "${common[@]}" --architecture unet --latent 64 --width 32 --epochs 95 --output "pretrained/unet-$kind"
 for latent in 1 2 4 8 16; do
-  "$denoise" train "${common[@]}" --architecture conv --latent "$latent" --width 32 --epochs 25 \
+  "$denoise" train "${common[@]}" --architecture conv --latent "$latent" --width 32 --epochs 15 \
     --output "pretrained/conv-$latent-$kind"
 done
-"$denoise" train "${common[@]}" --architecture dense --latent "$dense_latent" --batch-size 256 --epochs 30 \
+"$denoise" train "${common[@]}" --architecture dense --latent "$dense_latent" --batch-size 256 --epochs 20 \
   --learning-rate 3e-3 --output "pretrained/dense-$kind"

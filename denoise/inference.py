@@ -1,0 +1,329 @@
+"""Running trained models on images of any size: loading, tiling, denoising, encoding.
+
+Large images go through overlapping tiles. Each tile is computed with a margin wider than the
+model's receptive field and only its centre is kept, so the result equals the untiled one
+(up to float rounding) with no seams, while memory stays bounded by the tile size.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from denoise.models import LATENT_LAYER, model_stride
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "Denoiser",
+    "ModelFileError",
+    "available_models",
+    "device_name",
+    "load_model",
+    "pretrained_dir",
+]
+
+#: The best-quality family, picked by ``load_model("default")``.
+DEFAULT_MODEL = "unet"
+#: Pixels computed around each tile and thrown away; wider than every architecture's
+#: receptive field radius (the U-Net's is under 50 pixels).
+TILE_MARGIN = 64
+#: Side of the part of each tile that is kept.
+TILE_SIZE = 1024
+#: Suffix of the grey and colour members of a model family.
+CHANNEL_SUFFIXES = {1: "gray", 3: "color"}
+#: Overlapping patch step of the dense patch autoencoder.
+DENSE_PATCH_STEP = 4
+
+
+class ModelFileError(ValueError):
+    """A model file is missing, corrupt, not a model, or unusable; the message says which."""
+
+
+def pretrained_dir() -> Path:
+    """Folder of the shipped models (``$DENOISE_MODELS`` if set, else ``pretrained/``)."""
+    return Path(os.environ.get("DENOISE_MODELS", Path(__file__).resolve().parent.parent / "pretrained"))
+
+
+def available_models() -> dict[str, dict]:
+    """Return the model cards of the shipped models, keyed by model name (``unet-gray``, ...)."""
+    cards = {}
+    for card_path in sorted(pretrained_dir().glob("*.json")):
+        if card_path.with_suffix(".keras").exists():
+            cards[card_path.stem] = json.loads(card_path.read_text())
+    return cards
+
+
+def device_name() -> str:
+    """Name of the device that runs the models: a GPU's name, or ``"CPU"``."""
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        device = jax.devices()[0]
+        return "CPU" if device.platform == "cpu" else f"GPU ({device.device_kind})"
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        gpus = tf.config.list_physical_devices("GPU")
+        if gpus:
+            details = tf.config.experimental.get_device_details(gpus[0])
+            return f"GPU ({details.get('device_name', gpus[0].name)})"
+    return "CPU"
+
+
+@dataclass
+class _LoadedModel:
+    """One Keras model with its card and what the denoiser derives from it."""
+
+    model: keras.Model
+    card: dict
+    path: Path
+
+    @property
+    def channels(self) -> int:
+        return int(self.card["channels"])
+
+    @property
+    def is_dense(self) -> bool:
+        return self.card["architecture"] == "dense"
+
+
+def _read_model(path: Path) -> _LoadedModel:
+    """Load a ``.keras`` file in safe mode, with its card (or one inferred from the model)."""
+    if not path.is_file():
+        raise ModelFileError(f"{path}: model file not found")
+    if not zipfile.is_zipfile(path):
+        raise ModelFileError(f"{path}: not a Keras model file (.keras is a zip archive)")
+    try:
+        model = keras.saving.load_model(path, compile=False, safe_mode=True)
+    except Exception as error:  # Keras raises many types for corrupt files; all mean the same here.
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise ModelFileError(f"{path}: cannot load model ({reason[:200]})") from None
+    card_path = path.with_suffix(".json")
+    card = json.loads(card_path.read_text()) if card_path.exists() else {}
+    input_shape = model.input_shape
+    if len(input_shape) == 2:  # flattened patches
+        patch_values = input_shape[1]
+        channels = 3 if patch_values % 3 == 0 and int(np.sqrt(patch_values // 3)) ** 2 * 3 == patch_values else 1
+        card.setdefault("architecture", "dense")
+        card.setdefault("patch_size", int(np.sqrt(patch_values // channels)))
+    elif len(input_shape) == 4:
+        channels = input_shape[-1]
+        card.setdefault("architecture", model.name)
+    else:
+        raise ModelFileError(f"{path}: not an image model (input shape {input_shape})")
+    if channels not in CHANNEL_SUFFIXES:
+        raise ModelFileError(f"{path}: model takes {channels} channels; only 1 (grey) and 3 (colour) are supported")
+    card["channels"] = channels
+    card.setdefault("name", path.stem)
+    return _LoadedModel(model, card, path)
+
+
+def _fold_patches(patches: np.ndarray, grid: tuple[int, int], patch_size: int, step: int) -> np.ndarray:
+    """Average overlapping ``patch_size`` patches laid out every ``step`` pixels back into an image."""
+    rows, columns = grid
+    blocks = patch_size // step
+    channels = patches.shape[-1]
+    patches = patches.reshape(rows, columns, blocks, step, blocks, step, channels)
+    total = np.zeros((rows + blocks - 1, step, columns + blocks - 1, step, channels), np.float32)
+    count = np.zeros((rows + blocks - 1, 1, columns + blocks - 1, 1, 1), np.float32)
+    for block_row in range(blocks):
+        for block_column in range(blocks):
+            target = (slice(block_row, block_row + rows), slice(None), slice(block_column, block_column + columns))
+            total[target] += patches[:, :, block_row, :, block_column].transpose(0, 2, 1, 3, 4)
+            count[target] += 1
+    total /= count
+    return total.reshape((rows + blocks - 1) * step, (columns + blocks - 1) * step, channels)
+
+
+def _tiled(run: Callable[[np.ndarray], np.ndarray], image: np.ndarray, *, stride: int, tile: int) -> np.ndarray:
+    """Apply ``run`` to ``image`` (H x W x C) tile by tile; sizes are padded to ``stride``.
+
+    ``run`` maps an array whose height and width are multiples of ``stride`` to one of the
+    same height and width.
+    """
+    height, width = image.shape[:2]
+    padded = np.pad(image, ((0, -height % stride), (0, -width % stride), (0, 0)), mode="symmetric")
+    padded_height, padded_width = padded.shape[:2]
+    tile = max(stride, tile - tile % stride)
+    margin = TILE_MARGIN + (-TILE_MARGIN % stride)
+    if padded_height <= tile + 2 * margin and padded_width <= tile + 2 * margin:
+        return run(padded)[:height, :width]
+    output = None
+    for top in range(0, padded_height, tile):
+        for left in range(0, padded_width, tile):
+            region_top, region_left = max(0, top - margin), max(0, left - margin)
+            region = padded[region_top : top + tile + margin, region_left : left + tile + margin]
+            result = run(region)
+            if output is None:
+                output = np.empty(padded.shape[:2] + result.shape[2:], np.float32)
+            core = result[top - region_top : top - region_top + tile, left - region_left : left - region_left + tile]
+            output[top : top + core.shape[0], left : left + core.shape[1]] = core
+    return output[:height, :width]
+
+
+class Denoiser:
+    """Denoise images with a grey and/or a colour model.
+
+    Create one with :func:`load_model`. Images are float arrays in [0, 1] (values outside
+    are accepted, as with unclipped noise) of shape H x W, H x W x 1 or H x W x 3.
+
+    Parameters
+    ----------
+    models : list of _LoadedModel
+        One model per channel count (1 and/or 3).
+    tile_size : int, default 1024
+        Side of the tiles large images are split into.
+
+    """
+
+    def __init__(self, models: list[_LoadedModel], *, tile_size: int = TILE_SIZE) -> None:
+        self._models = {entry.channels: entry for entry in models}
+        self.tile_size = tile_size
+        self._encoders: dict[int, keras.Model] = {}
+
+    @property
+    def cards(self) -> dict[int, dict]:
+        """Model cards keyed by channel count."""
+        return {channels: entry.card for channels, entry in self._models.items()}
+
+    @property
+    def name(self) -> str:
+        """Name of the model family (e.g. ``unet``), or the single model's name."""
+        names = [entry.card["name"] for entry in self._models.values()]
+        suffixes = tuple(f"-{suffix}" for suffix in CHANNEL_SUFFIXES.values())
+        stems = {name.removesuffix(suffixes[0]).removesuffix(suffixes[1]) for name in names}
+        return stems.pop() if len(stems) == 1 and len(names) > 1 else names[0]
+
+    def _prepare(self, image: np.ndarray) -> tuple[np.ndarray, _LoadedModel]:
+        """Check the image, make it H x W x C float32, and pick the model for its channels."""
+        array = np.asarray(image, dtype=np.float32)
+        if array.ndim == 2:
+            array = array[:, :, None]
+        if array.ndim != 3 or array.shape[2] not in (1, 3) or array.size == 0:
+            raise ValueError(f"expected an H x W, H x W x 1 or H x W x 3 image, got shape {np.shape(image)}")
+        if not np.isfinite(array).all():
+            raise ValueError("image contains NaN or infinite values")
+        channels = array.shape[2]
+        entry = self._models.get(channels) or next(iter(self._models.values()))
+        return array, entry
+
+    def _run(self, entry: _LoadedModel, array: np.ndarray) -> np.ndarray:
+        """Denoise an H x W x C array whose channels may differ from the model's."""
+        if array.shape[2] == entry.channels:
+            return self._run_matching(entry, array)
+        if entry.channels == 1:  # grey model, colour image: each channel on its own
+            return np.concatenate([self._run_matching(entry, array[:, :, [c]]) for c in range(3)], axis=2)
+        colour = self._run_matching(entry, np.repeat(array, 3, axis=2))
+        return colour.mean(axis=2, keepdims=True)
+
+    def _run_matching(self, entry: _LoadedModel, array: np.ndarray) -> np.ndarray:
+        if entry.is_dense:
+            stride, run = DENSE_PATCH_STEP, lambda region: self._run_dense(entry, region)
+        else:
+            stride = model_stride(entry.model)
+            run = lambda region: np.asarray(entry.model.predict_on_batch(region[None]))[0]  # noqa: E731
+        return _tiled(run, array, stride=stride, tile=self.tile_size)
+
+    @staticmethod
+    def _dense_patches(entry: _LoadedModel, region: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
+        patch_size = int(entry.card["patch_size"])
+        windows = np.lib.stride_tricks.sliding_window_view(region, (patch_size, patch_size), axis=(0, 1))
+        windows = windows[::DENSE_PATCH_STEP, ::DENSE_PATCH_STEP]  # rows, columns, C, p, p
+        grid = windows.shape[:2]
+        return windows.transpose(0, 1, 3, 4, 2).reshape(grid[0] * grid[1], -1), grid
+
+    def _run_dense(self, entry: _LoadedModel, region: np.ndarray) -> np.ndarray:
+        patch_size = int(entry.card["patch_size"])
+        border = patch_size - DENSE_PATCH_STEP  # so that every pixel is covered by the same number of patches
+        padded = np.pad(region, ((border, border), (border, border), (0, 0)), mode="symmetric")
+        patches, grid = self._dense_patches(entry, padded)
+        outputs = np.asarray(entry.model.predict(patches, batch_size=8192, verbose=0))
+        folded = _fold_patches(
+            outputs.reshape(-1, patch_size, patch_size, entry.channels), grid, patch_size, DENSE_PATCH_STEP
+        )
+        return folded[border : border + region.shape[0], border : border + region.shape[1]]
+
+    def denoise(self, image: np.ndarray) -> np.ndarray:
+        """Return the denoised image, float32 in [0, 1], with the input's shape.
+
+        Raises
+        ------
+        ValueError
+            If the image has an unsupported shape or non-finite values.
+
+        """
+        array, entry = self._prepare(image)
+        result = np.clip(self._run(entry, array), 0.0, 1.0)
+        return result.reshape(np.shape(image)).astype(np.float32, copy=False)
+
+    def encode(self, image: np.ndarray) -> np.ndarray:
+        """Return the latent feature maps for ``image``: (h, w, latent) float32.
+
+        For the convolutional models these are the bottleneck channels; for the dense patch
+        model, the code of each patch laid out on the patch grid.
+        """
+        array, entry = self._prepare(image)
+        if array.shape[2] != entry.channels:
+            array = np.repeat(array, 3, axis=2) if entry.channels == 3 else array.mean(axis=2, keepdims=True)
+        if entry.is_dense:
+            patches, grid = self._dense_patches(entry, array)
+            if grid[0] == 0 or grid[1] == 0:
+                raise ValueError(f"image is smaller than the {entry.card['patch_size']}-pixel patch")
+            encoder = self._encoder(entry)
+            return np.asarray(encoder.predict(patches, batch_size=8192, verbose=0)).reshape(*grid, -1)
+        stride = model_stride(entry.model)
+        height, width = array.shape[:2]
+        padded = np.pad(array, ((0, -height % stride), (0, -width % stride), (0, 0)), mode="symmetric")
+        return np.asarray(self._encoder(entry).predict_on_batch(padded[None]))[0]
+
+    def _encoder(self, entry: _LoadedModel) -> keras.Model:
+        if entry.channels not in self._encoders:
+            model = entry.model
+            self._encoders[entry.channels] = keras.Model(model.inputs, model.get_layer(LATENT_LAYER).output)
+        return self._encoders[entry.channels]
+
+
+def load_model(name_or_path: str | Path = "default", *, tile_size: int = TILE_SIZE) -> Denoiser:
+    """Load a shipped model family, a single shipped model, or a ``.keras`` file.
+
+    Parameters
+    ----------
+    name_or_path : str or Path, default "default"
+        ``"default"`` (the best-quality family), a family such as ``"conv-8"`` or ``"dense"``
+        (grey and colour members, picked to match each image), a single model such as
+        ``"unet-gray"``, or the path of a ``.keras`` file.
+    tile_size : int, default 1024
+        Side of the tiles that large images are split into.
+
+    Raises
+    ------
+    ModelFileError
+        If no such model exists or a file cannot be loaded.
+
+    """
+    name = DEFAULT_MODEL if str(name_or_path) == "default" else str(name_or_path)
+    path = Path(name)
+    if path.suffix == ".keras":
+        return Denoiser([_read_model(path)], tile_size=tile_size)
+    folder = pretrained_dir()
+    members = (
+        [folder / f"{name}.keras"]
+        if (folder / f"{name}.keras").exists()
+        else [
+            folder / f"{name}-{suffix}.keras"
+            for suffix in CHANNEL_SUFFIXES.values()
+            if (folder / f"{name}-{suffix}.keras").exists()
+        ]
+    )
+    if not members:
+        families = sorted({key.rsplit("-", 1)[0] for key in available_models()})
+        raise ModelFileError(f"no model named {name!r}; available: default, {', '.join(families) or 'none'}")
+    return Denoiser([_read_model(member) for member in members], tile_size=tile_size)

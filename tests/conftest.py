@@ -1,0 +1,78 @@
+"""Shared fixtures: small images from scikit-image and tiny models trained on them."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from skimage import data as sample_images  # noqa: E402
+from skimage.transform import resize  # noqa: E402
+
+from denoise.image_io import write_png  # noqa: E402
+from denoise.training import TrainingConfig, train  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def camera() -> np.ndarray:
+    """scikit-image's 512 x 512 grey 'camera' as float32 in [0, 1]."""
+    return (sample_images.camera() / 255).astype(np.float32)
+
+
+@pytest.fixture(scope="session")
+def astronaut() -> np.ndarray:
+    """scikit-image's 512 x 512 RGB 'astronaut' as float32 in [0, 1]."""
+    return (sample_images.astronaut() / 255).astype(np.float32)
+
+
+@pytest.fixture(scope="session")
+def training_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Eight small colour PNGs cut from scikit-image samples."""
+    folder = tmp_path_factory.mktemp("training-images")
+    sources = [sample_images.astronaut(), sample_images.chelsea(), sample_images.coffee(), sample_images.rocket()]
+    for index, source in enumerate(sources):
+        small = resize(source, (96, 128), anti_aliasing=True).astype(np.float32)
+        write_png(folder / f"image-{index}-a.png", small)
+        write_png(folder / f"image-{index}-b.png", small[:, ::-1])
+    return folder
+
+
+def train_tiny(folder: Path, output: Path, architecture: str, channels: int, latent: int, epochs: int = 2) -> dict:
+    """Train a very small model for a few batches (seconds on a CPU)."""
+    config = TrainingConfig(
+        data=str(folder),
+        output=str(output),
+        architecture=architecture,
+        channels=channels,
+        latent=latent,
+        width=8,
+        patch_size=32,
+        batch_size=8,
+        batches_per_epoch=4,
+        epochs=epochs,
+        learning_rate=3e-3,
+        validation_fraction=0.25,
+        command="pytest",
+    )
+    return train(config)
+
+
+@pytest.fixture(scope="session")
+def tiny_models(training_folder: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A models folder laid out like pretrained/, with tiny grey and colour models."""
+    folder = tmp_path_factory.mktemp("models")
+    for channels, suffix in ((1, "gray"), (3, "color")):
+        train_tiny(training_folder, folder / f"unet-{suffix}", "unet", channels, 8)
+        train_tiny(training_folder, folder / f"conv-2-{suffix}", "conv", channels, 2)
+    train_tiny(training_folder, folder / "dense-gray", "dense", 1, 16)
+    return folder
+
+
+@pytest.fixture
+def use_tiny_models(tiny_models: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point the model registry at the tiny models."""
+    monkeypatch.setenv("DENOISE_MODELS", str(tiny_models))
+    return tiny_models

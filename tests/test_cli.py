@@ -1,0 +1,107 @@
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from denoise.cli import main
+from tests.images import gradient, png_bytes
+
+
+@pytest.fixture
+def inputs(tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "a.png").write_bytes(png_bytes(30, 50))
+    (folder / "broken.png").write_bytes(b"not really a png")
+    Image.fromarray(gradient(25, 20, 1)).save(folder / "b.jpg")
+    return folder
+
+
+def test_help_lists_commands():
+    result = subprocess.run([sys.executable, "-m", "denoise", "--help"], capture_output=True, text=True, check=True)
+    for command in ["run", "eval", "models", "train"]:
+        assert command in result.stdout
+
+
+def test_run_good_files_and_a_bad_one(use_tiny_models, inputs, tmp_path, capsys):
+    out = tmp_path / "out"
+    status = main(
+        [
+            "run",
+            str(inputs / "a.png"),
+            str(inputs / "broken.png"),
+            str(inputs / "b.jpg"),
+            "--out",
+            str(out),
+            "--noise",
+            "gaussian:25",
+        ]
+    )
+    assert status == 2
+    error_lines = [line for line in capsys.readouterr().err.splitlines() if "broken.png" in line]
+    assert len(error_lines) == 1 and "not a supported image" in error_lines[0]
+    assert sorted(path.name for path in out.iterdir()) == ["a.png", "b.png"]
+    with Image.open(out / "a.png") as first, Image.open(out / "b.png") as second:
+        assert first.size == (50, 30) and first.mode == "RGB"
+        assert second.size == (20, 25) and second.mode == "L"
+
+
+def test_run_all_good_exits_zero_and_numbers_clashing_names(use_tiny_models, inputs, tmp_path):
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "a.png").write_bytes(png_bytes(10, 10))
+    out = tmp_path / "out"
+    assert main(["run", str(inputs / "a.png"), str(other / "a.png"), "--out", str(out), "--model", "dense"]) == 0
+    assert sorted(path.name for path in out.iterdir()) == ["a-1.png", "a.png"]
+
+
+def test_run_unknown_model_is_one_line_error(use_tiny_models, inputs, tmp_path, capsys):
+    assert main(["run", str(inputs / "a.png"), "--out", str(tmp_path), "--model", "nope"]) == 2
+    assert capsys.readouterr().err.strip().count("\n") == 0
+
+
+def test_eval_json(use_tiny_models, tmp_path, capsys):
+    folder = tmp_path / "test-set"
+    folder.mkdir()
+    for index in range(2):
+        Image.fromarray(gradient(32, 40, 1)).save(folder / f"{index}.png")
+    assert main(["eval", str(folder), "--sigma", "15", "50", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [row["sigma"] for row in rows] == [15, 50]
+    assert rows[0]["noisy_psnr"] > rows[1]["noisy_psnr"]
+    assert all(row["images"] == 2 and np.isfinite(row["psnr"]) and 0 < row["ssim"] <= 1 for row in rows)
+
+
+def test_models_lists_cards(use_tiny_models, capsys):
+    assert main(["models"]) == 0
+    output = capsys.readouterr().out
+    assert "unet-gray" in output and "conv-2-color" in output
+
+
+def test_train_command_writes_model_and_card(training_folder, tmp_path, capsys):
+    output = tmp_path / "cli-model"
+    status = main(
+        [
+            "train",
+            "--data",
+            str(training_folder),
+            "--output",
+            str(output),
+            "--architecture",
+            "dense",
+            "--latent",
+            "8",
+            "--epochs",
+            "1",
+            "--batches-per-epoch",
+            "2",
+            "--batch-size",
+            "16",
+        ]
+    )
+    assert status == 0
+    card = json.loads((tmp_path / "cli-model.json").read_text())
+    assert card["command"].startswith("denoise train --data") and card["latent_size"] == 8

@@ -1,0 +1,89 @@
+import numpy as np
+import pytest
+
+import denoise
+from denoise import ModelFileError, add_noise, load_model
+
+
+@pytest.fixture
+def noisy_colour(astronaut) -> np.ndarray:
+    return add_noise(astronaut[:100, :140], "gaussian", 25, seed=0, clip=False)
+
+
+@pytest.mark.parametrize("name", ["default", "conv-2", "dense"])
+@pytest.mark.parametrize("shape", [(37, 53), (37, 53, 1), (37, 53, 3), (1, 1), (3, 5), (2, 300, 3)])
+def test_shapes_and_dtypes(use_tiny_models, name, shape):
+    image = np.random.default_rng(0).normal(0.5, 0.3, shape).astype(np.float64)  # outside [0, 1] too
+    result = load_model(name).denoise(image)
+    assert result.shape == shape and result.dtype == np.float32
+    assert 0 <= result.min() and result.max() <= 1
+
+
+@pytest.mark.parametrize("name", ["default", "conv-2", "dense"])
+@pytest.mark.parametrize("channels", [1, 3])
+def test_tiled_equals_untiled(use_tiny_models, astronaut, name, channels):
+    image = astronaut[:300, :250] if channels == 3 else astronaut[:300, :250].mean(axis=2)
+    noisy = add_noise(image, "gaussian", 20, seed=1)
+    whole = load_model(name, tile_size=4096).denoise(noisy)
+    tiled = load_model(name, tile_size=64).denoise(noisy)
+    assert np.abs(whole - tiled).max() < 1e-3
+
+
+def test_default_picks_model_by_channels(use_tiny_models):
+    denoiser = load_model("default")
+    assert denoiser.name == "unet"
+    assert set(denoiser.cards) == {1, 3}
+    assert denoiser.cards[3]["name"] == "unet-color"
+
+
+def test_single_model_handles_other_channel_count(use_tiny_models):
+    grey_only = load_model("dense-gray")
+    assert grey_only.denoise(np.full((16, 16, 3), 0.5, np.float32)).shape == (16, 16, 3)
+    colour_only = load_model("unet-color")
+    assert colour_only.denoise(np.full((16, 16), 0.5, np.float32)).shape == (16, 16)
+
+
+def test_save_then_load_gives_identical_output(use_tiny_models, tmp_path, noisy_colour):
+    original = load_model("unet-color")
+    entry = original._models[3]
+    entry.model.save(tmp_path / "copy.keras")
+    copy = load_model(tmp_path / "copy.keras")
+    np.testing.assert_array_equal(original.denoise(noisy_colour), copy.denoise(noisy_colour))
+
+
+@pytest.mark.parametrize("name,latent,stride", [("conv-2", 2, 4), ("default", 8, 8)])
+def test_encode_returns_the_bottleneck(use_tiny_models, noisy_colour, name, latent, stride):
+    code = load_model(name).encode(noisy_colour)
+    assert code.shape == (-(-100 // stride), -(-140 // stride), latent)
+
+
+def test_encode_dense_lays_codes_on_patch_grid(use_tiny_models):
+    code = load_model("dense").encode(np.full((20, 28), 0.5, np.float32))
+    assert code.shape == ((20 - 8) // 4 + 1, (28 - 8) // 4 + 1, 16)
+
+
+def test_available_models_lists_cards(use_tiny_models):
+    cards = denoise.available_models()
+    assert {"unet-gray", "unet-color", "conv-2-gray", "conv-2-color", "dense-gray"} == set(cards)
+    assert cards["conv-2-gray"]["latent_size"] == 2
+
+
+def test_bad_images_raise_value_error(use_tiny_models):
+    denoiser = load_model("default")
+    for image in [np.zeros((4, 4, 2)), np.zeros((0, 4)), np.zeros(5), np.full((4, 4), np.nan)]:
+        with pytest.raises(ValueError):
+            denoiser.denoise(image)
+
+
+def test_bad_model_files(use_tiny_models, tmp_path):
+    with pytest.raises(ModelFileError, match="no model named"):
+        load_model("nonexistent")
+    with pytest.raises(ModelFileError, match="not found"):
+        load_model(tmp_path / "missing.keras")
+    (tmp_path / "text.keras").write_text("hello")
+    with pytest.raises(ModelFileError, match="not a Keras model"):
+        load_model(tmp_path / "text.keras")
+    good = (use_tiny_models / "unet-gray.keras").read_bytes()
+    (tmp_path / "truncated.keras").write_bytes(good[: len(good) // 2])
+    with pytest.raises(ModelFileError):
+        load_model(tmp_path / "truncated.keras")

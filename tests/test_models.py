@@ -1,0 +1,52 @@
+import keras
+import numpy as np
+import pytest
+
+from denoise import build_model
+from denoise.models import model_stride
+
+
+@pytest.mark.parametrize("channels,latent", [(1, 16), (3, 40)])
+def test_dense_is_the_two_layer_autoencoder(channels, latent):
+    model = build_model("dense", channels, latent, patch_size=8)
+    dense_layers = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
+    assert len(dense_layers) == 2
+    encoder, decoder = dense_layers
+    input_dim = 8 * 8 * channels
+    assert encoder.kernel.shape == (input_dim, latent) and encoder.activation is keras.activations.relu
+    assert decoder.kernel.shape == (latent, input_dim) and decoder.activation is keras.activations.sigmoid
+    assert model.count_params() == input_dim * latent + latent + latent * input_dim + input_dim
+
+
+@pytest.mark.parametrize("architecture,stride", [("conv", 4), ("unet", 8)])
+@pytest.mark.parametrize("latent", [1, 5])
+def test_bottleneck_has_the_chosen_channels(architecture, stride, latent):
+    model = build_model(architecture, 3, latent, width=8)
+    assert model_stride(model) == stride
+    code = model.get_layer("latent").output
+    assert code.shape[-1] == latent
+    encoder = keras.Model(model.inputs, code)
+    assert encoder.predict_on_batch(np.zeros((1, 32, 48, 3), np.float32)).shape == (
+        1,
+        32 // stride,
+        48 // stride,
+        latent,
+    )
+
+
+def test_conv_has_no_skip_connection():
+    model = build_model("conv", 1, 2, width=8)
+    assert not any(isinstance(layer, (keras.layers.Add, keras.layers.Concatenate)) for layer in model.layers)
+
+
+@pytest.mark.parametrize("architecture", ["conv", "unet"])
+def test_fully_convolutional(architecture):
+    model = build_model(architecture, 1, 4, width=8)
+    for height, width in [(16, 16), (40, 64)]:
+        assert model.predict_on_batch(np.zeros((1, height, width, 1), np.float32)).shape == (1, height, width, 1)
+
+
+@pytest.mark.parametrize("arguments", [("vae", 1, 4), ("conv", 2, 4), ("conv", 1, 0)])
+def test_bad_arguments(arguments):
+    with pytest.raises(ValueError):
+        build_model(*arguments)

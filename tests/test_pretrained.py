@@ -1,0 +1,70 @@
+"""The shipped models: present, documented, and good enough on scikit-image's samples."""
+
+import json
+
+import numpy as np
+import pytest
+
+from denoise import add_noise, available_models, load_model, pretrained_dir, psnr
+
+CARD_FIELDS = {
+    "architecture",
+    "latent_size",
+    "parameters",
+    "training_data",
+    "noise",
+    "patches_seen",
+    "backend",
+    "validation_psnr",
+    "command",
+}
+
+
+def test_every_shipped_model_has_a_complete_card():
+    cards = available_models()
+    assert cards, f"no models in {pretrained_dir()}"
+    for name, card in cards.items():
+        assert CARD_FIELDS <= set(card), f"{name} card lacks {CARD_FIELDS - set(card)}"
+        assert card["command"].startswith("denoise train")
+    for keras_file in pretrained_dir().glob("*.keras"):
+        assert keras_file.stem in cards, f"{keras_file.name} has no card"
+
+
+def test_families_ship_grey_and_colour():
+    names = set(available_models())
+    latent_sizes = sorted(
+        {card["latent_size"] for card in available_models().values() if card["architecture"] == "conv"}
+    )
+    assert len(latent_sizes) >= 5
+    for family in ["unet", "dense", *(f"conv-{size}" for size in latent_sizes)]:
+        assert {f"{family}-gray", f"{family}-color"} <= names
+
+
+def test_shipped_weights_are_small():
+    total = sum(path.stat().st_size for path in pretrained_dir().glob("*.keras"))
+    assert total < 50e6
+
+
+@pytest.mark.parametrize("sample", ["camera", "astronaut"])
+def test_default_reaches_28_db_at_sigma_25(sample, camera, astronaut):
+    clean = {"camera": camera, "astronaut": astronaut}[sample]
+    noisy = add_noise(clean, "gaussian", 25, seed=0, clip=False)
+    assert psnr(clean, load_model("default").denoise(noisy)) >= 28.0
+
+
+def test_every_model_improves_a_noisy_sample(camera):
+    clean = camera[128:384, 128:384]
+    noisy = add_noise(clean, "gaussian", 25, seed=0, clip=False)
+    families = sorted({name.rsplit("-", 1)[0] for name in available_models()})
+    for family in families:
+        assert psnr(clean, load_model(family).denoise(noisy)) > psnr(clean, noisy) + 3, family
+
+
+def test_card_psnr_matches_log():
+    for card_path in pretrained_dir().glob("*.json"):
+        card = json.loads(card_path.read_text())
+        log_path = pretrained_dir() / "checkpoints" / f"{card_path.stem}.log.json"
+        if log_path.exists():
+            best = max(entry["val_psnr"] for entry in json.loads(log_path.read_text()))
+            assert card["validation_psnr"] == pytest.approx(best, abs=1e-3)
+            assert np.isfinite(best)
