@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -188,6 +189,8 @@ class Denoiser:
         self._models = {entry.channels: entry for entry in models}
         self.tile_size = tile_size
         self._encoders: dict[int, keras.Model] = {}
+        # One model may be shared by several app sessions; calls into it take turns.
+        self._lock = threading.Lock()
 
     @property
     def cards(self) -> dict[int, dict]:
@@ -261,7 +264,8 @@ class Denoiser:
 
         """
         array, entry = self._prepare(image)
-        result = np.clip(self._run(entry, array), 0.0, 1.0)
+        with self._lock:
+            result = np.clip(self._run(entry, array), 0.0, 1.0)
         return result.reshape(np.shape(image)).astype(np.float32, copy=False)
 
     def encode(self, image: np.ndarray) -> np.ndarray:
@@ -271,6 +275,10 @@ class Denoiser:
         model, the code of each patch laid out on the patch grid.
         """
         array, entry = self._prepare(image)
+        with self._lock:
+            return self._encode(entry, array)
+
+    def _encode(self, entry: _LoadedModel, array: np.ndarray) -> np.ndarray:
         if array.shape[2] != entry.channels:
             array = np.repeat(array, 3, axis=2) if entry.channels == 3 else array.mean(axis=2, keepdims=True)
         if entry.is_dense:

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Train every shipped model in pretrained/ with the project's own `denoise train`.
-# Usage: scripts/train_pretrained.sh DATA_DIR {gray|color}
+# Usage: scripts/train_pretrained.sh DATA_DIR {gray|color} [all|unet|small]
 # DATA_DIR is the shared data folder (with train/gray400 and train/color432).
 # Running it again resumes each model from pretrained/checkpoints/ after its last epoch.
 set -euo pipefail
@@ -14,10 +14,12 @@ esac
 denoise="${DENOISE:-.venv/bin/denoise}"
 common=(--data "$folder" --channels "$channels" --noise gaussian:0-55 --batch-size 32 --batches-per-epoch 100)
 
-"$denoise" train "${common[@]}" --architecture unet --latent 64 --width 32 --epochs 95 --output "pretrained/unet-$kind"
+stage=${3:-all}  # all, unet, or small (the conv family and the dense model)
+[ "$stage" = small ] || "$denoise" train "${common[@]}" --architecture unet --latent 64 --width 32 --epochs 95 --output "pretrained/unet-$kind"
+[ "$stage" = unet ] && exit 0
 for latent in 1 2 4 8 16; do
-  "$denoise" train "${common[@]}" --architecture conv --latent "$latent" --width 32 --epochs 15 \
+  "$denoise" train "${common[@]}" --architecture conv --latent "$latent" --width 32 --epochs 10 \
     --output "pretrained/conv-$latent-$kind"
 done
-"$denoise" train "${common[@]}" --architecture dense --latent "$dense_latent" --batch-size 256 --epochs 20 \
+"$denoise" train "${common[@]}" --architecture dense --latent "$dense_latent" --batch-size 256 --epochs 10 \
   --learning-rate 3e-3 --output "pretrained/dense-$kind"

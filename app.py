@@ -1,0 +1,226 @@
+"""The denoise web app: upload photos, add noise, denoise, look inside the autoencoder, download.
+
+Run with ``streamlit run app.py``. This script only arranges widgets; the work is done by the
+``denoise`` library.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+from skimage import data as sample_images
+
+import denoise
+from denoise.classical import classical_methods
+from denoise.pipeline import DenoiseResult, denoise_image, safe_file_stem, zip_files
+from denoise.visualize import before_after, heat_map, latent_grid, to_display
+
+UPLOAD_TYPES = ["png", "jpg", "jpeg", "tif", "tiff", "bmp", "webp", "gif"]
+NO_NOISE = "none — my photo is already noisy"
+FAMILIES = {
+    "Best quality (U-Net)": "unet",
+    "Latent-size family (conv autoencoder)": "conv",
+    "Dense patch autoencoder": "dense",
+}
+
+st.set_page_config(page_title="denoise", layout="wide")
+
+
+@st.cache_resource(show_spinner="Loading model…")
+def cached_model(name: str) -> denoise.Denoiser:
+    """Load each model once for all sessions (the Denoiser serialises its own calls)."""
+    return denoise.load_model(name)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def cached_read(data: bytes) -> denoise.LoadedImage:
+    """Decode an upload once."""
+    return denoise.read_image(data)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def cached_noisy(data: bytes, kind: str | None, level: float, seed: int) -> np.ndarray:
+    """Add the chosen noise (or none) to an upload."""
+    clean = cached_read(data).pixels
+    return clean if kind is None else denoise.add_noise(clean, kind, level, seed=seed)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def cached_result(data: bytes, kind: str | None, level: float, seed: int, model: str) -> DenoiseResult:
+    """Denoise an upload with the chosen model and score it."""
+    clean = cached_read(data).pixels
+    return denoise_image(cached_model(model), cached_noisy(data, kind, level, seed), None if kind is None else clean)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def cached_latent(data: bytes, kind: str | None, level: float, seed: int, model: str) -> np.ndarray:
+    """Return the model's latent feature maps for an upload."""
+    return cached_model(model).encode(cached_noisy(data, kind, level, seed))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def cached_classical(data: bytes, kind: str | None, level: float, seed: int, method: str) -> np.ndarray:
+    """Run a classical denoiser on an upload."""
+    noisy = cached_noisy(data, kind, level, seed)
+    sigma = level / 255 if kind == "gaussian" else None
+    return classical_methods()[method](noisy, sigma)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def cached_png(data: bytes, kind: str | None, level: float, seed: int, model: str) -> bytes:
+    """Encode the denoised upload as a PNG at its own size, channels and bit depth."""
+    image = cached_read(data)
+    result = cached_result(data, kind, level, seed, model)
+    return denoise.encode_png(result.denoised, alpha=image.alpha, bit_depth=image.bit_depth)
+
+
+@st.cache_data(show_spinner=False)
+def sample_png() -> bytes:
+    """Return the sample image shown before any upload."""
+    return denoise.encode_png(sample_images.astronaut()[64:448, 96:480] / 255)
+
+
+def sidebar() -> tuple[str, str | None, float, int, list[str]]:
+    """Draw the controls; return model name, noise kind (None: already noisy), level, seed, comparisons."""
+    cards = denoise.available_models()
+    st.sidebar.header("Model")
+    family = FAMILIES[st.sidebar.radio("Model", list(FAMILIES), label_visibility="collapsed")]
+    latent_sizes = sorted({card["latent_size"] for card in cards.values() if card["architecture"] == "conv"})
+    latent = st.sidebar.select_slider(
+        "Latent size (conv bottleneck channels)",
+        options=latent_sizes or [0],
+        value=latent_sizes[-1] if latent_sizes else 0,
+        disabled=family != "conv",
+        help="How many feature maps the conv autoencoder squeezes the image into.",
+    )
+    model = f"conv-{latent}" if family == "conv" else family
+
+    st.sidebar.header("Noise")
+    labels = {kind.label: name for name, kind in denoise.NOISE_KINDS.items()} | {NO_NOISE: None}
+    kind = labels[st.sidebar.selectbox("Noise type", list(labels))]
+    level, seed = 0.0, 0
+    if kind is not None:
+        spec = denoise.NOISE_KINDS[kind]
+        level = st.sidebar.slider(
+            f"Level — {spec.unit}", spec.minimum, spec.maximum, spec.default, spec.step, key=f"level-{kind}"
+        )
+        seed = int(st.sidebar.number_input("Seed", min_value=0, max_value=2**31 - 1, value=0, step=1))
+
+    st.sidebar.header("Compare with")
+    comparisons = [name for name in classical_methods() if st.sidebar.checkbox(name, value=False)]
+    return model, kind, float(level), seed, comparisons
+
+
+def show_image(
+    name: str, data: bytes, kind: str | None, level: float, seed: int, model: str, comparisons: list[str]
+) -> tuple[str, bytes] | None:
+    """Show one image's results; return the download name and PNG, or None if it was refused."""
+    try:
+        image = cached_read(data)
+    except denoise.ImageReadError as error:
+        st.error(f"{name}: {error}")
+        return None
+    st.subheader(name)
+    for note in image.notes:
+        st.info(note)
+    with st.spinner("Denoising…"):
+        result = cached_result(data, kind, level, seed, model)
+    columns = st.columns(3)
+    columns[0].image(to_display(image.pixels), caption="Original", output_format="PNG")
+    columns[1].image(to_display(result.noisy), caption="Noisy" if kind else "Input", output_format="PNG")
+    columns[2].image(to_display(result.denoised), caption="Denoised", output_format="PNG")
+
+    if result.scores:
+        metrics = st.columns(2)
+        metrics[0].metric(
+            "PSNR",
+            f"{result.scores['psnr_denoised']:.2f} dB",
+            f"{result.scores['psnr_denoised'] - result.scores['psnr_noisy']:+.2f} dB vs noisy",
+        )
+        metrics[1].metric(
+            "SSIM",
+            f"{result.scores['ssim_denoised']:.3f}",
+            f"{result.scores['ssim_denoised'] - result.scores['ssim_noisy']:+.3f} vs noisy",
+        )
+    else:
+        st.metric("Estimated noise level", f"σ ≈ {result.estimated_sigma:.1f} (0-255)")
+    height, width = image.pixels.shape[:2]
+    st.caption(
+        f"{model} on {result.device}: {result.seconds:.2f} s for {width}×{height} "
+        f"({result.seconds / (width * height / 1e6):.2f} s per megapixel)"
+    )
+
+    position = st.slider("Before ◀ ▶ after", 0.0, 1.0, 0.5, 0.01, key=f"split-{name}")
+    st.image(
+        before_after(result.noisy, result.denoised, position),
+        output_format="PNG",
+        caption="Left: input · right: denoised",
+    )
+
+    with st.expander("Latent space", expanded=True):
+        latent = cached_latent(data, kind, level, seed, model)
+        values = latent.size
+        ratio = values / result.noisy.size
+        st.write(
+            f"Shape **{latent.shape[0]} × {latent.shape[1]} × {latent.shape[2]}** — {values:,} latent "
+            f"values for {result.noisy.size:,} input values (compression ratio {ratio:.3f}, "
+            f"{1 / ratio:.1f}× smaller)"
+        )
+        grid_column, error_column = st.columns(2)
+        grid_column.image(latent_grid(latent), caption="Latent feature maps", output_format="PNG")
+        errors, scale = heat_map(result.denoised, result.noisy)
+        error_column.image(errors, caption=f"Reconstruction error |x̂ − x| (white = {scale:.3f})", output_format="PNG")
+
+    for method in comparisons:
+        with st.spinner(f"Running {method}…"):
+            classical = cached_classical(data, kind, level, seed, method)
+        score = f" — PSNR {denoise.psnr(image.pixels, classical):.2f} dB" if kind else ""
+        st.image(to_display(classical), caption=f"{method}{score}", output_format="PNG")
+
+    png = cached_png(data, kind, level, seed, model)
+    file_name = f"{safe_file_stem(name)}-denoised.png"
+    st.download_button(
+        f"Download {file_name}", png, file_name=file_name, mime="image/png", on_click="ignore", key=f"download-{name}"
+    )
+    return file_name, png
+
+
+def main() -> None:
+    """Lay out the page."""
+    st.title("denoise")
+    st.caption("Keras autoencoders that remove noise from photos — and show what they keep.")
+    model, kind, level, seed, comparisons = sidebar()
+    uploads = st.file_uploader(
+        "Images",
+        type=UPLOAD_TYPES,
+        accept_multiple_files=True,
+        help="PNG, JPEG, TIFF, BMP, WebP or GIF; several at once.",
+    )
+    files = [(upload.name, upload.getvalue()) for upload in uploads or []]
+    if not files:
+        st.info("No upload yet: showing a sample image. Drop your own photos above.")
+        files = [("astronaut-sample.png", sample_png())]
+    downloads = []
+    progress = st.progress(0.0, text="Denoising…") if len(files) > 1 else None
+    for index, (name, data) in enumerate(files):
+        try:
+            outcome = show_image(name, data, kind, level, seed, model, comparisons)
+        except (ValueError, OSError, MemoryError) as error:  # one file's failure must not stop the others
+            st.error(f"{name}: could not be denoised ({error})")
+            outcome = None
+        if outcome:
+            downloads.append(outcome)
+        if progress:
+            progress.progress((index + 1) / len(files), text=f"{index + 1} of {len(files)} images")
+    if len(downloads) > 1:
+        st.download_button(
+            "Download all as ZIP",
+            zip_files(downloads),
+            file_name="denoised.zip",
+            mime="application/zip",
+            on_click="ignore",
+            key="download-zip",
+        )
+
+
+main()

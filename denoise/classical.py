@@ -1,0 +1,70 @@
+"""Classical denoisers to compare against: non-local means, total variation and BM3D.
+
+BM3D comes from the optional ``bm3d`` package (non-commercial licence; ``pip install
+denoise[bench]``); :func:`classical_methods` lists it only when that package is installed.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Callable
+
+import numpy as np
+from skimage.restoration import denoise_nl_means, denoise_tv_chambolle, estimate_sigma
+
+__all__ = ["classical_methods", "estimate_noise_sigma", "non_local_means", "total_variation", "bm3d"]
+
+
+def estimate_noise_sigma(image: np.ndarray) -> float:
+    """Estimate the Gaussian noise standard deviation of an H x W x C image, on the 0-1 scale."""
+    channel_axis = -1 if image.ndim == 3 and image.shape[2] > 1 else None
+    return float(estimate_sigma(np.squeeze(image), channel_axis=channel_axis, average_sigmas=True))
+
+
+def non_local_means(image: np.ndarray, sigma: float | None = None) -> np.ndarray:
+    """scikit-image's fast non-local means with the usual parameters for noise ``sigma`` (0-1 scale).
+
+    ``sigma`` is estimated from the image when not given.
+    """
+    sigma = estimate_noise_sigma(image) if sigma is None else sigma
+    squeezed = np.squeeze(image, axis=2) if image.ndim == 3 and image.shape[2] == 1 else image
+    channel_axis = -1 if squeezed.ndim == 3 else None
+    result = denoise_nl_means(
+        squeezed, h=0.8 * sigma, sigma=sigma, patch_size=5, patch_distance=6, fast_mode=True, channel_axis=channel_axis
+    )
+    return np.asarray(result, np.float32).reshape(image.shape)
+
+
+def total_variation(image: np.ndarray, sigma: float | None = None) -> np.ndarray:
+    """Chambolle total-variation denoising with a weight proportional to the noise ``sigma``."""
+    sigma = estimate_noise_sigma(image) if sigma is None else sigma
+    channel_axis = -1 if image.ndim == 3 else None
+    result = denoise_tv_chambolle(image, weight=0.9 * sigma, channel_axis=channel_axis)
+    return np.asarray(result, np.float32).reshape(image.shape)
+
+
+def bm3d(image: np.ndarray, sigma: float | None = None) -> np.ndarray:
+    """BM3D (grey) or CBM3D (colour) from the optional ``bm3d`` package.
+
+    Raises
+    ------
+    ImportError
+        If the ``bm3d`` package is not installed.
+
+    """
+    import bm3d as bm3d_package
+
+    sigma = estimate_noise_sigma(image) if sigma is None else sigma
+    if image.ndim == 3 and image.shape[2] == 3:
+        result = bm3d_package.bm3d_rgb(image, sigma)
+    else:
+        result = bm3d_package.bm3d(np.squeeze(image), sigma)
+    return np.asarray(result, np.float32).reshape(image.shape)
+
+
+def classical_methods() -> dict[str, Callable[[np.ndarray, float | None], np.ndarray]]:
+    """Return the classical denoisers available here, by display name."""
+    methods = {"Non-local means": non_local_means, "Total variation": total_variation}
+    if importlib.util.find_spec("bm3d") is not None:
+        methods["BM3D"] = bm3d
+    return methods

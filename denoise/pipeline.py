@@ -1,0 +1,99 @@
+"""One image through the whole app workflow: optional synthetic noise, denoising, scores.
+
+The Streamlit app and the command line both call these functions, so what a user sees in
+the browser is what ``denoise run`` writes.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import time
+import zipfile
+from dataclasses import dataclass
+
+import numpy as np
+
+from denoise.classical import estimate_noise_sigma
+from denoise.inference import Denoiser, device_name
+from denoise.metrics import psnr, ssim
+
+__all__ = ["DenoiseResult", "denoise_image", "safe_file_stem", "zip_files"]
+
+
+@dataclass
+class DenoiseResult:
+    """The outcome of denoising one image, with what the app shows about it.
+
+    Attributes
+    ----------
+    noisy, denoised : ndarray
+        H x W x C float32 images in [0, 1] (``noisy`` is the model input).
+    seconds : float
+        Wall-clock time of the model call.
+    device : str
+        Device that ran the model.
+    scores : dict
+        ``psnr_noisy``, ``psnr_denoised``, ``ssim_noisy``, ``ssim_denoised`` against the clean
+        original when the noise was added here; empty otherwise.
+    estimated_sigma : float
+        Noise standard deviation estimated from the input, on the 0-255 scale.
+
+    """
+
+    noisy: np.ndarray
+    denoised: np.ndarray
+    seconds: float
+    device: str
+    scores: dict[str, float]
+    estimated_sigma: float
+
+
+def denoise_image(denoiser: Denoiser, noisy: np.ndarray, clean: np.ndarray | None = None) -> DenoiseResult:
+    """Denoise ``noisy``; score against ``clean`` when the clean original is known.
+
+    Parameters
+    ----------
+    denoiser : Denoiser
+        From :func:`denoise.load_model`.
+    noisy : ndarray
+        H x W x C float image.
+    clean : ndarray, optional
+        The original before synthetic noise was added.
+
+    """
+    started = time.perf_counter()
+    denoised = denoiser.denoise(noisy)
+    seconds = time.perf_counter() - started
+    scores = {}
+    if clean is not None:
+        scores = {
+            "psnr_noisy": psnr(clean, noisy),
+            "psnr_denoised": psnr(clean, denoised),
+            "ssim_noisy": ssim(clean, noisy),
+            "ssim_denoised": ssim(clean, denoised),
+        }
+    return DenoiseResult(noisy, denoised, seconds, device_name(), scores, estimate_noise_sigma(noisy) * 255)
+
+
+def safe_file_stem(file_name: str) -> str:
+    """Turn an uploaded file name into a harmless stem: no folders, only letters, digits, ``-_.``."""
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", file_name.replace("\\", "/").rsplit("/", 1)[-1])
+    stem = stem.rsplit(".", 1)[0] if "." in stem.strip(".") else stem
+    return stem.strip("._")[:100] or "image"
+
+
+def zip_files(files: list[tuple[str, bytes]]) -> bytes:
+    """Pack ``(name, data)`` pairs into a ZIP; names are sanitised and made unique."""
+    buffer = io.BytesIO()
+    used: set[str] = set()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, data in files:
+            suffix = re.sub(r"[^a-z0-9]", "", name.rpartition(".")[2].lower()) if "." in name else ""
+            stem, extension = safe_file_stem(name), f".{suffix}" if suffix else ""
+            unique, number = f"{stem}{extension}", 1
+            while unique in used:
+                unique, number = f"{stem}-{number}{extension}", number + 1
+            used.add(unique)
+            archive.writestr(unique, data)
+    return buffer.getvalue()

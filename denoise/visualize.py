@@ -1,0 +1,71 @@
+"""Pictures of what a model does: latent feature maps, error heat maps, before/after splits."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+__all__ = ["before_after", "heat_map", "latent_grid", "to_display"]
+
+# Stops of a black-red-yellow-white colour ramp for heat maps.
+_HEAT_STOPS = np.array([0.0, 0.35, 0.7, 1.0])
+_HEAT_COLOURS = np.array([[0, 0, 0], [200, 30, 0], [255, 200, 0], [255, 255, 255]], np.float32)
+
+
+def to_display(image: np.ndarray) -> np.ndarray:
+    """Convert a float image in [0, 1] to uint8 H x W (grey) or H x W x 3 for display."""
+    pixels = np.round(np.clip(image, 0, 1) * 255).astype(np.uint8)
+    return pixels[:, :, 0] if pixels.ndim == 3 and pixels.shape[2] == 1 else pixels
+
+
+def latent_grid(latent: np.ndarray, *, columns: int | None = None, gap: int = 2, cell: int = 96) -> np.ndarray:
+    """Lay the latent feature maps (h x w x c) side by side as one uint8 grey image.
+
+    Each map is scaled to its own range and enlarged (nearest neighbour) so its longer side
+    is about ``cell`` pixels.
+    """
+    height, width, count = latent.shape
+    columns = columns or min(count, 8)
+    rows = math.ceil(count / columns)
+    scale = max(1, cell // max(height, width))
+    tile_height, tile_width = height * scale, width * scale
+    grid = np.full((rows * (tile_height + gap) - gap, columns * (tile_width + gap) - gap), 255, np.uint8)
+    for index in range(count):
+        feature = latent[:, :, index]
+        span = float(feature.max() - feature.min())
+        normalised = (feature - feature.min()) / span if span > 0 else np.zeros_like(feature)
+        enlarged = np.kron(normalised, np.ones((scale, scale)))
+        top, left = (index // columns) * (tile_height + gap), (index % columns) * (tile_width + gap)
+        grid[top : top + tile_height, left : left + tile_width] = np.round(enlarged * 255)
+    return grid
+
+
+def heat_map(reconstruction: np.ndarray, reference: np.ndarray) -> tuple[np.ndarray, float]:
+    """Colour the absolute error |reconstruction - reference| (mean over channels).
+
+    Returns
+    -------
+    image : ndarray
+        uint8 H x W x 3, scaled so the 99th percentile of the error is white.
+    scale : float
+        The error that maps to white.
+
+    """
+    error = np.abs(np.asarray(reconstruction, np.float32) - np.asarray(reference, np.float32))
+    error = error.mean(axis=2) if error.ndim == 3 else error
+    scale = float(np.percentile(error, 99)) or 1.0
+    level = np.clip(error / scale, 0, 1)
+    channels = [np.interp(level, _HEAT_STOPS, _HEAT_COLOURS[:, channel]) for channel in range(3)]
+    return np.stack(channels, axis=2).astype(np.uint8), scale
+
+
+def before_after(before: np.ndarray, after: np.ndarray, position: float) -> np.ndarray:
+    """Show ``before`` left of ``position`` (0-1 of the width) and ``after`` right of it, with a line."""
+    left, right = to_display(before), to_display(after)
+    split = int(round(np.clip(position, 0, 1) * left.shape[1]))
+    combined = right.copy()
+    combined[:, :split] = left[:, :split]
+    if 0 < split < combined.shape[1]:
+        combined[:, split - 1 : split + 1] = 255
+    return combined

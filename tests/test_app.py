@@ -1,0 +1,122 @@
+"""The Streamlit app driven through Streamlit's AppTest, with the shipped models."""
+
+import io
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import streamlit.testing.v1.app_test as app_test_module
+from PIL import Image
+from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+from streamlit.testing.v1 import AppTest
+
+from denoise import available_models
+from tests.images import png_bytes
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+
+
+@pytest.fixture
+def media(monkeypatch):
+    """Keep the media storages AppTest creates, so downloads can be read back."""
+    storages = []
+
+    class RecordingStorage(MemoryMediaFileStorage):
+        def __init__(self, *arguments, **options):
+            super().__init__(*arguments, **options)
+            storages.append(self)
+
+    monkeypatch.setattr(app_test_module, "MemoryMediaFileStorage", RecordingStorage)
+    return storages
+
+
+def start() -> AppTest:
+    app = AppTest.from_file(APP, default_timeout=180)
+    app.run()
+    assert not app.exception, app.exception
+    return app
+
+
+def upload(app: AppTest, *files: tuple[str, bytes]) -> AppTest:
+    app.get("file_uploader")[0].set_value([(name, data, "image/png") for name, data in files]).run()
+    assert not app.exception, app.exception
+    return app
+
+
+def download(app: AppTest, storages: list, label_start: str) -> bytes:
+    button = next(button for button in app.get("download_button") if button.label.startswith(label_start))
+    return storages[-1].get_file(button.proto.url.rsplit("/", 1)[-1]).content
+
+
+def test_first_visit_shows_the_sample():
+    app = start()
+    assert [header.value for header in app.subheader] == ["astronaut-sample.png"]
+    assert len(app.metric) == 2 and app.metric[0].value.endswith("dB")
+    assert any("on CPU" in caption.value or "on GPU" in caption.value for caption in app.caption)
+    assert any("Latent feature maps" in str(image.proto) for image in app.get("image"))
+
+
+def test_upload_good_and_bad_files(media):
+    app = upload(start(), ("good.png", png_bytes(48, 64)), ("bad.png", b"<html>no</html>"), ("other.png", png_bytes(20, 30, 1)))
+    assert len(app.error) == 1 and app.error[0].value.startswith("bad.png:")
+    assert [header.value for header in app.subheader] == ["good.png", "other.png"]
+    result = Image.open(io.BytesIO(download(app, media, "Download good-denoised.png")))
+    assert result.format == "PNG" and result.size == (64, 48) and result.mode == "RGB"
+    grey = Image.open(io.BytesIO(download(app, media, "Download other-denoised.png")))
+    assert grey.size == (30, 20) and grey.mode == "L"
+
+
+def test_zip_of_all_results(media):
+    app = upload(start(), ("a.png", png_bytes(32, 32)), ("b.png", png_bytes(16, 24)))
+    archive = zipfile.ZipFile(io.BytesIO(download(app, media, "Download all as ZIP")))
+    assert archive.namelist() == ["a-denoised.png", "b-denoised.png"]
+    assert Image.open(io.BytesIO(archive.read("b-denoised.png"))).size == (24, 16)
+
+
+@pytest.mark.parametrize("label", ["Gaussian", "Poisson", "Salt & pepper", "Speckle"])
+def test_every_noise_type_and_level(label):
+    app = start()
+    app.sidebar.selectbox[0].select(label).run()
+    slider = app.sidebar.slider[0]
+    low = app.metric[0].value
+    slider.set_value(slider.max).run()
+    assert not app.exception
+    assert app.metric[0].value != low  # a new level gives a new result
+
+
+def test_already_noisy_photo_shows_estimated_sigma():
+    app = start()
+    app.sidebar.selectbox[0].select("none — my photo is already noisy").run()
+    noisy = np.clip(np.full((64, 64), 0.5) + np.random.default_rng(0).normal(0, 20 / 255, (64, 64)), 0, 1)
+    buffer = io.BytesIO()
+    Image.fromarray((noisy * 255).astype(np.uint8)).save(buffer, format="PNG")
+    upload(app, ("noisy.png", buffer.getvalue()))
+    estimate = app.metric[0].value
+    assert estimate.startswith("σ ≈")
+    assert 15 < float(estimate.split("≈")[1].split()[0]) < 25
+
+
+def test_latent_slider_moves_over_shipped_sizes():
+    sizes = sorted({card["latent_size"] for card in available_models().values() if card["architecture"] == "conv"})
+    app = start()
+    app.sidebar.radio[0].set_value("Latent-size family (conv autoencoder)").run()
+    latent_slider = app.sidebar.select_slider[0]
+    assert list(latent_slider.options) == [str(size) for size in sizes]
+    ratios = []
+    for size in (sizes[0], sizes[-1]):
+        latent_slider.set_value(size).run()
+        assert not app.exception
+        assert any(f"conv-{size} on" in caption.value for caption in app.caption)
+        text = next(markdown.value for markdown in app.markdown if "compression ratio" in markdown.value)
+        assert f"× {size}**" in text
+        ratios.append(float(text.split("compression ratio ")[1].split(",")[0]))
+    assert ratios[0] < ratios[1]
+
+
+def test_before_after_slider_and_comparison():
+    app = start()
+    app.slider(key="split-astronaut-sample.png").set_value(0.2).run()
+    assert not app.exception
+    app.sidebar.checkbox[0].check().run()  # non-local means
+    assert any("Non-local means — PSNR" in str(image.proto) for image in app.get("image"))

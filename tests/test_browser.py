@@ -1,0 +1,113 @@
+"""End to end in a real browser: Debian's chromium driven by Playwright against `streamlit run`."""
+
+import io
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from denoise import add_noise, psnr, read_image, write_png
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+SCREENSHOT = ROOT / "docs" / "app-screenshot.png"
+
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server():
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--server.headless", "true"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.status == 200:
+                    break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        process.kill()
+        pytest.fail("streamlit did not start within 120 s")
+    yield url
+    process.terminate()
+    process.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync"],
+        )
+        yield browser
+        browser.close()
+
+
+def test_upload_move_sliders_and_download(server, browser, tmp_path, camera):
+    clean = camera[96:352, 64:384]  # 256 x 320 grey
+    upload_path = tmp_path / "camera.png"
+    write_png(upload_path, clean)
+    page = browser.new_page(viewport={"width": 1400, "height": 1800}, accept_downloads=True)
+    page.goto(server)
+    page.get_by_text("astronaut-sample.png").first.wait_for(timeout=120_000)
+
+    page.locator("input[type=file]").set_input_files(str(upload_path))
+    page.get_by_role("heading", name="camera.png").wait_for(timeout=120_000)
+
+    # Noise level: default 25, five steps right makes 30.
+    page.locator("input[type=range][aria-label^='Level']").focus()
+    for _ in range(5):
+        page.keyboard.press("ArrowRight")
+    page.get_by_text("30.00").first.wait_for(timeout=30_000)
+
+    # Latent size: switch to the conv family and step the slider one size down.
+    page.get_by_text("Latent-size family (conv autoencoder)").click()
+    latent_slider = page.locator("input[type=range][aria-label^='Latent size']")
+    latent_slider.wait_for(state="attached")
+    page.wait_for_function("() => !document.querySelector(\"input[aria-label^='Latent size']\").disabled")
+    latent_slider.focus()
+    page.keyboard.press("ArrowLeft")
+    page.get_by_text("conv-").first.wait_for(timeout=60_000)
+    page.get_by_text("Best quality (U-Net)").click()
+    page.get_by_text("unet on").first.wait_for(timeout=60_000)
+    page.wait_for_timeout(1500)
+
+    with page.expect_download(timeout=60_000) as download_info:
+        page.get_by_role("button", name="Download camera-denoised.png").click()
+    downloaded = tmp_path / "downloaded.png"
+    download_info.value.save_as(downloaded)
+    page.screenshot(path=str(tmp_path / "screenshot.png"), full_page=True)
+    SCREENSHOT.parent.mkdir(exist_ok=True)
+    shutil.copy(tmp_path / "screenshot.png", SCREENSHOT)
+
+    with Image.open(downloaded) as result:
+        assert result.format == "PNG" and result.size == (320, 256)
+    denoised = read_image(downloaded).pixels[:, :, 0]
+    noisy = add_noise(read_image(upload_path).pixels, "gaussian", 30, seed=0)[:, :, 0]
+    assert psnr(clean, denoised) > psnr(clean, noisy) + 3
+    assert np.asarray(Image.open(io.BytesIO(SCREENSHOT.read_bytes()))).size > 0
