@@ -127,6 +127,15 @@ def _read_model(path: Path) -> _LoadedModel:
     return _LoadedModel(model, card, path)
 
 
+def _call(model: keras.Model, image: np.ndarray) -> np.ndarray:
+    """Run a fully convolutional model on one H x W x C image.
+
+    A direct call, not ``predict``: every new image size would make ``predict`` trace and
+    compile the model again, which costs more than the call itself for one photo.
+    """
+    return keras.ops.convert_to_numpy(model(image[None], training=False))[0]
+
+
 def _fold_patches(patches: np.ndarray, grid: tuple[int, int], patch_size: int, step: int) -> np.ndarray:
     """Average overlapping ``patch_size`` patches laid out every ``step`` pixels back into an image."""
     rows, columns = grid
@@ -232,7 +241,7 @@ class Denoiser:
             stride, run = DENSE_PATCH_STEP, lambda region: self._run_dense(entry, region)
         else:
             stride = model_stride(entry.model)
-            run = lambda region: np.asarray(entry.model.predict_on_batch(region[None]))[0]  # noqa: E731
+            run = lambda region: _call(entry.model, region)  # noqa: E731
         return _tiled(run, array, stride=stride, tile=self.tile_size)
 
     @staticmethod
@@ -290,7 +299,7 @@ class Denoiser:
         stride = model_stride(entry.model)
         height, width = array.shape[:2]
         padded = np.pad(array, ((0, -height % stride), (0, -width % stride), (0, 0)), mode="symmetric")
-        return np.asarray(self._encoder(entry).predict_on_batch(padded[None]))[0]
+        return _call(self._encoder(entry), padded)
 
     def _encoder(self, entry: _LoadedModel) -> keras.Model:
         if entry.channels not in self._encoders:

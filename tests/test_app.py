@@ -58,7 +58,9 @@ def test_first_visit_shows_the_sample():
 
 
 def test_upload_good_and_bad_files(media):
-    app = upload(start(), ("good.png", png_bytes(48, 64)), ("bad.png", b"<html>no</html>"), ("other.png", png_bytes(20, 30, 1)))
+    app = upload(
+        start(), ("good.png", png_bytes(48, 64)), ("bad.png", b"<html>no</html>"), ("other.png", png_bytes(20, 30, 1))
+    )
     assert len(app.error) == 1 and app.error[0].value.startswith("bad.png:")
     assert [header.value for header in app.subheader] == ["good.png", "other.png"]
     result = Image.open(io.BytesIO(download(app, media, "Download good-denoised.png")))

@@ -1,0 +1,20 @@
+import json
+
+from PIL import Image
+
+from benchmarks.benchmark import main
+from tests.images import gradient
+
+
+def test_benchmark_writes_table_and_json(use_tiny_models, tmp_path, capsys):
+    folder = tmp_path / "set"
+    folder.mkdir()
+    Image.fromarray(gradient(48, 64, 1)).save(folder / "a.png")
+    output = tmp_path / "results" / "bench"
+    assert main([str(folder), "--sigma", "25", "--models", "default", "--classical", "nlm", "--output", str(output)]) == 0
+    report = json.loads(output.with_suffix(".json").read_text())
+    assert report["machine"]["cpus"] >= 1 and report["command"].startswith("python benchmarks/benchmark.py")
+    methods = {row["method"] for row in report["rows"]}
+    assert methods == {"default", "Non-local means (fast)"}
+    assert all(row["seconds_per_megapixel"] > 0 and row["psnr"] > 0 for row in report["rows"])
+    assert "| default |" in capsys.readouterr().out
