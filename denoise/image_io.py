@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
+import tifffile
 from PIL import Image, ImageOps
 
 __all__ = [
@@ -67,24 +68,25 @@ class LoadedImage:
     notes: list[str] = field(default_factory=list)
 
 
-def _open(source: str | Path | bytes | BinaryIO) -> Image.Image:
+def _open(data: bytes) -> Image.Image:
     """Open an image header, refusing unknown formats and oversized images."""
-    stream = io.BytesIO(source) if isinstance(source, bytes) else source
+    stream = io.BytesIO(data)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(stream, formats=ALLOWED_FORMATS)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ImageReadError(f"image is too large (limit {MAX_PIXELS // 1_000_000} megapixels)") from None
-    except FileNotFoundError:
-        raise ImageReadError("file not found") from None
-    except IsADirectoryError:
-        raise ImageReadError("is a directory, not an image") from None
     except Image.UnidentifiedImageError:
         raise ImageReadError(f"not a supported image (expected one of {', '.join(ALLOWED_FORMATS)})") from None
-    except (OSError, SyntaxError, ValueError) as error:
-        raise ImageReadError(f"unreadable image header ({error})") from None
-    width, height = image.size
+    except Exception as error:  # a decoder fed hostile bytes can fail in any way
+        raise ImageReadError(f"unreadable image header ({str(error)[:120]})") from None
+    _check_size(*image.size)
+    return image
+
+
+def _check_size(width: int, height: int) -> None:
+    """Refuse images with no pixels or more than :data:`MAX_PIXELS`, from the header alone."""
     if width * height > MAX_PIXELS:
         raise ImageReadError(
             f"image is {width}x{height} = {width * height / 1e6:.0f} megapixels; the limit is "
@@ -92,7 +94,66 @@ def _open(source: str | Path | bytes | BinaryIO) -> Image.Image:
         )
     if width < 1 or height < 1:
         raise ImageReadError(f"image has no pixels ({width}x{height})")
-    return image
+
+
+def _samples_to_float(samples: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, int]:
+    """Scale integer or float samples (H x W [x C]) to [0, 1]; split off alpha; give the bit depth."""
+    if samples.ndim == 2:
+        samples = samples[:, :, None]
+    if samples.ndim != 3 or samples.shape[2] not in (1, 2, 3, 4):
+        raise ImageReadError(f"unsupported sample layout {samples.shape}")
+    if np.issubdtype(samples.dtype, np.floating):
+        pixels, bit_depth = samples.astype(np.float32), 16
+    elif samples.dtype == bool:
+        pixels, bit_depth = samples.astype(np.float32), 8
+    else:
+        maximum = np.iinfo(samples.dtype).max
+        pixels, bit_depth = samples.astype(np.float32) / maximum, 8 if maximum <= 255 else 16
+    pixels = np.nan_to_num(pixels, nan=0.0, posinf=1.0, neginf=0.0)
+    alpha = None
+    if pixels.shape[2] in (2, 4):
+        pixels, alpha = pixels[:, :, :-1], np.clip(pixels[:, :, -1], 0, 1)
+    return np.clip(pixels, 0, 1), alpha, bit_depth
+
+
+def _read_tiff(data: bytes) -> LoadedImage | None:
+    """Decode grey or RGB TIFF with tifffile, keeping 16-bit and float samples.
+
+    Returns None for other photometric kinds (palette, CMYK...), which Pillow decodes.
+    """
+    try:
+        with tifffile.TiffFile(io.BytesIO(data)) as tiff:
+            page = tiff.pages.first
+            _check_size(page.imagewidth, page.imagelength)
+            if page.photometric not in (tifffile.PHOTOMETRIC.MINISBLACK, tifffile.PHOTOMETRIC.RGB):
+                return None
+            samples = page.asarray()
+            pages = len(tiff.pages)
+    except ImageReadError:
+        raise
+    except Exception as error:  # a decoder fed hostile bytes can fail in any way
+        raise ImageReadError(f"corrupt or truncated TIFF ({str(error)[:120]})") from None
+    if samples.ndim == 3 and samples.shape[0] in (2, 3, 4) and samples.shape[2] not in (1, 2, 3, 4):
+        samples = samples.transpose(1, 2, 0)  # planar (separate) configuration
+    pixels, alpha, bit_depth = _samples_to_float(samples)
+    notes = [f"multi-page TIFF: used the first of {pages} pages"] if pages > 1 else []
+    return LoadedImage(pixels, alpha, bit_depth, notes)
+
+
+def _read_bytes(source: str | Path | bytes | BinaryIO) -> bytes:
+    """Return the whole content of a path, bytes or binary file."""
+    if isinstance(source, bytes):
+        return source
+    if isinstance(source, (str, Path)):
+        try:
+            return Path(source).read_bytes()
+        except FileNotFoundError:
+            raise ImageReadError("file not found") from None
+        except IsADirectoryError:
+            raise ImageReadError("is a directory, not an image") from None
+        except OSError as error:
+            raise ImageReadError(f"cannot read file ({error.strerror or error})") from None
+    return source.read()
 
 
 def _to_array(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None, int]:
@@ -141,7 +202,22 @@ def read_image(source: str | Path | bytes | BinaryIO, *, channels: int | None = 
         If the source is not a supported image, is too large, or is corrupt.
 
     """
-    image = _open(source)
+    data = _read_bytes(source)
+    loaded = _read_tiff(data) if data[:4] in (b"II*\x00", b"MM\x00*") else None
+    if loaded is None:
+        loaded = _read_with_pillow(data)
+    pixels = loaded.pixels
+    if channels == 1 and pixels.shape[2] == 3:
+        pixels = (pixels @ np.array([0.299, 0.587, 0.114], np.float32))[:, :, None]
+    elif channels == 3 and pixels.shape[2] == 1:
+        pixels = np.repeat(pixels, 3, axis=2)
+    loaded.pixels = np.ascontiguousarray(pixels, dtype=np.float32)
+    return loaded
+
+
+def _read_with_pillow(data: bytes) -> LoadedImage:
+    """Decode any allowed format with Pillow, applying EXIF orientation."""
+    image = _open(data)
     notes = []
     frames = getattr(image, "n_frames", 1)
     if frames > 1:
@@ -150,13 +226,9 @@ def read_image(source: str | Path | bytes | BinaryIO, *, channels: int | None = 
         image.load()
         image = ImageOps.exif_transpose(image)
         pixels, alpha, bit_depth = _to_array(image)
-    except (OSError, SyntaxError, ValueError, struct.error, EOFError) as error:
-        raise ImageReadError(f"corrupt or truncated image data ({error})") from None
-    if channels == 1 and pixels.shape[2] == 3:
-        pixels = (pixels @ np.array([0.299, 0.587, 0.114], np.float32))[:, :, None]
-    elif channels == 3 and pixels.shape[2] == 1:
-        pixels = np.repeat(pixels, 3, axis=2)
-    return LoadedImage(np.ascontiguousarray(pixels, dtype=np.float32), alpha, bit_depth, notes)
+    except Exception as error:  # a decoder fed hostile bytes can fail in any way
+        raise ImageReadError(f"corrupt or truncated image data ({str(error)[:120]})") from None
+    return LoadedImage(pixels, alpha, bit_depth, notes)
 
 
 def _png_chunk(tag: bytes, data: bytes) -> bytes:

@@ -11,7 +11,9 @@ def test_benchmark_writes_table_and_json(use_tiny_models, tmp_path, capsys):
     folder.mkdir()
     Image.fromarray(gradient(48, 64, 1)).save(folder / "a.png")
     output = tmp_path / "results" / "bench"
-    assert main([str(folder), "--sigma", "25", "--models", "default", "--classical", "nlm", "--output", str(output)]) == 0
+    assert (
+        main([str(folder), "--sigma", "25", "--models", "default", "--classical", "nlm", "--output", str(output)]) == 0
+    )
     report = json.loads(output.with_suffix(".json").read_text())
     assert report["machine"]["cpus"] >= 1 and report["command"].startswith("python benchmarks/benchmark.py")
     methods = {row["method"] for row in report["rows"]}
