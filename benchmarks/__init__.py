@@ -1,0 +1,1 @@
+"""Benchmarks of the denoise models against classical methods."""

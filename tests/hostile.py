@@ -72,7 +72,7 @@ REFUSED = {
 HANDLED = {
     "cmyk.jpg": (lambda: encode(Image.fromarray(gradient()).convert("CMYK"), "JPEG"), (40, 60, False, 8)),
     "grey16.png": (
-        lambda: encode(Image.fromarray((gradient(30, 20, 1).astype(np.uint16) * 257)), "PNG"),
+        lambda: encode(Image.fromarray(gradient(30, 20, 1).astype(np.uint16) * 257), "PNG"),
         (30, 20, False, 16),
     ),
     "rgb16.tif": (lambda: tiff_bytes(gradient(24, 36).astype(np.uint16) * 257, photometric="rgb"), (24, 36, False, 16)),
