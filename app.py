@@ -13,7 +13,7 @@ from skimage import data as sample_images
 import denoise
 from denoise.classical import classical_methods
 from denoise.pipeline import DenoiseResult, denoise_image, safe_file_stem, zip_files
-from denoise.visualize import before_after, heat_map, latent_grid, to_display
+from denoise.visualize import before_after, heat_map, latent_grid
 
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "tif", "tiff", "bmp", "webp", "gif"]
 NO_NOISE = "none — my photo is already noisy"
@@ -80,6 +80,11 @@ def sample_png() -> bytes:
     return denoise.encode_png(sample_images.astronaut()[64:448, 96:480] / 255)
 
 
+def show(place: st.delta_generator.DeltaGenerator, image: np.ndarray, caption: str) -> None:
+    """Show an image as a quickly compressed PNG, so what is judged is never JPEG-compressed."""
+    place.image(denoise.encode_png(image, compress_level=1), caption=caption)
+
+
 def sidebar() -> tuple[str, str | None, float, int, list[str]]:
     """Draw the controls; return model name, noise kind (None: already noisy), level, seed, comparisons."""
     cards = denoise.available_models()
@@ -126,9 +131,9 @@ def show_image(
     with st.spinner("Denoising…"):
         result = cached_result(data, kind, level, seed, model)
     columns = st.columns(3)
-    columns[0].image(to_display(image.pixels), caption="Original", output_format="PNG")
-    columns[1].image(to_display(result.noisy), caption="Noisy" if kind else "Input", output_format="PNG")
-    columns[2].image(to_display(result.denoised), caption="Denoised", output_format="PNG")
+    show(columns[0], image.pixels, "Original")
+    show(columns[1], result.noisy, "Noisy" if kind else "Input")
+    show(columns[2], result.denoised, "Denoised")
 
     if result.scores:
         metrics = st.columns(2)
@@ -151,11 +156,7 @@ def show_image(
     )
 
     position = st.slider("Before ◀ ▶ after", 0.0, 1.0, 0.5, 0.01, key=f"split-{name}")
-    st.image(
-        before_after(result.noisy, result.denoised, position),
-        output_format="PNG",
-        caption="Left: input · right: denoised",
-    )
+    show(st, before_after(result.noisy, result.denoised, position), "Left: input · right: denoised")
 
     with st.expander("Latent space", expanded=True):
         latent = cached_latent(data, kind, level, seed, model)
@@ -167,15 +168,15 @@ def show_image(
             f"{1 / ratio:.1f}× smaller)"
         )
         grid_column, error_column = st.columns(2)
-        grid_column.image(latent_grid(latent), caption="Latent feature maps", output_format="PNG")
+        show(grid_column, latent_grid(latent), "Latent feature maps")
         errors, scale = heat_map(result.denoised, result.noisy)
-        error_column.image(errors, caption=f"Reconstruction error |x̂ − x| (white = {scale:.3f})", output_format="PNG")
+        show(error_column, errors, f"Reconstruction error |x̂ − x| (white = {scale:.3f})")
 
     for method in comparisons:
         with st.spinner(f"Running {method}…"):
             classical = cached_classical(data, kind, level, seed, method)
         score = f" — PSNR {denoise.psnr(image.pixels, classical):.2f} dB" if kind else ""
-        st.image(to_display(classical), caption=f"{method}{score}", output_format="PNG")
+        show(st, classical, f"{method}{score}")
 
     png = cached_png(data, kind, level, seed, model)
     file_name = f"{safe_file_stem(name)}-denoised.png"

@@ -235,7 +235,7 @@ def _png_chunk(tag: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
 
 
-def _encode_png16(samples: np.ndarray) -> bytes:
+def _encode_png16(samples: np.ndarray, compress_level: int) -> bytes:
     """Encode H x W x C uint16 samples (C = 1, 2, 3 or 4) as a 16-bit PNG.
 
     Pillow cannot write 16-bit colour PNG, so this writes the few chunks by hand.
@@ -248,25 +248,30 @@ def _encode_png16(samples: np.ndarray) -> bytes:
     return (
         b"\x89PNG\r\n\x1a\n"
         + _png_chunk(b"IHDR", header)
-        + _png_chunk(b"IDAT", zlib.compress(filtered.tobytes(), 6))
+        + _png_chunk(b"IDAT", zlib.compress(filtered.tobytes(), compress_level))
         + _png_chunk(b"IEND", b"")
     )
 
 
-def encode_png(pixels: np.ndarray, *, alpha: np.ndarray | None = None, bit_depth: int = 8) -> bytes:
-    """Encode float pixels in [0, 1] as PNG bytes.
+def encode_png(
+    pixels: np.ndarray, *, alpha: np.ndarray | None = None, bit_depth: int = 8, compress_level: int = 6
+) -> bytes:
+    """Encode pixels as PNG bytes.
 
     Parameters
     ----------
     pixels : ndarray
-        H x W or H x W x C (C = 1 or 3) floats; values are clipped to [0, 1].
+        H x W or H x W x C (C = 1 or 3): floats (clipped to [0, 1]) or uint8.
     alpha : ndarray, optional
         H x W transparency in [0, 1] to attach.
     bit_depth : {8, 16}, default 8
         Bits per sample of the PNG.
+    compress_level : int, default 6
+        zlib level from 0 (fastest, largest) to 9 (slowest, smallest); the pixels are the same.
 
     """
-    pixels = np.asarray(pixels, dtype=np.float32)
+    pixels = np.asarray(pixels)
+    pixels = pixels / np.float32(255) if pixels.dtype == np.uint8 else pixels.astype(np.float32, copy=False)
     if pixels.ndim == 2:
         pixels = pixels[:, :, None]
     if alpha is not None:
@@ -274,11 +279,11 @@ def encode_png(pixels: np.ndarray, *, alpha: np.ndarray | None = None, bit_depth
     maximum = 65535 if bit_depth == 16 else 255
     samples = np.round(np.clip(pixels, 0, 1) * maximum)
     if bit_depth == 16:
-        return _encode_png16(samples.astype(np.uint16))
+        return _encode_png16(samples.astype(np.uint16), compress_level)
     samples = samples.astype(np.uint8)
     image = Image.fromarray(samples[:, :, 0] if samples.shape[2] == 1 else samples)
     buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
+    image.save(buffer, format="PNG", compress_level=compress_level)
     return buffer.getvalue()
 
 

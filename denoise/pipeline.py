@@ -36,8 +36,9 @@ class DenoiseResult:
     scores : dict
         ``psnr_noisy``, ``psnr_denoised``, ``ssim_noisy``, ``ssim_denoised`` against the clean
         original when the noise was added here; empty otherwise.
-    estimated_sigma : float
-        Noise standard deviation estimated from the input, on the 0-255 scale.
+    estimated_sigma : float or None
+        For inputs that were already noisy (no clean original): the noise standard deviation
+        estimated from the input, on the 0-255 scale.
 
     """
 
@@ -46,7 +47,7 @@ class DenoiseResult:
     seconds: float
     device: str
     scores: dict[str, float]
-    estimated_sigma: float
+    estimated_sigma: float | None
 
 
 def denoise_image(denoiser: Denoiser, noisy: np.ndarray, clean: np.ndarray | None = None) -> DenoiseResult:
@@ -65,15 +66,17 @@ def denoise_image(denoiser: Denoiser, noisy: np.ndarray, clean: np.ndarray | Non
     started = time.perf_counter()
     denoised = denoiser.denoise(noisy)
     seconds = time.perf_counter() - started
-    scores = {}
-    if clean is not None:
+    scores, estimated_sigma = {}, None
+    if clean is None:
+        estimated_sigma = estimate_noise_sigma(noisy) * 255
+    else:
         scores = {
             "psnr_noisy": psnr(clean, noisy),
             "psnr_denoised": psnr(clean, denoised),
             "ssim_noisy": ssim(clean, noisy),
             "ssim_denoised": ssim(clean, denoised),
         }
-    return DenoiseResult(noisy, denoised, seconds, device_name(), scores, estimate_noise_sigma(noisy) * 255)
+    return DenoiseResult(noisy, denoised, seconds, device_name(), scores, estimated_sigma)
 
 
 def safe_file_stem(file_name: str) -> str:

@@ -1,0 +1,112 @@
+"""How long the app takes: cold start, and upload to result for a 1-megapixel photo on CPU.
+
+- cold start: from launching ``streamlit run app.py`` until the server answers its health
+  check, and the first full script run (imports, model load, the sample image denoised) in a
+  fresh process through Streamlit's AppTest;
+- upload to result: AppTest uploads a 1000 x 1000 RGB PNG and runs the whole page (denoise,
+  latent maps, heat map, PNG for download), repeated for fresh images.
+
+Example::
+
+    python benchmarks/app_timing.py --output results/app-timing
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def server_start_seconds() -> float:
+    """Seconds from ``streamlit run`` to a healthy server."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            str(ROOT / "app.py"),
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1):
+                    return time.perf_counter() - started
+            except OSError:
+                if time.perf_counter() - started > 120:
+                    raise RuntimeError("streamlit did not start within 120 s") from None
+                time.sleep(0.1)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Measure and write JSON."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--output", default="results/app-timing")
+    arguments = parser.parse_args(argv)
+
+    server_seconds = server_start_seconds()
+    started = time.perf_counter()
+    from streamlit.testing.v1 import AppTest
+
+    import denoise
+    from benchmarks.benchmark import machine
+
+    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
+    app.run()
+    first_run_seconds = time.perf_counter() - started
+    upload_seconds = []
+    for repeat in range(arguments.repeats):
+        photo = np.random.default_rng(repeat).random((1000, 1000, 3)).astype(np.float32) * 0.5 + 0.25
+        data = denoise.encode_png(photo)
+        started = time.perf_counter()
+        app.get("file_uploader")[0].set_value([(f"photo-{repeat}.png", data, "image/png")]).run()
+        upload_seconds.append(time.perf_counter() - started)
+        if app.exception:
+            raise RuntimeError(app.exception)
+    report = {
+        "command": "python benchmarks/app_timing.py " + " ".join(sys.argv[1:] if argv is None else argv),
+        "machine": machine(),
+        "server_start_seconds": round(server_seconds, 2),
+        "first_page_seconds": round(first_run_seconds, 2),
+        "upload_to_result_1mp_seconds": [round(seconds, 2) for seconds in upload_seconds],
+        "upload_to_result_1mp_median": round(float(np.median(upload_seconds)), 2),
+    }
+    print("| measure | seconds |\n|---|---|")
+    print(f"| server start (`streamlit run` to healthy) | {server_seconds:.1f} |")
+    print(f"| first page in a fresh process (imports, model load, sample) | {first_run_seconds:.1f} |")
+    print(
+        f"| upload to result, 1 MP RGB (median of {arguments.repeats}) | {report['upload_to_result_1mp_median']:.2f} |"
+    )
+    output = Path(arguments.output).with_suffix(".json")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(report, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
