@@ -139,6 +139,27 @@ def plot(rows: list[dict], path: Path, sigma: float) -> bool:
     return True
 
 
+def update_cards(rows: list[dict], command: str) -> None:
+    """Write each model's measured PSNR/SSIM into its card in the models folder."""
+    for row in rows:
+        if row["kind"] != "model":
+            continue
+        member = (
+            f"{'unet' if row['method'] == 'default' else row['method']}-{'gray' if row['channels'] == 1 else 'color'}"
+        )
+        card_path = denoise.pretrained_dir() / f"{member}.json"
+        if not card_path.exists():
+            continue
+        card = json.loads(card_path.read_text())
+        measured = card.setdefault("measured", {"command": command, "results": {}})
+        measured["command"] = command
+        measured["results"].setdefault(row["folder"], {})[f"sigma_{row['sigma']:g}"] = {
+            "psnr": round(row["psnr"], 2),
+            "ssim": round(row["ssim"], 4),
+        }
+        card_path.write_text(json.dumps(card, indent=2) + "\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark from the command line."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -153,6 +174,7 @@ def main(argv: list[str] | None = None) -> int:
         help="classical methods (bm3d needs the bench extra)",
     )
     parser.add_argument("--output", default="results/benchmark", help="path prefix for .json, .md and .png")
+    parser.add_argument("--update-cards", action="store_true", help="write measured PSNR into the model cards")
     arguments = parser.parse_args(argv)
     models = model_families() if arguments.models is None else arguments.models
     command = "python benchmarks/benchmark.py " + " ".join(sys.argv[1:] if argv is None else argv)
@@ -165,6 +187,8 @@ def main(argv: list[str] | None = None) -> int:
         json.dumps({"command": command, "machine": machine(), "rows": rows}, indent=2) + "\n"
     )
     output.with_suffix(".md").write_text(f"Command: `{command}`\n\nMachine: {machine()}\n\n{table}")
+    if arguments.update_cards:
+        update_cards(rows, command)
     plot_sigma = 25.0 if 25.0 in arguments.sigma else arguments.sigma[0]
     if plot(rows, output.with_suffix(".png"), plot_sigma):
         print(f"plot: {output.with_suffix('.png')}", file=sys.stderr)

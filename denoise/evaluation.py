@@ -57,7 +57,7 @@ def evaluate(
     Returns
     -------
     list of dict
-        One row per sigma: ``sigma``, ``images``, ``psnr``, ``ssim``, ``noisy_psnr`` and
+        One row per sigma: ``sigma``, ``images``, ``channels``, ``psnr``, ``ssim``, ``noisy_psnr`` and
         ``seconds_per_megapixel`` (wall-clock time of ``denoise_function`` only).
 
     """

@@ -189,12 +189,15 @@ class Denoiser:
     ----------
     models : list of _LoadedModel
         One model per channel count (1 and/or 3).
+    name : str
+        The model family (``unet``) or single model (``unet-gray``) this denoiser runs.
     tile_size : int, default 1024
         Side of the tiles large images are split into.
 
     """
 
-    def __init__(self, models: list[_LoadedModel], *, tile_size: int = TILE_SIZE) -> None:
+    def __init__(self, models: list[_LoadedModel], *, name: str, tile_size: int = TILE_SIZE) -> None:
+        self.name = name
         self._models = {entry.channels: entry for entry in models}
         self.tile_size = tile_size
         self._encoders: dict[int, keras.Model] = {}
@@ -205,14 +208,6 @@ class Denoiser:
     def cards(self) -> dict[int, dict]:
         """Model cards keyed by channel count."""
         return {channels: entry.card for channels, entry in self._models.items()}
-
-    @property
-    def name(self) -> str:
-        """Name of the model family (e.g. ``unet``), or the single model's name."""
-        names = [entry.card["name"] for entry in self._models.values()]
-        suffixes = tuple(f"-{suffix}" for suffix in CHANNEL_SUFFIXES.values())
-        stems = {name.removesuffix(suffixes[0]).removesuffix(suffixes[1]) for name in names}
-        return stems.pop() if len(stems) == 1 and len(names) > 1 else names[0]
 
     def _prepare(self, image: np.ndarray) -> tuple[np.ndarray, _LoadedModel]:
         """Check the image, make it H x W x C float32, and pick the model for its channels."""
@@ -329,7 +324,7 @@ def load_model(name_or_path: str | Path = "default", *, tile_size: int = TILE_SI
     name = DEFAULT_MODEL if str(name_or_path) == "default" else str(name_or_path)
     path = Path(name)
     if path.suffix == ".keras":
-        return Denoiser([_read_model(path)], tile_size=tile_size)
+        return Denoiser([_read_model(path)], name=path.stem, tile_size=tile_size)
     folder = pretrained_dir()
     members = (
         [folder / f"{name}.keras"]
@@ -343,4 +338,4 @@ def load_model(name_or_path: str | Path = "default", *, tile_size: int = TILE_SI
     if not members:
         families = sorted({key.rsplit("-", 1)[0] for key in available_models()})
         raise ModelFileError(f"no model named {name!r}; available: default, {', '.join(families) or 'none'}")
-    return Denoiser([_read_model(member) for member in members], tile_size=tile_size)
+    return Denoiser([_read_model(member) for member in members], name=name, tile_size=tile_size)

@@ -196,8 +196,9 @@ def train(config: TrainingConfig) -> dict:
     Parameters
     ----------
     config : TrainingConfig
-        What to train and for how long. If ``OUTPUT.checkpoint.keras`` and ``OUTPUT.log.json``
-        exist, training resumes after the last finished epoch.
+        What to train and for how long. If ``checkpoints/NAME.keras`` and
+        ``checkpoints/NAME.log.json`` exist beside the output, training resumes after the last
+        finished epoch.
 
     Returns
     -------

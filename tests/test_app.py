@@ -11,7 +11,7 @@ from PIL import Image
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 
-from denoise import available_models
+from denoise import available_models, encode_png
 from tests.images import png_bytes
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
@@ -122,3 +122,62 @@ def test_before_after_slider_and_comparison():
     assert not app.exception
     app.sidebar.checkbox[0].check().run()  # non-local means
     assert any("Non-local means — PSNR" in str(image.proto) for image in app.get("image"))
+
+
+@pytest.fixture
+def shared_runtime(monkeypatch):
+    """Let AppTest sessions run in threads.
+
+    AppTest installs a stand-in for Streamlit's process-wide Runtime at the start of every run
+    and removes it at the end, so one session finishing would pull it from under the others.
+    Here all sessions share one stand-in, as all sessions of a real server share one Runtime.
+    """
+    from unittest.mock import MagicMock
+
+    from streamlit.runtime import Runtime
+    from streamlit.runtime.caching.storage.dummy_cache_storage import MemoryCacheStorageManager
+    from streamlit.runtime.media_file_manager import MediaFileManager
+
+    runtime = MagicMock(spec=Runtime)
+    runtime.media_file_mgr = MediaFileManager(MemoryMediaFileStorage("/mock/media"))
+    runtime.cache_storage_manager = MemoryCacheStorageManager()
+
+    class SharedRuntime:
+        """What AppTest sees as ``Runtime``: assignments to ``_instance`` are ignored."""
+
+        _instance = None
+
+    monkeypatch.setattr(app_test_module, "Runtime", SharedRuntime)
+    monkeypatch.setattr(Runtime, "_instance", runtime)
+    return runtime
+
+
+def test_eight_concurrent_sessions_each_get_their_own_result(shared_runtime):
+    """Each session uploads an image of its own size and level; each must see its own result."""
+    import threading
+
+    results, errors = {}, []
+
+    def session(index: int) -> None:
+        try:
+            level = 20 + 25 * index
+            app = AppTest.from_file(APP, default_timeout=300)
+            app.run()
+            app.sidebar.selectbox[0].select("none — my photo is already noisy").run()
+            data = encode_png(np.full((24 + index, 32), level / 255, np.float32))
+            app.get("file_uploader")[0].set_value([(f"user-{index}.png", data, "image/png")]).run()
+            captions = " ".join(caption.value for caption in app.caption)
+            results[index] = ([header.value for header in app.subheader], app.exception, captions)
+        except Exception as error:  # collected and reported by the main thread
+            errors.append(error)
+
+    threads = [threading.Thread(target=session, args=(index,)) for index in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors, errors
+    for index in range(8):
+        headers, exception, captions = results[index]
+        assert not exception and headers == [f"user-{index}.png"]
+        assert f"for 32×{24 + index} " in captions
