@@ -82,9 +82,10 @@ def _command_models(arguments: argparse.Namespace) -> int:
     print(f"{'name':<16} {'architecture':<12} {'latent':>6} {'parameters':>10} {'val PSNR':>8}")
     for name, card in cards.items():
         validation = card.get("validation_psnr")
+        validation_text = f"{validation:.2f}" if validation is not None else "-"
         print(
             f"{name:<16} {card['architecture']:<12} {card['latent_size']:>6} {card['parameters']:>10} "
-            f"{validation if validation is not None else '-':>8}"
+            f"{validation_text:>8}"
         )
     return 0
 
