@@ -80,9 +80,15 @@ def sample_png() -> bytes:
     return denoise.encode_png(sample_images.astronaut()[64:448, 96:480] / 255)
 
 
+@st.cache_data(show_spinner=False, max_entries=256)
+def display_png(image: np.ndarray) -> bytes:
+    """Encode an image for display as a quickly compressed PNG (never JPEG: it is being judged)."""
+    return denoise.encode_png(image, compress_level=1)
+
+
 def show(place: st.delta_generator.DeltaGenerator, image: np.ndarray, caption: str) -> None:
-    """Show an image as a quickly compressed PNG, so what is judged is never JPEG-compressed."""
-    place.image(denoise.encode_png(image, compress_level=1), caption=caption)
+    """Show an image; its PNG is encoded once, not on every rerun."""
+    place.image(display_png(image), caption=caption)
 
 
 def sidebar() -> tuple[str, str | None, float, int, list[str]]:
@@ -159,7 +165,8 @@ def show_image(
     show(st, before_after(result.noisy, result.denoised, position), "Left: input · right: denoised")
 
     with st.expander("Latent space", expanded=True):
-        latent = cached_latent(data, kind, level, seed, model)
+        with st.spinner("Reading the latent space…"):
+            latent = cached_latent(data, kind, level, seed, model)
         values = latent.size
         ratio = values / result.noisy.size
         st.write(
