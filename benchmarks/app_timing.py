@@ -8,7 +8,7 @@
 
 Example::
 
-    python benchmarks/app_timing.py --output results/app-timing
+    python -m benchmarks.app_timing --output results/app-timing
 """
 
 from __future__ import annotations
@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         if app.exception:
             raise RuntimeError(app.exception)
     report = {
-        "command": "python benchmarks/app_timing.py " + " ".join(sys.argv[1:] if argv is None else argv),
+        "command": "python -m benchmarks.app_timing " + " ".join(sys.argv[1:] if argv is None else argv),
         "machine": machine(),
         "server_start_seconds": round(server_seconds, 2),
         "first_page_seconds": round(first_run_seconds, 2),

@@ -6,7 +6,7 @@ every chosen model family and classical method, prints a Markdown table, writes 
 
 Example::
 
-    python benchmarks/benchmark.py ../shared/data/test/bsd68 ../shared/data/test/cbsd68 \
+    python -m benchmarks.benchmark ../shared/data/test/bsd68 ../shared/data/test/cbsd68 \
         --sigma 15 25 50 --output results/benchmark
 
 The noise follows ``shared/data/DATA.md``: unclipped Gaussian noise, one fixed seed per image
@@ -177,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--update-cards", action="store_true", help="write measured PSNR into the model cards")
     arguments = parser.parse_args(argv)
     models = model_families() if arguments.models is None else arguments.models
-    command = "python benchmarks/benchmark.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    command = "python -m benchmarks.benchmark " + " ".join(sys.argv[1:] if argv is None else argv)
     rows = run(arguments.folders, arguments.sigma, models, arguments.classical)
     output = Path(arguments.output)
     output.parent.mkdir(parents=True, exist_ok=True)

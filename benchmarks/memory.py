@@ -5,7 +5,7 @@ model, and reports the child's peak resident memory (``getrusage``) and wall tim
 
 Example::
 
-    python benchmarks/memory.py --output results/memory
+    python -m benchmarks.memory --output results/memory
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         with Image.open(Path(folder) / "photo-24mp.png") as result:
             size = result.size
     report = {
-        "command": "python benchmarks/memory.py " + " ".join(sys.argv[1:] if argv is None else argv),
+        "command": "python -m benchmarks.memory " + " ".join(sys.argv[1:] if argv is None else argv),
         "machine": machine(),
         "image": "6000x4000 RGB JPEG",
         "model": arguments.model,

@@ -77,6 +77,7 @@ def evaluate(
             {
                 "sigma": sigma,
                 "images": len(pairs),
+                "channels": int(pairs[0][1].shape[2]),
                 "psnr": float(np.mean(scores)),
                 "ssim": float(np.mean(structural)),
                 "noisy_psnr": float(np.mean(noisy_scores)),

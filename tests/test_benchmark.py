@@ -15,8 +15,10 @@ def test_benchmark_writes_table_and_json(use_tiny_models, tmp_path, capsys):
         main([str(folder), "--sigma", "25", "--models", "default", "--classical", "nlm", "--output", str(output)]) == 0
     )
     report = json.loads(output.with_suffix(".json").read_text())
-    assert report["machine"]["cpus"] >= 1 and report["command"].startswith("python benchmarks/benchmark.py")
+    assert report["machine"]["cpus"] >= 1 and report["command"].startswith("python -m benchmarks.benchmark")
     methods = {row["method"] for row in report["rows"]}
     assert methods == {"default", "Non-local means (fast)"}
     assert all(row["seconds_per_megapixel"] > 0 and row["psnr"] > 0 for row in report["rows"])
     assert "| default |" in capsys.readouterr().out
+    card = json.loads((use_tiny_models / "unet-gray.json").read_text())
+    assert card["measured"]["results"]["set"]["sigma_25"]["psnr"] > 0
