@@ -181,3 +181,17 @@ def test_eight_concurrent_sessions_each_get_their_own_result(shared_runtime):
         headers, exception, captions = results[index]
         assert not exception and headers == [f"user-{index}.png"]
         assert f"for 32×{24 + index} " in captions
+
+
+def test_every_hostile_upload_gets_its_own_error_and_the_good_one_goes_through():
+    from tests.hostile import HANDLED, REFUSED
+
+    # The uploader itself only offers image extensions, so the SVG arrives disguised as a PNG.
+    names = [name if not name.endswith(".svg") else f"{name}.png" for name in REFUSED]
+    files = [(name, factory()) for name, factory in zip(names, REFUSED.values(), strict=True)]
+    app = upload(start(), *files, ("fine.bmp", HANDLED["plain.bmp"][0]()))
+    messages = [error.value for error in app.error]
+    assert len(messages) == len(REFUSED)
+    for name in names:
+        assert sum(message.startswith(f"{name}:") for message in messages) == 1
+    assert [header.value for header in app.subheader] == ["fine.bmp"]
