@@ -299,7 +299,7 @@ class Denoiser:
     def _encoder(self, entry: _LoadedModel) -> keras.Model:
         if entry.channels not in self._encoders:
             model = entry.model
-            self._encoders[entry.channels] = keras.Model(model.inputs, model.get_layer(LATENT_LAYER).output)
+            self._encoders[entry.channels] = keras.Model(model.input, model.get_layer(LATENT_LAYER).output)
         return self._encoders[entry.channels]
 
 
