@@ -153,6 +153,12 @@ def _fold_patches(patches: np.ndarray, grid: tuple[int, int], patch_size: int, s
     return total.reshape((rows + blocks - 1) * step, (columns + blocks - 1) * step, channels)
 
 
+def _pad_to_multiple(image: np.ndarray, stride: int) -> np.ndarray:
+    """Mirror-pad the bottom and right of an H x W x C image to multiples of ``stride``."""
+    height, width = image.shape[:2]
+    return np.pad(image, ((0, -height % stride), (0, -width % stride), (0, 0)), mode="symmetric")
+
+
 def _tiled(run: Callable[[np.ndarray], np.ndarray], image: np.ndarray, *, stride: int, tile: int) -> np.ndarray:
     """Apply ``run`` to ``image`` (H x W x C) tile by tile; sizes are padded to ``stride``.
 
@@ -160,7 +166,7 @@ def _tiled(run: Callable[[np.ndarray], np.ndarray], image: np.ndarray, *, stride
     same height and width.
     """
     height, width = image.shape[:2]
-    padded = np.pad(image, ((0, -height % stride), (0, -width % stride), (0, 0)), mode="symmetric")
+    padded = _pad_to_multiple(image, stride)
     padded_height, padded_width = padded.shape[:2]
     tile = max(stride, tile - tile % stride)
     margin = TILE_MARGIN + (-TILE_MARGIN % stride)
@@ -291,10 +297,7 @@ class Denoiser:
                 raise ValueError(f"image is smaller than the {entry.card['patch_size']}-pixel patch")
             encoder = self._encoder(entry)
             return np.asarray(encoder.predict(patches, batch_size=8192, verbose=0)).reshape(*grid, -1)
-        stride = model_stride(entry.model)
-        height, width = array.shape[:2]
-        padded = np.pad(array, ((0, -height % stride), (0, -width % stride), (0, 0)), mode="symmetric")
-        return _call(self._encoder(entry), padded)
+        return _call(self._encoder(entry), _pad_to_multiple(array, model_stride(entry.model)))
 
     def _encoder(self, entry: _LoadedModel) -> keras.Model:
         if entry.channels not in self._encoders:
