@@ -195,3 +195,11 @@ def test_every_hostile_upload_gets_its_own_error_and_the_good_one_goes_through()
     for name in names:
         assert sum(message.startswith(f"{name}:") for message in messages) == 1
     assert [header.value for header in app.subheader] == ["fine.bmp"]
+
+
+def test_seed_changes_the_noise():
+    app = start()
+    before = [metric.value for metric in app.metric] + [metric.proto.delta for metric in app.metric]
+    app.sidebar.number_input[0].set_value(7).run()
+    assert not app.exception
+    assert [metric.value for metric in app.metric] + [metric.proto.delta for metric in app.metric] != before
