@@ -14,12 +14,15 @@ Example::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -27,39 +30,54 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def server_start_seconds() -> float:
-    """Seconds from ``streamlit run`` to a healthy server."""
+@contextlib.contextmanager
+def streamlit_server(timeout: float = 120) -> Iterator[str]:
+    """Run ``streamlit run app.py`` on a free local port; yield its URL once it is healthy."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    started = time.perf_counter()
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(ROOT / "app.py"),
+        "--server.port",
+        str(port),
+        "--server.address",
+        "127.0.0.1",
+        "--server.headless",
+        "true",
+    ]
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            str(ROOT / "app.py"),
-            "--server.port",
-            str(port),
-            "--server.address",
-            "127.0.0.1",
-        ],
+        command,
+        cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
     )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + timeout
     try:
         while True:
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1):
-                    return time.perf_counter() - started
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1):
+                    break
             except OSError:
-                if time.perf_counter() - started > 120:
-                    raise RuntimeError("streamlit did not start within 120 s") from None
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"streamlit did not start within {timeout:g} s") from None
                 time.sleep(0.1)
+        yield url
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def server_start_seconds() -> float:
+    """Seconds from ``streamlit run`` to a healthy server."""
+    started = time.perf_counter()
+    with streamlit_server():
+        return time.perf_counter() - started
 
 
 def main(argv: list[str] | None = None) -> int:
