@@ -34,6 +34,7 @@ CLASSICAL = {
     "tv": ("Total variation", total_variation),
     "bm3d": ("BM3D", bm3d),
 }
+QUALITY_MARGIN = 0.3  # dB the default model must gain over BM3D (issue #4)
 
 
 def model_families() -> list[str]:
@@ -45,11 +46,23 @@ def model_families() -> list[str]:
     return families
 
 
+def cpu_model() -> str:
+    """The CPU's model name, family and model from ``/proc/cpuinfo``, else what Python knows."""
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        lines = []
+    fields = {key.strip(): value.strip() for key, value in (line.split(":", 1) for line in lines if ":" in line)}
+    if "model name" not in fields:
+        return platform.processor() or platform.machine()
+    return f"{fields['model name']} (family {fields.get('cpu family', '?')}, model {fields.get('model', '?')})"
+
+
 def machine() -> dict:
     """Describe where the benchmark ran."""
     return {
         "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
+        "processor": cpu_model(),
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
         "keras": keras.__version__,
@@ -74,6 +87,57 @@ def run(folders: list[str], sigmas: list[float], models: list[str], classical: l
                 rows.append({"method": label, "kind": "classical", "folder": Path(folder).name, **row})
                 print_row(rows[-1])
     return rows
+
+
+def targets(rows: list[dict]) -> list[dict]:
+    """Compare the default model with BM3D (quality) and non-local means (speed), per folder and sigma.
+
+    Returns one entry per folder and sigma where the default model and at least one of the two
+    classical methods ran: PSNR margin over BM3D and whether it reaches ``QUALITY_MARGIN``,
+    and the default's seconds per megapixel divided by those of non-local means (goal: <= 1).
+    """
+    found = {(row["folder"], row["sigma"], row["method"]): row for row in rows}
+    default_names = {"default", denoise.DEFAULT_MODEL}
+    entries = []
+    for (folder, sigma, method), row in found.items():
+        if method not in default_names:
+            continue
+        bm3d_row = found.get((folder, sigma, CLASSICAL["bm3d"][0]))
+        nlm_row = found.get((folder, sigma, CLASSICAL["nlm"][0]))
+        if bm3d_row is None and nlm_row is None:
+            continue
+        entry = {"folder": folder, "sigma": sigma, "psnr": row["psnr"]}
+        if bm3d_row is not None:
+            margin = row["psnr"] - bm3d_row["psnr"]
+            entry.update(bm3d_psnr=bm3d_row["psnr"], margin_over_bm3d=margin, quality_goal_met=margin >= QUALITY_MARGIN)
+        if nlm_row is not None:
+            ratio = row["seconds_per_megapixel"] / nlm_row["seconds_per_megapixel"]
+            entry.update(time_ratio_to_nlm=ratio, speed_goal_met=ratio <= 1)
+        entries.append(entry)
+    return entries
+
+
+def targets_table(entries: list[dict]) -> str:
+    """The targets of issue #4 as a Markdown table (empty when nothing to compare)."""
+    if not entries:
+        return ""
+    lines = [
+        f"| folder | σ | default PSNR | BM3D PSNR | margin (goal ≥ {QUALITY_MARGIN}) | time ÷ NLM time (goal ≤ 1) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for entry in entries:
+        bm3d_cells = (
+            f"{entry['bm3d_psnr']:.2f} | {entry['margin_over_bm3d']:+.2f} {'✓' if entry['quality_goal_met'] else '✗'}"
+            if "bm3d_psnr" in entry
+            else "– | –"
+        )
+        speed = (
+            f"{entry['time_ratio_to_nlm']:.2f} {'✓' if entry['speed_goal_met'] else '✗'}"
+            if "time_ratio_to_nlm" in entry
+            else "–"
+        )
+        lines.append(f"| {entry['folder']} | {entry['sigma']:g} | {entry['psnr']:.2f} | {bm3d_cells} | {speed} |")
+    return "\n".join(lines) + "\n"
 
 
 def print_row(row: dict) -> None:
@@ -181,11 +245,11 @@ def main(argv: list[str] | None = None) -> int:
     rows = run(arguments.folders, arguments.sigma, models, arguments.classical)
     output = Path(arguments.output)
     output.parent.mkdir(parents=True, exist_ok=True)
-    table = markdown_table(rows, arguments.sigma)
+    comparison = targets(rows)
+    table = markdown_table(rows, arguments.sigma) + "\n" + targets_table(comparison)
     print(table)
-    output.with_suffix(".json").write_text(
-        json.dumps({"command": command, "machine": machine(), "rows": rows}, indent=2) + "\n"
-    )
+    report = {"command": command, "machine": machine(), "rows": rows, "targets": comparison}
+    output.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
     output.with_suffix(".md").write_text(f"Command: `{command}`\n\nMachine: {machine()}\n\n{table}")
     if arguments.update_cards:
         update_cards(rows, command)

@@ -26,7 +26,7 @@ def latent_grid(latent: np.ndarray, *, columns: int | None = None, gap: int = 2,
     is about ``cell`` pixels.
     """
     height, width, count = latent.shape
-    columns = columns or min(count, 8)
+    columns = columns or min(count, max(8, math.ceil(math.sqrt(count))))
     rows = math.ceil(count / columns)
     scale = max(1, cell // max(height, width))
     tile_height, tile_width = height * scale, width * scale

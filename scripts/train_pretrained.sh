@@ -16,7 +16,7 @@ common=(--data "$folder" --channels "$channels" --noise gaussian:0-55 --batch-si
 
 stage=${3:-all}  # all, unet, or small (the conv family and the dense model)
 [ "$stage" = small ] || "$denoise" train "${common[@]}" --architecture unet --latent 128 --width 32 --patch-size 96 --batch-size 16 \
-  --epochs 200 --output "pretrained/unet-$kind"
+  --epochs 160 --output "pretrained/unet-$kind"
 [ "$stage" = unet ] && exit 0
 for latent in 1 2 4 8 16; do
   "$denoise" train "${common[@]}" --architecture conv --latent "$latent" --width 32 --epochs 10 \

@@ -2,7 +2,7 @@ import json
 
 from PIL import Image
 
-from benchmarks.benchmark import main
+from benchmarks.benchmark import main, targets, targets_table
 from tests.images import gradient
 
 
@@ -19,5 +19,28 @@ def test_benchmark_writes_table_and_json(use_tiny_models, tmp_path, capsys):
     assert methods == {"default", "Non-local means (fast)"}
     assert all(row["seconds_per_megapixel"] > 0 and row["psnr"] > 0 for row in report["rows"])
     assert "| default |" in capsys.readouterr().out
+    [target] = report["targets"]
+    assert target["folder"] == "set" and target["time_ratio_to_nlm"] > 0 and "margin_over_bm3d" not in target
     card = json.loads((use_tiny_models / "unet-gray.json").read_text())
     assert card["measured"]["results"]["set"]["sigma_25"]["psnr"] > 0
+
+
+def test_targets_compare_default_with_bm3d_and_nlm():
+    def row(method, psnr, seconds, sigma=25.0):
+        return {"method": method, "folder": "bsd68", "sigma": sigma, "psnr": psnr, "seconds_per_megapixel": seconds}
+
+    rows = [
+        row("unet", 28.9, 0.5),
+        row("BM3D", 28.57, 20.0),
+        row("Non-local means (fast)", 27.5, 1.0),
+        row("unet", 25.7, 0.5, sigma=50.0),
+        row("BM3D", 25.62, 20.0, sigma=50.0),
+        row("conv-1", 24.0, 0.1),
+    ]
+    by_sigma = {entry["sigma"]: entry for entry in targets(rows)}
+    assert set(by_sigma) == {25.0, 50.0}
+    assert by_sigma[25.0]["quality_goal_met"] and abs(by_sigma[25.0]["margin_over_bm3d"] - 0.33) < 1e-9
+    assert by_sigma[25.0]["speed_goal_met"] and by_sigma[25.0]["time_ratio_to_nlm"] == 0.5
+    assert not by_sigma[50.0]["quality_goal_met"] and "time_ratio_to_nlm" not in by_sigma[50.0]
+    table = targets_table(targets(rows))
+    assert "+0.33 ✓" in table and "+0.08 ✗" in table
