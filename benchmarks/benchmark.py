@@ -47,7 +47,7 @@ def model_families() -> list[str]:
 
 
 def cpu_model() -> str:
-    """The CPU's model name, family and model from ``/proc/cpuinfo``, else what Python knows."""
+    """Return the CPU's model name, family and model from ``/proc/cpuinfo``, else what Python knows."""
     try:
         lines = Path("/proc/cpuinfo").read_text().splitlines()
     except OSError:
@@ -118,7 +118,7 @@ def targets(rows: list[dict]) -> list[dict]:
 
 
 def targets_table(entries: list[dict]) -> str:
-    """The targets of issue #4 as a Markdown table (empty when nothing to compare)."""
+    """Render the targets of issue #4 as a Markdown table (empty when nothing to compare)."""
     if not entries:
         return ""
     lines = [

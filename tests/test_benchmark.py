@@ -44,3 +44,35 @@ def test_targets_compare_default_with_bm3d_and_nlm():
     assert not by_sigma[50.0]["quality_goal_met"] and "time_ratio_to_nlm" not in by_sigma[50.0]
     table = targets_table(targets(rows))
     assert "+0.33 ✓" in table and "+0.08 ✗" in table
+
+
+def test_report_writes_the_readme_section_from_the_json(tmp_path):
+    from benchmarks.report import END, START
+    from benchmarks.report import main as report_main
+
+    rows = [
+        {
+            "method": "unet",
+            "folder": "bsd68",
+            "sigma": sigma,
+            "psnr": 28.0 + sigma / 100,
+            "ssim": 0.8,
+            "seconds_per_megapixel": 0.5,
+        }
+        for sigma in (15.0, 25.0)
+    ] + [{"method": "BM3D", "folder": "bsd68", "sigma": 25.0, "psnr": 28.57, "ssim": 0.8, "seconds_per_megapixel": 9.0}]
+    machine = {"processor": "Test CPU", "cpus": 2, "keras": "3", "backend": "tensorflow", "device": "CPU"}
+    report = tmp_path / "bench.json"
+    report.write_text(
+        json.dumps(
+            {"command": "python -m benchmarks.benchmark x", "machine": machine, "rows": rows, "targets": targets(rows)}
+        )
+    )
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# Title\n\n{START}\nold numbers\n{END}\n\nrest\n")
+    assert report_main([str(report), "--readme", str(readme)]) == 0
+    text = readme.read_text()
+    assert "old numbers" not in text and text.endswith(f"{END}\n\nrest\n")
+    assert "| unet (default) | 28.15 / 28.25 | 0.50 |" in text
+    assert "| BM3D (CBM3D on colour) | – / 28.57 | 9.00 |" in text
+    assert "| bsd68 | 25 | 28.25 | 28.57 | -0.32 ✗ |" in text

@@ -1,0 +1,106 @@
+"""Turn a benchmark JSON into the README's results tables.
+
+Example::
+
+    python -m benchmarks.report results/benchmark.json --readme README.md
+
+prints one row per method (PSNR at every sigma for every folder, and CPU seconds per megapixel)
+followed by the targets table, and with ``--readme`` writes them between the
+``<!-- results:start -->`` and ``<!-- results:end -->`` markers of that file, so every number in
+that part of the README comes from the JSON that ``benchmarks.benchmark`` wrote.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from benchmarks.benchmark import targets_table
+
+START, END = "<!-- results:start -->", "<!-- results:end -->"
+FOLDER_NAMES = {"set12": "Set12", "bsd68": "BSD68", "cbsd68": "CBSD68"}
+
+
+def summary_table(report: dict) -> str:
+    """One Markdown row per method: PSNR per folder (sigmas joined by " / ") and s/MP at sigma 25."""
+    rows = report["rows"]
+    folders = list(dict.fromkeys(row["folder"] for row in rows))
+    sigmas = sorted({row["sigma"] for row in rows})
+    timing_sigma = 25.0 if 25.0 in sigmas else sigmas[0]
+    sigma_label = " / ".join(f"{sigma:g}" for sigma in sigmas)
+    names = [FOLDER_NAMES.get(folder, folder) for folder in folders]
+    lines = [
+        "| method | "
+        + " | ".join(f"{name} σ={sigma_label}" for name in names)
+        + f" | CPU s/MP at σ={timing_sigma:g} ({' / '.join(names)}) |",
+        "|---|" + "---|" * len(folders) + "---|",
+    ]
+    found = {(row["method"], row["folder"], row["sigma"]): row for row in rows}
+    for method in dict.fromkeys(row["method"] for row in rows):
+        cells, timings = [], []
+        for folder in folders:
+            scores = [found.get((method, folder, sigma)) for sigma in sigmas]
+            cells.append(" / ".join(f"{row['psnr']:.2f}" if row else "–" for row in scores))
+            timed = found.get((method, folder, timing_sigma))
+            timings.append(f"{timed['seconds_per_megapixel']:.2f}" if timed else "–")
+        lines.append(f"| {display_name(method)} | " + " | ".join(cells) + f" | {' / '.join(timings)} |")
+    return "\n".join(lines) + "\n"
+
+
+def display_name(method: str) -> str:
+    """How a method is named in the README."""
+    from denoise import DEFAULT_MODEL
+
+    if method in (DEFAULT_MODEL, "default"):
+        return f"{DEFAULT_MODEL} (default)"
+    if method == "BM3D":
+        return "BM3D (CBM3D on colour)"
+    return method
+
+
+def render(report: dict) -> str:
+    """Render the summary and targets tables with the machine and command they came from."""
+    machine = report["machine"]
+    parts = [
+        f"Measured on {machine['processor']}, {machine['cpus']} cores, Keras {machine['keras']} "
+        f"({machine['backend']} backend, {machine['device']}), with\n\n```bash\n.venv/bin/{report['command']}\n```\n",
+        summary_table(report),
+    ]
+    if report.get("targets"):
+        parts.append(targets_table(report["targets"]))
+    return "\n".join(parts)
+
+
+def replace_section(text: str, section: str) -> str:
+    """Put ``section`` between the results markers of ``text``.
+
+    Raises
+    ------
+    ValueError
+        If the markers are missing or out of order.
+
+    """
+    start, end = text.find(START), text.find(END)
+    if start < 0 or end < start:
+        raise ValueError(f"the file needs {START} and, after it, {END}")
+    return text[: start + len(START)] + "\n" + section + text[end:]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print the tables; with ``--readme``, also write them into that file."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("report", help="JSON written by benchmarks.benchmark")
+    parser.add_argument("--readme", help="Markdown file whose results section to replace")
+    arguments = parser.parse_args(argv)
+    section = render(json.loads(Path(arguments.report).read_text()))
+    print(section)
+    if arguments.readme:
+        path = Path(arguments.readme)
+        path.write_text(replace_section(path.read_text(), section))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
