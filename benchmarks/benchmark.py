@@ -203,6 +203,48 @@ def plot(rows: list[dict], path: Path, sigma: float) -> bool:
     return True
 
 
+def latent_sizes(rows: list[dict]) -> dict[str, int]:
+    """Map each latent-size family member in ``rows`` (``conv-N``) to its latent size ``N``."""
+    sizes = {}
+    for method in {row["method"] for row in rows}:
+        family, _, size = method.rpartition("-")
+        if family == "conv" and size.isdigit():
+            sizes[method] = int(size)
+    return sizes
+
+
+def plot_latent_curve(rows: list[dict], path: Path) -> bool:
+    """Draw PSNR against latent size for the ``conv-N`` family; False if nothing to draw or no matplotlib."""
+    sizes = latent_sizes(rows)
+    if len(sizes) < 2:
+        return False
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    folders = list(dict.fromkeys(row["folder"] for row in rows if row["method"] in sizes))
+    figure, axes = plt.subplots(1, len(folders), figsize=(5 * len(folders), 4), squeeze=False)
+    for axis, folder in zip(axes[0], folders, strict=True):
+        for sigma in sorted({row["sigma"] for row in rows if row["folder"] == folder}):
+            points = sorted(
+                (sizes[row["method"]], row["psnr"])
+                for row in rows
+                if row["folder"] == folder and row["sigma"] == sigma and row["method"] in sizes
+            )
+            axis.plot(*zip(*points, strict=True), marker="o", label=f"σ = {sigma:g}")
+        axis.set_xscale("log", base=2)
+        axis.set_xticks(sorted(set(sizes.values())), [str(size) for size in sorted(set(sizes.values()))])
+        axis.set(xlabel="latent channels at 1/4 resolution", ylabel="PSNR (dB)", title=f"conv-N on {folder}")
+        axis.grid(alpha=0.3)
+        axis.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    return True
+
+
 def update_cards(rows: list[dict], command: str) -> None:
     """Write each model's measured PSNR/SSIM into its card in the models folder."""
     for row in rows:
@@ -256,6 +298,9 @@ def main(argv: list[str] | None = None) -> int:
     plot_sigma = 25.0 if 25.0 in arguments.sigma else arguments.sigma[0]
     if plot(rows, output.with_suffix(".png"), plot_sigma):
         print(f"plot: {output.with_suffix('.png')}", file=sys.stderr)
+    latent_plot = output.with_name(output.name + "-latent.png")
+    if plot_latent_curve(rows, latent_plot):
+        print(f"plot: {latent_plot}", file=sys.stderr)
     return 0
 
 

@@ -1,5 +1,6 @@
 import json
 
+import pytest
 from PIL import Image
 
 from benchmarks.benchmark import main, targets, targets_table
@@ -76,3 +77,17 @@ def test_report_writes_the_readme_section_from_the_json(tmp_path):
     assert "| unet (default) | 28.15 / 28.25 | 0.50 |" in text
     assert "| BM3D (CBM3D on colour) | – / 28.57 | 9.00 |" in text
     assert "| bsd68 | 25 | 28.25 | 28.57 | -0.32 ✗ |" in text
+
+
+def test_latent_curve_plot(tmp_path):
+    pytest.importorskip("matplotlib")
+    from benchmarks.benchmark import latent_sizes, plot_latent_curve
+
+    rows = [
+        {"method": f"conv-{size}", "folder": "bsd68", "sigma": 25.0, "psnr": 24 + size / 10} for size in (1, 4, 16)
+    ] + [{"method": "unet", "folder": "bsd68", "sigma": 25.0, "psnr": 29.0}]
+    assert latent_sizes(rows) == {"conv-1": 1, "conv-4": 4, "conv-16": 16}
+    path = tmp_path / "latent.png"
+    assert plot_latent_curve(rows, path)
+    assert Image.open(path).size[0] > 100
+    assert not plot_latent_curve(rows[-1:], tmp_path / "none.png")
