@@ -91,3 +91,34 @@ def test_latent_curve_plot(tmp_path):
     assert plot_latent_curve(rows, path)
     assert Image.open(path).size[0] > 100
     assert not plot_latent_curve(rows[-1:], tmp_path / "none.png")
+
+
+def test_folder_groups_balance_the_work(tmp_path):
+    from benchmarks.benchmark import folder_groups
+
+    sizes = {"big": 9000, "middle": 5000, "small": 3000}
+    for name, size in sizes.items():
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "a.png").write_bytes(b"x" * size)
+    folders = [str(tmp_path / name) for name in ("small", "big", "middle")]
+    assert folder_groups(folders, 2) == [[folders[1]], [folders[0], folders[2]]]
+    assert folder_groups(folders, 8) == [[folders[1]], [folders[2]], [folders[0]]]
+
+
+def test_parallel_jobs_give_the_same_psnr_as_one_process(use_tiny_models, tmp_path):
+    folders = []
+    for name, channels in (("grey", 1), ("colour", 3)):
+        folder = tmp_path / name
+        folder.mkdir()
+        Image.fromarray(gradient(40, 56, channels).squeeze()).save(folder / "a.png")
+        folders.append(str(folder))
+    common = [*folders, "--sigma", "25", "--models", "default", "--classical", "tv"]
+    assert main([*common, "--output", str(tmp_path / "serial")]) == 0
+    assert main([*common, "--jobs", "2", "--output", str(tmp_path / "parallel")]) == 0
+    serial, parallel = (json.loads((tmp_path / f"{name}.json").read_text()) for name in ("serial", "parallel"))
+    assert parallel["machine"]["threads_per_method"] == 1
+    assert [(row["folder"], row["method"]) for row in parallel["rows"]] == [
+        (row["folder"], row["method"]) for row in serial["rows"]
+    ]
+    for one, other in zip(serial["rows"], parallel["rows"], strict=True):
+        assert abs(one["psnr"] - other["psnr"]) < 0.01
