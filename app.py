@@ -153,7 +153,7 @@ def show_image(
             f"{result.scores['ssim_denoised']:.3f}",
             f"{result.scores['ssim_denoised'] - result.scores['ssim_noisy']:+.3f} vs noisy",
         )
-    else:
+    elif result.estimated_sigma is not None:
         st.metric("Estimated noise level", f"σ ≈ {result.estimated_sigma:.1f} (0-255)")
     height, width = image.pixels.shape[:2]
     st.caption(

@@ -7,6 +7,7 @@ denoise[bench]``); :func:`classical_methods` lists it only when that package is 
 from __future__ import annotations
 
 import importlib.util
+import warnings
 from collections.abc import Callable
 
 import numpy as np
@@ -15,10 +16,29 @@ from skimage.restoration import denoise_nl_means, denoise_tv_chambolle, estimate
 __all__ = ["classical_methods", "estimate_noise_sigma", "non_local_means", "total_variation", "bm3d"]
 
 
+MIN_ESTIMATE_SIDE = 8  # pixels; the wavelet estimate needs some detail coefficients
+
+
 def estimate_noise_sigma(image: np.ndarray) -> float:
-    """Estimate the Gaussian noise standard deviation of an H x W x C image, on the 0-1 scale."""
+    """Estimate the Gaussian noise standard deviation of an H x W x C image, on the 0-1 scale.
+
+    Raises
+    ------
+    ValueError
+        If the image is smaller than ``MIN_ESTIMATE_SIDE`` pixels on a side.
+
+    """
+    if min(image.shape[:2]) < MIN_ESTIMATE_SIDE:
+        raise ValueError(
+            f"a {image.shape[1]}×{image.shape[0]} image is too small to estimate its noise "
+            f"(needs {MIN_ESTIMATE_SIDE} pixels on each side)"
+        )
     channel_axis = -1 if image.ndim == 3 and image.shape[2] > 1 else None
-    return float(estimate_sigma(np.squeeze(image), channel_axis=channel_axis, average_sigmas=True))
+    with warnings.catch_warnings():
+        # A flat image has no non-zero wavelet details: scikit-image warns and returns NaN.
+        warnings.simplefilter("ignore", RuntimeWarning)
+        sigma = float(estimate_sigma(np.squeeze(image), channel_axis=channel_axis, average_sigmas=True))
+    return sigma if np.isfinite(sigma) else 0.0
 
 
 def non_local_means(image: np.ndarray, sigma: float | None = None) -> np.ndarray:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from denoise.classical import estimate_noise_sigma
+from denoise.classical import MIN_ESTIMATE_SIDE, estimate_noise_sigma
 from denoise.inference import Denoiser, device_name
 from denoise.metrics import psnr, ssim
 
@@ -38,7 +38,7 @@ class DenoiseResult:
         original when the noise was added here; empty otherwise.
     estimated_sigma : float or None
         For inputs that were already noisy (no clean original): the noise standard deviation
-        estimated from the input, on the 0-255 scale.
+        estimated from the input, on the 0-255 scale; None when the image is too small to tell.
 
     """
 
@@ -68,7 +68,8 @@ def denoise_image(denoiser: Denoiser, noisy: np.ndarray, clean: np.ndarray | Non
     seconds = time.perf_counter() - started
     scores, estimated_sigma = {}, None
     if clean is None:
-        estimated_sigma = estimate_noise_sigma(noisy) * 255
+        if min(noisy.shape[:2]) >= MIN_ESTIMATE_SIDE:
+            estimated_sigma = estimate_noise_sigma(noisy) * 255
     else:
         scores = {
             "psnr_noisy": psnr(clean, noisy),

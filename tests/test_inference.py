@@ -87,3 +87,28 @@ def test_bad_model_files(use_tiny_models, tmp_path):
     (tmp_path / "truncated.keras").write_bytes(good[: len(good) // 2])
     with pytest.raises(ModelFileError):
         load_model(tmp_path / "truncated.keras")
+
+
+def test_noise_estimate_and_classical_methods(camera):
+    from denoise.classical import estimate_noise_sigma, non_local_means, total_variation
+
+    noisy = add_noise(camera[:128, :128, None], "gaussian", 25, seed=3, clip=False)
+    assert abs(estimate_noise_sigma(noisy) * 255 - 25) < 3
+    for method in (non_local_means, total_variation):
+        denoised = method(noisy)
+        assert denoised.shape == noisy.shape
+        assert np.mean((denoised - camera[:128, :128, None]) ** 2) < np.mean((noisy - camera[:128, :128, None]) ** 2)
+    assert estimate_noise_sigma(np.full((32, 32, 3), 0.5, np.float32)) < 1e-6  # flat: no noise
+    assert estimate_noise_sigma(np.full((24, 32, 1), 20 / 255, np.float32)) == 0.0  # skimage: NaN
+    with pytest.raises(ValueError, match="too small to estimate"):
+        estimate_noise_sigma(noisy[:5, :40])
+
+
+def test_pipeline_skips_the_noise_estimate_on_tiny_images(use_tiny_models):
+    from denoise.pipeline import denoise_image
+
+    denoiser = load_model("default")
+    tiny = denoise_image(denoiser, np.full((3, 5, 1), 0.5, np.float32))
+    assert tiny.estimated_sigma is None and tiny.denoised.shape == (3, 5, 1)
+    larger = denoise_image(denoiser, np.random.default_rng(0).random((32, 32, 1), np.float32))
+    assert larger.estimated_sigma is not None and larger.estimated_sigma > 0
