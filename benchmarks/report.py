@@ -63,8 +63,10 @@ def display_name(method: str) -> str:
 def render(report: dict) -> str:
     """Render the summary and targets tables with the machine and command they came from."""
     machine = report["machine"]
+    threads = machine.get("threads_per_method")
+    threading = f", {threads} thread{'s' if threads != 1 else ''} per method" if threads else ""
     parts = [
-        f"Measured on {machine['processor']}, {machine['cpus']} cores, Keras {machine['keras']} "
+        f"Measured on {machine['processor']}, {machine['cpus']} cores{threading}, Keras {machine['keras']} "
         f"({machine['backend']} backend, {machine['device']}), with\n\n```bash\n.venv/bin/{report['command']}\n```\n",
         summary_table(report),
     ]
