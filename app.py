@@ -13,7 +13,7 @@ from skimage import data as sample_images
 import denoise
 from denoise.classical import classical_methods
 from denoise.pipeline import DenoiseResult, denoise_image, safe_file_stem, zip_files
-from denoise.visualize import before_after, heat_map, latent_grid
+from denoise.visualize import before_after, describe_latent, heat_map, latent_grid
 
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "tif", "tiff", "bmp", "webp", "gif"]
 NO_NOISE = "none — my photo is already noisy"
@@ -167,13 +167,7 @@ def show_image(
     with st.expander("Latent space", expanded=True):
         with st.spinner("Reading the latent space…"):
             latent = cached_latent(data, kind, level, seed, model)
-        values = latent.size
-        ratio = values / result.noisy.size
-        st.write(
-            f"Shape **{latent.shape[0]} × {latent.shape[1]} × {latent.shape[2]}** — {values:,} latent "
-            f"values for {result.noisy.size:,} input values (compression ratio {ratio:.3f}, "
-            f"{1 / ratio:.1f}× smaller)"
-        )
+        st.write(describe_latent(latent.shape, result.noisy.size))
         grid_column, error_column = st.columns(2)
         show(grid_column, latent_grid(latent), "Latent feature maps")
         errors, scale = heat_map(result.denoised, result.noisy)

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-__all__ = ["before_after", "heat_map", "latent_grid", "to_display"]
+__all__ = ["before_after", "describe_latent", "heat_map", "latent_grid", "to_display"]
 
 # Stops of a black-red-yellow-white colour ramp for heat maps.
 _HEAT_STOPS = np.array([0.0, 0.35, 0.7, 1.0])
@@ -69,3 +69,19 @@ def before_after(before: np.ndarray, after: np.ndarray, position: float) -> np.n
     if 0 < split < combined.shape[1]:
         combined[:, split - 1 : split + 1] = 255
     return combined
+
+
+def describe_latent(latent_shape: tuple[int, ...], input_values: int) -> str:
+    """Say in one Markdown line how many numbers the latent space holds against the input.
+
+    A latent space smaller than the input is a compression; a larger one (the U-Net's
+    128-channel bottleneck) is said to be larger, not called a compression.
+    """
+    height, width, channels = latent_shape
+    values = height * width * channels
+    ratio = values / input_values
+    comparison = f"{1 / ratio:.1f}× fewer than the input" if ratio < 1 else f"{ratio:.1f}× as many as the input"
+    return (
+        f"Shape **{height} × {width} × {channels}** — {values:,} latent values for {input_values:,} "
+        f"input values ({comparison})"
+    )

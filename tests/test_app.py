@@ -105,15 +105,23 @@ def test_latent_slider_moves_over_shipped_sizes():
     app.sidebar.radio[0].set_value("Latent-size family (conv autoencoder)").run()
     latent_slider = app.sidebar.select_slider[0]
     assert list(latent_slider.options) == [str(size) for size in sizes]
-    ratios = []
+    counts = []
     for size in (sizes[0], sizes[-1]):
         latent_slider.set_value(size).run()
         assert not app.exception
         assert any(f"conv-{size} on" in caption.value for caption in app.caption)
-        text = next(markdown.value for markdown in app.markdown if "compression ratio" in markdown.value)
-        assert f"× {size}**" in text
-        ratios.append(float(text.split("compression ratio ")[1].split(",")[0]))
-    assert ratios[0] < ratios[1]
+        text = next(markdown.value for markdown in app.markdown if "latent values for" in markdown.value)
+        assert f"× {size}**" in text and "fewer than the input" in text
+        counts.append(int(text.split("— ")[1].split(" latent")[0].replace(",", "")))
+    assert counts[0] < counts[1]
+
+
+def test_latent_description_says_compression_or_expansion():
+    from denoise.visualize import describe_latent
+
+    assert describe_latent((4, 4, 1), 256).endswith("(16.0× fewer than the input)")
+    assert "**4 × 4 × 128** — 2,048 latent values" in describe_latent((4, 4, 128), 1024)
+    assert describe_latent((4, 4, 128), 1024).endswith("(2.0× as many as the input)")
 
 
 def test_before_after_slider_and_comparison():
