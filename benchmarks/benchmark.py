@@ -36,6 +36,7 @@ CLASSICAL = {
     "tv": ("Total variation", total_variation),
     "bm3d": ("BM3D", bm3d),
 }
+DEFAULT_NAMES = {"default", denoise.DEFAULT_MODEL}  # how the default model's rows are named
 QUALITY_MARGIN = 0.3  # dB the default model must gain over BM3D (issue #4)
 # Environment of a parallel job: every library (TensorFlow, OpenMP, BLAS) on one thread.
 ONE_THREAD = {
@@ -147,10 +148,9 @@ def targets(rows: list[dict]) -> list[dict]:
     and the default's seconds per megapixel divided by those of non-local means (goal: <= 1).
     """
     found = {(row["folder"], row["sigma"], row["method"]): row for row in rows}
-    default_names = {"default", denoise.DEFAULT_MODEL}
     entries = []
     for (folder, sigma, method), row in found.items():
-        if method not in default_names:
+        if method not in DEFAULT_NAMES:
             continue
         bm3d_row = found.get((folder, sigma, CLASSICAL["bm3d"][0]))
         nlm_row = found.get((folder, sigma, CLASSICAL["nlm"][0]))
@@ -222,14 +222,22 @@ def markdown_table(rows: list[dict], sigmas: list[float]) -> str:
     return "\n".join(lines)
 
 
-def plot(rows: list[dict], path: Path, sigma: float) -> bool:
-    """Draw PSNR against seconds per megapixel at one sigma; False if matplotlib is missing."""
+def _pyplot():
+    """Return ``matplotlib.pyplot`` on the file-only Agg backend, or None when matplotlib is missing."""
     try:
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
+        return None
+    return plt
+
+
+def plot(rows: list[dict], path: Path, sigma: float) -> bool:
+    """Draw PSNR against seconds per megapixel at one sigma; False if matplotlib is missing."""
+    plt = _pyplot()
+    if plt is None:
         return False
     folders = list(dict.fromkeys(row["folder"] for row in rows))
     figure, axes = plt.subplots(1, len(folders), figsize=(6 * len(folders), 4.5), squeeze=False)
@@ -266,14 +274,8 @@ def latent_sizes(rows: list[dict]) -> dict[str, int]:
 def plot_latent_curve(rows: list[dict], path: Path) -> bool:
     """Draw PSNR against latent size for the ``conv-N`` family; False if nothing to draw or no matplotlib."""
     sizes = latent_sizes(rows)
-    if len(sizes) < 2:
-        return False
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
+    plt = _pyplot() if len(sizes) >= 2 else None
+    if plt is None:
         return False
     folders = list(dict.fromkeys(row["folder"] for row in rows if row["method"] in sizes))
     figure, axes = plt.subplots(1, len(folders), figsize=(5 * len(folders), 4), squeeze=False)
@@ -359,10 +361,10 @@ def main(argv: list[str] | None = None) -> int:
     comparison = targets(rows)
     table = markdown_table(rows, arguments.sigma) + "\n" + targets_table(comparison)
     print(table)
-    report = {"command": command, "machine": {**machine(), "threads_per_method": threads}, "rows": rows}
-    report["targets"] = comparison
+    where = {**machine(), "threads_per_method": threads}
+    report = {"command": command, "machine": where, "rows": rows, "targets": comparison}
     output.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
-    output.with_suffix(".md").write_text(f"Command: `{command}`\n\nMachine: {machine()}\n\n{table}")
+    output.with_suffix(".md").write_text(f"Command: `{command}`\n\nMachine: {where}\n\n{table}")
     if arguments.update_cards:
         update_cards(rows, command)
     plot_sigma = 25.0 if 25.0 in arguments.sigma else arguments.sigma[0]

@@ -17,7 +17,8 @@ import json
 import sys
 from pathlib import Path
 
-from benchmarks.benchmark import targets_table
+from benchmarks.benchmark import DEFAULT_NAMES, targets_table
+from denoise import DEFAULT_MODEL
 
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 FOLDER_NAMES = {"set12": "Set12", "bsd68": "BSD68", "cbsd68": "CBSD68"}
@@ -51,9 +52,7 @@ def summary_table(report: dict) -> str:
 
 def display_name(method: str) -> str:
     """How a method is named in the README."""
-    from denoise import DEFAULT_MODEL
-
-    if method in (DEFAULT_MODEL, "default"):
+    if method in DEFAULT_NAMES:
         return f"{DEFAULT_MODEL} (default)"
     if method == "BM3D":
         return "BM3D (CBM3D on colour)"

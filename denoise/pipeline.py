@@ -6,6 +6,7 @@ the browser is what ``denoise run`` writes.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import re
 import time
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from denoise.classical import MIN_ESTIMATE_SIDE, estimate_noise_sigma
+from denoise.classical import estimate_noise_sigma
 from denoise.inference import Denoiser, device_name
 from denoise.metrics import psnr, ssim
 
@@ -68,7 +69,7 @@ def denoise_image(denoiser: Denoiser, noisy: np.ndarray, clean: np.ndarray | Non
     seconds = time.perf_counter() - started
     scores, estimated_sigma = {}, None
     if clean is None:
-        if min(noisy.shape[:2]) >= MIN_ESTIMATE_SIDE:
+        with contextlib.suppress(ValueError):  # too small to estimate: no estimate
             estimated_sigma = estimate_noise_sigma(noisy) * 255
     else:
         scores = {
