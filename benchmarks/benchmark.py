@@ -302,9 +302,8 @@ def update_cards(rows: list[dict], command: str) -> None:
     for row in rows:
         if row["kind"] != "model":
             continue
-        member = (
-            f"{'unet' if row['method'] == 'default' else row['method']}-{'gray' if row['channels'] == 1 else 'color'}"
-        )
+        family = denoise.DEFAULT_MODEL if row["method"] in DEFAULT_NAMES else row["method"]
+        member = f"{family}-{'gray' if row['channels'] == 1 else 'color'}"
         card_path = denoise.pretrained_dir() / f"{member}.json"
         if not card_path.exists():
             continue
