@@ -109,6 +109,7 @@ def _command_train(arguments: argparse.Namespace) -> int:
         noise=[parse_noise_range(text) for text in arguments.noise],
         seed=arguments.seed,
         command="denoise " + shlex.join(arguments.argv),
+        initial_weights=arguments.initial_weights,
     )
     card = train(config)
     print(json.dumps(card, indent=2))
@@ -158,6 +159,11 @@ def _parser() -> argparse.ArgumentParser:
         help="noise kinds and level ranges drawn during training (default gaussian:0-55)",
     )
     train.add_argument("--seed", type=int, default=0)
+    train.add_argument(
+        "--initial-weights",
+        metavar="MODEL.keras",
+        help="start from this finished model (same architecture and channels) with a new schedule",
+    )
     train.set_defaults(handler=_command_train)
     return parser
 

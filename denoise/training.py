@@ -10,6 +10,10 @@
 ``checkpoints/NAME.keras`` and ``checkpoints/NAME.log.json``
     The latest state with the optimizer, and one record per epoch; running the same
     command again resumes from them.
+
+A run can also start from the weights of a finished model (``initial_weights``) with a new
+learning-rate schedule: a second training stage. Its card records the first stage's file,
+card command and patches, and counts ``patches_seen`` over both stages.
 """
 
 from __future__ import annotations
@@ -70,6 +74,9 @@ class TrainingConfig:
     seed : int
     command : str
         The command line that started the run.
+    initial_weights : str or None
+        A finished ``.keras`` model of the same architecture and channels to start from,
+        instead of random weights. Its card (same path, ``.json``) is read if present.
 
     """
 
@@ -88,6 +95,7 @@ class TrainingConfig:
     validation_fraction: float = 0.05
     seed: int = 0
     command: str = ""
+    initial_weights: str | None = None
 
 
 DENSE_PATCH_SIZE = 8
@@ -128,6 +136,7 @@ class _Recorder(keras.callbacks.Callback):
     def __init__(self, config: TrainingConfig, paths: dict[str, Path], log: list[dict], card: dict) -> None:
         super().__init__()
         self.config, self.paths, self.log, self.card = config, paths, log, card
+        self.patches_before = card.get("initialized_from", {}).get("patches_seen", 0)
         self.started = time.monotonic()
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
@@ -151,7 +160,7 @@ class _Recorder(keras.callbacks.Callback):
                 best_epoch=record["epoch"],
             )
         self.card.update(
-            patches_seen=record["patches_seen"],
+            patches_seen=self.patches_before + record["patches_seen"],
             epochs_run=record["epoch"],
             training_seconds=round(record["seconds"], 1),
         )
@@ -188,6 +197,54 @@ def _initial_card(config: TrainingConfig, model: keras.Model, training_images: i
         "validation_psnr": None,
         "command": config.command,
     }
+
+
+def _build(config: TrainingConfig) -> keras.Model:
+    options = {"patch_size": DENSE_PATCH_SIZE} if config.architecture == "dense" else {"width": config.width}
+    return build_model(config.architecture, config.channels, config.latent, **options)
+
+
+def _start_from(config: TrainingConfig) -> tuple[keras.Model, dict]:
+    """Build the configured model with the weights of ``config.initial_weights``.
+
+    Returns
+    -------
+    model : keras.Model
+        The configured model holding the loaded weights.
+    origin : dict
+        The loaded file, and from its card (same path, ``.json``, if present) the patches it
+        saw, its command and its validation PSNR.
+
+    Raises
+    ------
+    ValueError
+        If the file is not a model of the configured architecture, channels, latent and width.
+
+    """
+    path = Path(config.initial_weights)
+    if path.suffix != ".keras" or not path.is_file():
+        raise ValueError(f"initial weights {path} are not a .keras model file")
+    loaded = keras.saving.load_model(path, safe_mode=True, compile=False)
+    model = _build(config)
+    mismatch = ValueError(
+        f"initial weights {path} do not fit a {config.architecture} model with {config.channels} channels, "
+        f"latent {config.latent} and width {config.width}"
+    )
+    if loaded.name != model.name:
+        raise mismatch
+    try:
+        model.set_weights(loaded.get_weights())
+    except ValueError as error:
+        raise mismatch from error
+    card_path = path.with_suffix(".json")
+    parent = json.loads(card_path.read_text()) if card_path.is_file() else {}
+    origin = {
+        "file": str(path),
+        "patches_seen": int(parent.get("patches_seen", 0)),
+        "command": parent.get("command"),
+        "validation_psnr": parent.get("validation_psnr"),
+    }
+    return model, origin
 
 
 def train(config: TrainingConfig) -> dict:
@@ -244,14 +301,16 @@ def train(config: TrainingConfig) -> dict:
         card.setdefault("resumed_by", []).append(config.command)
         print(f"resuming {output.name} after epoch {len(log)}", flush=True)
     else:
-        options = {"patch_size": DENSE_PATCH_SIZE} if dense else {"width": config.width}
-        model = build_model(config.architecture, config.channels, config.latent, **options)
+        model, origin = _start_from(config) if config.initial_weights else (_build(config), None)
         schedule = keras.optimizers.schedules.CosineDecay(
             config.learning_rate, decay_steps=config.epochs * config.batches_per_epoch, alpha=0.02
         )
         psnr = keras.metrics.MeanMetricWrapper(psnr_metric, name="psnr")
         model.compile(optimizer=keras.optimizers.Adam(schedule), loss="mse", metrics=[psnr])
         card = _initial_card(config, model, len(training_images))
+        if origin is not None:
+            card["initialized_from"] = origin
+            card["patches_seen"] = origin["patches_seen"]
     sequence.epoch = len(log)
     if len(log) < config.epochs:
         model.fit(

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Train every shipped model in pretrained/ with the project's own `denoise train`.
-# Usage: scripts/train_pretrained.sh DATA_DIR {gray|color} [all|unet|small]
+# Usage: scripts/train_pretrained.sh DATA_DIR {gray|color} [all|unet|second|small]
+# The U-Net trains in two stages: 160 epochs from scratch into pretrained/base/, then a second
+# cosine schedule at a lower peak learning rate that starts from those weights.
 # DATA_DIR is the shared data folder (with train/gray400 and train/color432).
 # Running it again resumes each model from pretrained/checkpoints/ after its last epoch.
 set -euo pipefail
@@ -14,10 +16,15 @@ esac
 denoise="${DENOISE:-.venv/bin/denoise}"
 common=(--data "$folder" --channels "$channels" --noise gaussian:0-55 --batch-size 32 --batches-per-epoch 100)
 
-stage=${3:-all}  # all, unet, or small (the conv family and the dense model)
-[ "$stage" = small ] || "$denoise" train "${common[@]}" --architecture unet --latent 128 --width 32 --patch-size 96 --batch-size 16 \
-  --epochs 160 --output "pretrained/unet-$kind"
-[ "$stage" = unet ] && exit 0
+stage=${3:-all}  # all; unet (both stages); second (the U-Net's second stage only); small (conv family, dense)
+unet=(--architecture unet --latent 128 --width 32 --patch-size 96 --batch-size 16)
+case "$kind" in gray) second_epochs=230 ;; color) second_epochs=170 ;; esac
+if [ "$stage" != small ]; then
+  [ "$stage" = second ] || "$denoise" train "${common[@]}" "${unet[@]}" --epochs 160 --output "pretrained/base/unet-$kind"
+  "$denoise" train "${common[@]}" "${unet[@]}" --epochs "$second_epochs" --learning-rate 3e-4 \
+    --initial-weights "pretrained/base/unet-$kind.keras" --output "pretrained/unet-$kind"
+fi
+[ "$stage" = unet ] || [ "$stage" = second ] && exit 0
 for latent in 1 2 4 8 16; do
   "$denoise" train "${common[@]}" --architecture conv --latent "$latent" --width 32 --epochs 10 \
     --output "pretrained/conv-$latent-$kind"
