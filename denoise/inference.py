@@ -32,8 +32,9 @@ __all__ = [
 
 #: The best-quality family, picked by ``load_model("default")``.
 DEFAULT_MODEL = "unet"
-#: Pixels computed around each tile and thrown away; wider than every architecture's
-#: receptive field radius (the U-Net's is under 50 pixels).
+#: Pixels computed around each tile and thrown away. The U-Net's theoretical receptive field
+#: reaches about 110 pixels, but its weight beyond 64 is so small that a few seam pixels move
+#: by about 2/255 at most and the PSNR does not change (``tests/test_pretrained.py``).
 TILE_MARGIN = 64
 #: Side of the part of each tile that is kept.
 TILE_SIZE = 1024

@@ -40,9 +40,11 @@ def training_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-def train_tiny(folder: Path, output: Path, architecture: str, channels: int, latent: int, epochs: int = 2) -> dict:
-    """Train a very small model for a few batches (seconds on a CPU)."""
-    config = TrainingConfig(
+def train_tiny(
+    folder: Path, output: Path, architecture: str, channels: int, latent: int, epochs: int = 2, **overrides
+) -> dict:
+    """Train a very small model for a few batches (seconds on a CPU); ``overrides`` replace settings."""
+    settings = dict(
         data=str(folder),
         output=str(output),
         architecture=architecture,
@@ -57,7 +59,7 @@ def train_tiny(folder: Path, output: Path, architecture: str, channels: int, lat
         validation_fraction=0.25,
         command="pytest",
     )
-    return train(config)
+    return train(TrainingConfig(**(settings | overrides)))
 
 
 @pytest.fixture(scope="session")

@@ -3,6 +3,7 @@ import json
 import pytest
 from PIL import Image
 
+from benchmarks import device_speed
 from benchmarks.benchmark import main, targets, targets_table
 from tests.images import gradient
 
@@ -122,3 +123,12 @@ def test_parallel_jobs_give_the_same_psnr_as_one_process(use_tiny_models, tmp_pa
     ]
     for one, other in zip(serial["rows"], parallel["rows"], strict=True):
         assert abs(one["psnr"] - other["psnr"]) < 0.01
+
+
+def test_device_speed_times_inference_and_training(use_tiny_models, tmp_path, capsys):
+    arguments = ["--size", "40", "56", "--repeats", "2", "--epochs", "3", "--batches", "2", "--batch-size", "4"]
+    assert device_speed.main([*arguments, "--patch-size", "32", "--output", str(tmp_path / "speed")]) == 0
+    report = json.loads((tmp_path / "speed.json").read_text())
+    assert report["machine"]["device"] in capsys.readouterr().out
+    assert report["inference"]["image"] == "56x40 RGB float32" and report["inference"]["median_ms"] > 0
+    assert report["training"]["measured_patches"] == 2 * 2 * 4 and report["training"]["patches_per_second"] > 0

@@ -105,3 +105,11 @@ def test_train_command_writes_model_and_card(training_folder, tmp_path, capsys):
     assert status == 0
     card = json.loads((tmp_path / "cli-model.json").read_text())
     assert card["command"].startswith("denoise train --data") and card["latent_size"] == 8
+
+
+def test_train_from_initial_weights_that_are_missing_is_one_line_error(training_folder, tmp_path, capsys):
+    arguments = ["train", "--data", str(training_folder), "--output", str(tmp_path / "second")]
+    status = main([*arguments, "--initial-weights", str(tmp_path / "missing.keras")])
+    error = capsys.readouterr().err.strip()
+    assert status == 2 and error.count("\n") == 0 and "initial weights" in error
+    assert not (tmp_path / "second.keras").exists()

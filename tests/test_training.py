@@ -1,5 +1,6 @@
 import json
 
+import keras
 import numpy as np
 import pytest
 
@@ -27,6 +28,48 @@ def test_training_resumes_after_last_epoch(training_folder, tmp_path):
     log = json.loads((tmp_path / "checkpoints" / "model.log.json").read_text())
     assert [entry["epoch"] for entry in log] == [1, 2]
     assert card["epochs_run"] == 2 and card["resumed_by"] == ["pytest"]
+
+
+def test_second_stage_starts_from_the_first_stages_weights(training_folder, tmp_path):
+    first = train_tiny(training_folder, tmp_path / "first", "unet", 1, 8, epochs=2)
+    # A learning rate too small to move the weights: the second stage's model must equal the first's.
+    second = train_tiny(
+        training_folder,
+        tmp_path / "second",
+        "unet",
+        1,
+        8,
+        epochs=1,
+        learning_rate=1e-9,
+        initial_weights=str(tmp_path / "first.keras"),
+    )
+    image = np.random.default_rng(1).random((1, 32, 32, 1), dtype=np.float32)
+    outputs = [keras.saving.load_model(tmp_path / f"{name}.keras")(image) for name in ("first", "second")]
+    np.testing.assert_allclose(*map(keras.ops.convert_to_numpy, outputs), atol=1e-5)
+    assert second["initialized_from"]["file"] == str(tmp_path / "first.keras")
+    assert second["initialized_from"]["patches_seen"] == first["patches_seen"] == 2 * 4 * 8
+    assert second["patches_seen"] == first["patches_seen"] + 4 * 8
+    assert second["validation_psnr"] == pytest.approx(first["validation_psnr"], abs=0.05)
+
+
+@pytest.mark.parametrize(
+    ("initial", "change"),
+    [("first.keras", {"latent": 4}), ("first.keras", {"channels": 3}), ("first.json", {}), ("none.keras", {})],
+)
+def test_second_stage_refuses_weights_that_do_not_fit(training_folder, tmp_path, initial, change):
+    train_tiny(training_folder, tmp_path / "first", "unet", 1, 8, epochs=1)
+    settings = {"channels": 1, "latent": 8} | change
+    with pytest.raises(ValueError, match="initial weights"):
+        train_tiny(
+            training_folder,
+            tmp_path / "second",
+            "unet",
+            settings["channels"],
+            settings["latent"],
+            epochs=1,
+            initial_weights=str(tmp_path / initial),
+        )
+    assert not (tmp_path / "second.keras").exists()
 
 
 def test_patch_sequence_gives_fresh_noise_each_epoch():

@@ -1,0 +1,145 @@
+"""Inference milliseconds on a 12-megapixel colour photo and training patches per second.
+
+Issue #4's GPU goals, measured with the same public API on whatever device Keras's backend
+runs on (the CPU here; the H100 with ``KERAS_BACKEND=jax`` through ``scripts/gpu_session.sh``):
+
+* ``denoise`` of a 4000 x 3000 RGB float image by the default colour model, from a NumPy array
+  in host memory to a NumPy array in host memory (transfers included); the first call (which
+  compiles) and the median of the others;
+* ``denoise.train`` of the default architecture on patches cut from the given folder: patches
+  per second over the epochs after the first (the first includes compilation), taken from the
+  training log, so the project's own data pipeline, validation and checkpointing are included.
+
+Example::
+
+    python -m benchmarks.device_speed --output results/device-speed
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from skimage import data as sample_images
+
+import denoise
+from benchmarks.benchmark import machine
+from denoise.training import TrainingConfig, train
+
+SAMPLE_PHOTOS = ("astronaut", "coffee", "chelsea", "rocket")
+
+
+def photo(height: int, width: int) -> np.ndarray:
+    """Return a noisy RGB float32 photo of the given size, tiled from scikit-image's astronaut."""
+    base = sample_images.astronaut().astype(np.float32) / 255
+    rows, columns = -(-height // base.shape[0]), -(-width // base.shape[1])
+    image = np.tile(base, (rows, columns, 1))[:height, :width]
+    return image + np.random.default_rng(0).normal(0, 25 / 255, image.shape).astype(np.float32)
+
+
+def time_inference(model: str, height: int, width: int, repeats: int) -> dict:
+    """Time ``Denoiser.denoise`` on one colour photo: the first call and the median of ``repeats``."""
+    denoiser = denoise.load_model(model)
+    image = photo(height, width)
+    started = time.perf_counter()
+    denoiser.denoise(image)
+    first = time.perf_counter() - started
+    seconds = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        denoiser.denoise(image)
+        seconds.append(time.perf_counter() - started)
+    return {
+        "model": denoiser.cards[3]["name"],
+        "image": f"{width}x{height} RGB float32",
+        "megapixels": round(height * width / 1e6, 2),
+        "first_call_ms": round(first * 1000, 1),
+        "median_ms": round(statistics.median(seconds) * 1000, 1),
+        "repeats": repeats,
+    }
+
+
+def time_training(data: str | None, epochs: int, batches: int, batch_size: int, patch_size: int) -> dict:
+    """Train the default colour architecture briefly and return its steady patches per second."""
+    with tempfile.TemporaryDirectory() as folder:
+        if data is None:
+            data = str(Path(folder) / "images")
+            Path(data).mkdir()
+            for name in SAMPLE_PHOTOS:
+                Image.fromarray(getattr(sample_images, name)()).save(Path(data) / f"{name}.png")
+        config = TrainingConfig(
+            data=data,
+            output=str(Path(folder) / "model"),
+            architecture="unet",
+            channels=3,
+            latent=128,
+            width=32,
+            patch_size=patch_size,
+            batch_size=batch_size,
+            batches_per_epoch=batches,
+            epochs=epochs,
+            command="benchmarks.device_speed",
+        )
+        train(config)
+        log = json.loads((Path(folder) / "checkpoints" / "model.log.json").read_text())
+    steady_seconds = log[-1]["seconds"] - log[0]["seconds"]
+    patches = (len(log) - 1) * batches * batch_size
+    return {
+        "architecture": "unet, latent 128, width 32, colour",
+        "patch_size": patch_size,
+        "batch_size": batch_size,
+        "first_epoch_seconds": round(log[0]["seconds"], 2),
+        "patches_per_second": round(patches / steady_seconds, 1),
+        "measured_patches": patches,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Measure, print a table and write JSON."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", default="default", help="model family to time")
+    parser.add_argument("--size", type=int, nargs=2, default=[3000, 4000], metavar=("HEIGHT", "WIDTH"))
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--data", help="folder of training images (default: scikit-image samples)")
+    parser.add_argument("--epochs", type=int, default=3, help="training epochs; the first is not counted")
+    parser.add_argument("--batches", type=int, default=20, help="batches per training epoch")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--patch-size", type=int, default=96)
+    parser.add_argument("--output", default="results/device-speed", help="path prefix for the .json file")
+    arguments = parser.parse_args(argv)
+    if arguments.epochs < 2:
+        parser.error("--epochs must be at least 2: the first epoch compiles and is not counted")
+    inference = time_inference(arguments.model, *arguments.size, arguments.repeats)
+    training = time_training(
+        arguments.data, arguments.epochs, arguments.batches, arguments.batch_size, arguments.patch_size
+    )
+    report = {
+        "command": "python -m benchmarks.device_speed " + " ".join(sys.argv[1:] if argv is None else argv),
+        "machine": machine(),
+        "inference": inference,
+        "training": training,
+    }
+    where = f"| {report['machine']['device']} | {report['machine']['backend']} |"
+    side = training["patch_size"]
+    print(
+        "| device | backend | measurement | result |\n|---|---|---|---|\n"
+        f"{where} {inference['model']} on {inference['image']} "
+        f"| {inference['median_ms']:.0f} ms (first call {inference['first_call_ms']:.0f} ms) |\n"
+        f"{where} training, {training['batch_size']} patches of {side}x{side} per batch "
+        f"| {training['patches_per_second']:.0f} patches/s |"
+    )
+    output = Path(arguments.output).with_suffix(".json")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(report, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
