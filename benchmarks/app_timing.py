@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import socket
 import subprocess
@@ -92,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     from streamlit.testing.v1 import AppTest
 
     import denoise
-    from benchmarks.benchmark import machine
+    from benchmarks.benchmark import machine, write_report
 
     app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
     app.run()
@@ -120,9 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"| upload to result, 1 MP RGB (median of {arguments.repeats}) | {report['upload_to_result_1mp_median']:.2f} |"
     )
-    output = Path(arguments.output).with_suffix(".json")
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps(report, indent=2) + "\n")
+    write_report(arguments.output, report)
     return 0
 
 

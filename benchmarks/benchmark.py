@@ -82,6 +82,14 @@ def machine() -> dict:
     }
 
 
+def write_report(prefix: str | Path, report: dict) -> Path:
+    """Write ``report`` as indented JSON to ``prefix`` with the suffix ``.json``; return the path."""
+    output = Path(prefix).with_suffix(".json")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(report, indent=2) + "\n")
+    return output
+
+
 def run(folders: list[str], sigmas: list[float], models: list[str], classical: list[str]) -> list[dict]:
     """Evaluate every method on every folder; return one row per method, folder and sigma."""
     rows = []
@@ -356,13 +364,12 @@ def main(argv: list[str] | None = None) -> int:
         rows = run(arguments.folders, arguments.sigma, models, arguments.classical)
         threads = int(os.environ.get("TF_NUM_INTRAOP_THREADS", 0)) or os.cpu_count()
     output = Path(arguments.output)
-    output.parent.mkdir(parents=True, exist_ok=True)
     comparison = targets(rows)
     table = markdown_table(rows, arguments.sigma) + "\n" + targets_table(comparison)
     print(table)
     where = {**machine(), "threads_per_method": threads}
     report = {"command": command, "machine": where, "rows": rows, "targets": comparison}
-    output.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
+    write_report(output, report)
     output.with_suffix(".md").write_text(f"Command: `{command}`\n\nMachine: {where}\n\n{table}")
     if arguments.update_cards:
         update_cards(rows, command)

@@ -30,7 +30,7 @@ from PIL import Image
 from skimage import data as sample_images
 
 import denoise
-from benchmarks.benchmark import machine
+from benchmarks.benchmark import machine, write_report
 from denoise.training import TrainingConfig, train
 
 SAMPLE_PHOTOS = ("astronaut", "coffee", "chelsea", "rocket")
@@ -135,9 +135,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{where} training, {training['batch_size']} patches of {side}x{side} per batch "
         f"| {training['patches_per_second']:.0f} patches/s |"
     )
-    output = Path(arguments.output).with_suffix(".json")
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps(report, indent=2) + "\n")
+    write_report(arguments.output, report)
     return 0
 
 

@@ -11,7 +11,6 @@ Example::
 from __future__ import annotations
 
 import argparse
-import json
 import resource
 import subprocess
 import sys
@@ -24,7 +23,7 @@ from PIL import Image
 from skimage import data as sample_images
 from skimage.transform import resize
 
-from benchmarks.benchmark import machine
+from benchmarks.benchmark import machine, write_report
 
 
 def make_photo(path: Path, width: int = 6000, height: int = 4000) -> None:
@@ -65,9 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         f"| image | model | wall time | peak resident memory |\n|---|---|---|---|\n"
         f"| {report['image']} | {arguments.model} | {seconds:.1f} s | {peak_megabytes:.0f} MB |"
     )
-    output = Path(arguments.output).with_suffix(".json")
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps(report, indent=2) + "\n")
+    write_report(arguments.output, report)
     return completed.returncode
 
 
