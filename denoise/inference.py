@@ -23,11 +23,13 @@ from denoise.models import LATENT_LAYER, model_stride
 __all__ = [
     "DEFAULT_MODEL",
     "Denoiser",
+    "LoadedModel",
     "ModelFileError",
     "available_models",
     "device_name",
     "load_model",
     "pretrained_dir",
+    "read_model_file",
 ]
 
 #: The best-quality family, picked by ``load_model("default")``.
@@ -81,7 +83,7 @@ def device_name() -> str:
 
 
 @dataclass
-class _LoadedModel:
+class LoadedModel:
     """One Keras model with its card and what the denoiser derives from it."""
 
     model: keras.Model
@@ -90,15 +92,25 @@ class _LoadedModel:
 
     @property
     def channels(self) -> int:
+        """Image channels the model takes: 1 (grey) or 3 (colour)."""
         return int(self.card["channels"])
 
     @property
     def is_dense(self) -> bool:
+        """Whether the model works on flattened patches rather than whole images."""
         return self.card["architecture"] == "dense"
 
 
-def _read_model(path: Path) -> _LoadedModel:
-    """Load a ``.keras`` file in safe mode, with its card (or one inferred from the model)."""
+def read_model_file(path: Path) -> LoadedModel:
+    """Load a ``.keras`` file in safe mode, with its card (or one inferred from the model).
+
+    Raises
+    ------
+    ModelFileError
+        If the file is missing, not a Keras archive, cannot be loaded, or is not a model of
+        grey or colour images.
+
+    """
     if not path.is_file():
         raise ModelFileError(f"{path}: model file not found")
     if not zipfile.is_zipfile(path):
@@ -125,7 +137,7 @@ def _read_model(path: Path) -> _LoadedModel:
         raise ModelFileError(f"{path}: model takes {channels} channels; only 1 (grey) and 3 (colour) are supported")
     card["channels"] = channels
     card.setdefault("name", path.stem)
-    return _LoadedModel(model, card, path)
+    return LoadedModel(model, card, path)
 
 
 def _call(model: keras.Model, image: np.ndarray) -> np.ndarray:
@@ -194,7 +206,7 @@ class Denoiser:
 
     Parameters
     ----------
-    models : list of _LoadedModel
+    models : list of LoadedModel
         One model per channel count (1 and/or 3).
     name : str
         The model family (``unet``) or single model (``unet-gray``) this denoiser runs.
@@ -203,7 +215,7 @@ class Denoiser:
 
     """
 
-    def __init__(self, models: list[_LoadedModel], *, name: str, tile_size: int = TILE_SIZE) -> None:
+    def __init__(self, models: list[LoadedModel], *, name: str, tile_size: int = TILE_SIZE) -> None:
         self.name = name
         self._models = {entry.channels: entry for entry in models}
         self.tile_size = tile_size
@@ -216,7 +228,7 @@ class Denoiser:
         """Model cards keyed by channel count."""
         return {channels: entry.card for channels, entry in self._models.items()}
 
-    def _prepare(self, image: np.ndarray) -> tuple[np.ndarray, _LoadedModel]:
+    def _prepare(self, image: np.ndarray) -> tuple[np.ndarray, LoadedModel]:
         """Check the image, make it H x W x C float32, and pick the model for its channels."""
         array = np.asarray(image, dtype=np.float32)
         if array.ndim == 2:
@@ -229,7 +241,7 @@ class Denoiser:
         entry = self._models.get(channels) or next(iter(self._models.values()))
         return array, entry
 
-    def _run(self, entry: _LoadedModel, array: np.ndarray) -> np.ndarray:
+    def _run(self, entry: LoadedModel, array: np.ndarray) -> np.ndarray:
         """Denoise an H x W x C array whose channels may differ from the model's."""
         if array.shape[2] == entry.channels:
             return self._run_matching(entry, array)
@@ -238,7 +250,7 @@ class Denoiser:
         colour = self._run_matching(entry, np.repeat(array, 3, axis=2))
         return colour.mean(axis=2, keepdims=True)
 
-    def _run_matching(self, entry: _LoadedModel, array: np.ndarray) -> np.ndarray:
+    def _run_matching(self, entry: LoadedModel, array: np.ndarray) -> np.ndarray:
         if entry.is_dense:
             stride, run = DENSE_PATCH_STEP, lambda region: self._run_dense(entry, region)
         else:
@@ -247,14 +259,14 @@ class Denoiser:
         return _tiled(run, array, stride=stride, tile=self.tile_size)
 
     @staticmethod
-    def _dense_patches(entry: _LoadedModel, region: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
+    def _dense_patches(entry: LoadedModel, region: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
         patch_size = int(entry.card["patch_size"])
         windows = np.lib.stride_tricks.sliding_window_view(region, (patch_size, patch_size), axis=(0, 1))
         windows = windows[::DENSE_PATCH_STEP, ::DENSE_PATCH_STEP]  # rows, columns, C, p, p
         grid = windows.shape[:2]
         return windows.transpose(0, 1, 3, 4, 2).reshape(grid[0] * grid[1], -1), grid
 
-    def _run_dense(self, entry: _LoadedModel, region: np.ndarray) -> np.ndarray:
+    def _run_dense(self, entry: LoadedModel, region: np.ndarray) -> np.ndarray:
         patch_size = int(entry.card["patch_size"])
         border = patch_size - DENSE_PATCH_STEP  # so that every pixel is covered by the same number of patches
         padded = np.pad(region, ((border, border), (border, border), (0, 0)), mode="symmetric")
@@ -289,7 +301,7 @@ class Denoiser:
         with self._lock:
             return self._encode(entry, array)
 
-    def _encode(self, entry: _LoadedModel, array: np.ndarray) -> np.ndarray:
+    def _encode(self, entry: LoadedModel, array: np.ndarray) -> np.ndarray:
         if array.shape[2] != entry.channels:
             array = np.repeat(array, 3, axis=2) if entry.channels == 3 else array.mean(axis=2, keepdims=True)
         if entry.is_dense:
@@ -300,7 +312,7 @@ class Denoiser:
             return np.asarray(encoder.predict(patches, batch_size=8192, verbose=0)).reshape(*grid, -1)
         return _call(self._encoder(entry), _pad_to_multiple(array, model_stride(entry.model)))
 
-    def _encoder(self, entry: _LoadedModel) -> keras.Model:
+    def _encoder(self, entry: LoadedModel) -> keras.Model:
         if entry.channels not in self._encoders:
             model = entry.model
             self._encoders[entry.channels] = keras.Model(model.input, model.get_layer(LATENT_LAYER).output)
@@ -328,7 +340,7 @@ def load_model(name_or_path: str | Path = "default", *, tile_size: int = TILE_SI
     name = DEFAULT_MODEL if str(name_or_path) == "default" else str(name_or_path)
     path = Path(name)
     if path.suffix == ".keras":
-        return Denoiser([_read_model(path)], name=path.stem, tile_size=tile_size)
+        return Denoiser([read_model_file(path)], name=path.stem, tile_size=tile_size)
     folder = pretrained_dir()
     members = (
         [folder / f"{name}.keras"]
@@ -342,4 +354,4 @@ def load_model(name_or_path: str | Path = "default", *, tile_size: int = TILE_SI
     if not members:
         families = sorted({key.rsplit("-", 1)[0] for key in available_models()})
         raise ModelFileError(f"no model named {name!r}; available: default, {', '.join(families) or 'none'}")
-    return Denoiser([_read_model(member) for member in members], name=name, tile_size=tile_size)
+    return Denoiser([read_model_file(member) for member in members], name=name, tile_size=tile_size)

@@ -31,6 +31,7 @@ import numpy as np
 from keras import ops
 
 from denoise.data import NoiseRange, PatchSequence, load_folder, validation_pairs
+from denoise.inference import read_model_file
 from denoise.models import build_model
 
 __all__ = ["TrainingConfig", "psnr_metric", "train"]
@@ -218,31 +219,28 @@ def _start_from(config: TrainingConfig) -> tuple[keras.Model, dict]:
     Raises
     ------
     ValueError
-        If the file is not a model of the configured architecture, channels, latent and width.
+        If the file cannot be loaded (:class:`denoise.ModelFileError`) or is not a model of
+        the configured architecture, channels, latent and width.
 
     """
     path = Path(config.initial_weights)
-    if path.suffix != ".keras" or not path.is_file():
-        raise ValueError(f"initial weights {path} are not a .keras model file")
-    loaded = keras.saving.load_model(path, safe_mode=True, compile=False)
+    loaded = read_model_file(path)  # safe mode; a ModelFileError (a ValueError) names the problem
     model = _build(config)
     mismatch = ValueError(
         f"initial weights {path} do not fit a {config.architecture} model with {config.channels} channels, "
         f"latent {config.latent} and width {config.width}"
     )
-    if loaded.name != model.name:
+    if loaded.model.name != model.name:
         raise mismatch
     try:
-        model.set_weights(loaded.get_weights())
+        model.set_weights(loaded.model.get_weights())
     except ValueError as error:
         raise mismatch from error
-    card_path = path.with_suffix(".json")
-    parent = json.loads(card_path.read_text()) if card_path.is_file() else {}
     origin = {
         "file": str(path),
-        "patches_seen": int(parent.get("patches_seen", 0)),
-        "command": parent.get("command"),
-        "validation_psnr": parent.get("validation_psnr"),
+        "patches_seen": int(loaded.card.get("patches_seen", 0)),
+        "command": loaded.card.get("command"),
+        "validation_psnr": loaded.card.get("validation_psnr"),
     }
     return model, origin
 

@@ -18,7 +18,7 @@ common=(--data "$folder" --channels "$channels" --noise gaussian:0-55 --batch-si
 
 stage=${3:-all}  # all; unet (both stages); second (the U-Net's second stage only); small (conv family, dense)
 unet=(--architecture unet --latent 128 --width 32 --patch-size 96 --batch-size 16)
-case "$kind" in gray) second_epochs=260 ;; color) second_epochs=160 ;; esac
+case "$kind" in gray) second_epochs=260 ;; color) second_epochs=240 ;; esac
 if [ "$stage" != small ]; then
   [ "$stage" = second ] || "$denoise" train "${common[@]}" "${unet[@]}" --epochs 160 --output "pretrained/base/unet-$kind"
   "$denoise" train "${common[@]}" "${unet[@]}" --epochs "$second_epochs" --learning-rate 3e-4 \

@@ -111,5 +111,5 @@ def test_train_from_initial_weights_that_are_missing_is_one_line_error(training_
     arguments = ["train", "--data", str(training_folder), "--output", str(tmp_path / "second")]
     status = main([*arguments, "--initial-weights", str(tmp_path / "missing.keras")])
     error = capsys.readouterr().err.strip()
-    assert status == 2 and error.count("\n") == 0 and "initial weights" in error
+    assert status == 2 and error.count("\n") == 0 and "missing.keras: model file not found" in error
     assert not (tmp_path / "second.keras").exists()

@@ -53,13 +53,18 @@ def test_second_stage_starts_from_the_first_stages_weights(training_folder, tmp_
 
 
 @pytest.mark.parametrize(
-    ("initial", "change"),
-    [("first.keras", {"latent": 4}), ("first.keras", {"channels": 3}), ("first.json", {}), ("none.keras", {})],
+    ("initial", "change", "message"),
+    [
+        ("first.keras", {"latent": 4}, "do not fit"),
+        ("first.keras", {"channels": 3}, "do not fit"),
+        ("first.json", {}, "not a Keras model file"),
+        ("none.keras", {}, "not found"),
+    ],
 )
-def test_second_stage_refuses_weights_that_do_not_fit(training_folder, tmp_path, initial, change):
+def test_second_stage_refuses_weights_that_do_not_fit(training_folder, tmp_path, initial, change, message):
     train_tiny(training_folder, tmp_path / "first", "unet", 1, 8, epochs=1)
     settings = {"channels": 1, "latent": 8} | change
-    with pytest.raises(ValueError, match="initial weights"):
+    with pytest.raises(ValueError, match=message):
         train_tiny(
             training_folder,
             tmp_path / "second",
@@ -90,3 +95,10 @@ def test_parse_noise_range():
     for text in ["gaussian", "gaussian:50-10", "blur:1-2", "gaussian:a-b"]:
         with pytest.raises(ValueError):
             parse_noise_range(text)
+
+
+def test_second_stage_refuses_a_corrupt_model_file(training_folder, tmp_path):
+    corrupt = tmp_path / "corrupt.keras"
+    corrupt.write_bytes(b"PK\x03\x04 not really a zip archive")
+    with pytest.raises(ValueError, match="corrupt.keras"):
+        train_tiny(training_folder, tmp_path / "second", "unet", 1, 8, epochs=1, initial_weights=str(corrupt))
