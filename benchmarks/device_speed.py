@@ -6,9 +6,10 @@ runs on (the CPU here; the H100 with ``KERAS_BACKEND=jax`` through ``scripts/gpu
 * ``denoise`` of a 4000 x 3000 RGB float image by the default colour model, from a NumPy array
   in host memory to a NumPy array in host memory (transfers included); the first call (which
   compiles) and the median of the others;
-* ``denoise.train`` of the default architecture on patches cut from the given folder: patches
-  per second over the epochs after the first (the first includes compilation), taken from the
-  training log, so the project's own data pipeline, validation and checkpointing are included.
+* ``denoise.train`` of the same model's colour architecture (from its card) on patches cut
+  from the given folder: patches per second over the epochs after the first (the first
+  includes compilation), taken from the training log, so the project's own data pipeline,
+  validation and checkpointing are included.
 
 Example::
 
@@ -31,23 +32,15 @@ from skimage import data as sample_images
 
 import denoise
 from benchmarks.benchmark import machine, write_report
+from benchmarks.memory import noisy_photo
 from denoise.training import TrainingConfig, train
 
 SAMPLE_PHOTOS = ("astronaut", "coffee", "chelsea", "rocket")
 
 
-def photo(height: int, width: int) -> np.ndarray:
-    """Return a noisy RGB float32 photo of the given size, tiled from scikit-image's astronaut."""
-    base = sample_images.astronaut().astype(np.float32) / 255
-    rows, columns = -(-height // base.shape[0]), -(-width // base.shape[1])
-    image = np.tile(base, (rows, columns, 1))[:height, :width]
-    return image + np.random.default_rng(0).normal(0, 25 / 255, image.shape).astype(np.float32)
-
-
-def time_inference(model: str, height: int, width: int, repeats: int) -> dict:
+def time_inference(denoiser: denoise.Denoiser, height: int, width: int, repeats: int) -> dict:
     """Time ``Denoiser.denoise`` on one colour photo: the first call and the median of ``repeats``."""
-    denoiser = denoise.load_model(model)
-    image = photo(height, width)
+    image = noisy_photo(height, width).astype(np.float32)
     started = time.perf_counter()
     denoiser.denoise(image)
     first = time.perf_counter() - started
@@ -66,8 +59,8 @@ def time_inference(model: str, height: int, width: int, repeats: int) -> dict:
     }
 
 
-def time_training(data: str | None, epochs: int, batches: int, batch_size: int, patch_size: int) -> dict:
-    """Train the default colour architecture briefly and return its steady patches per second."""
+def time_training(card: dict, data: str | None, epochs: int, batches: int, batch_size: int, patch_size: int) -> dict:
+    """Train the architecture of the model ``card`` describes briefly; return its steady patches per second."""
     with tempfile.TemporaryDirectory() as folder:
         if data is None:
             data = str(Path(folder) / "images")
@@ -77,10 +70,10 @@ def time_training(data: str | None, epochs: int, batches: int, batch_size: int, 
         config = TrainingConfig(
             data=data,
             output=str(Path(folder) / "model"),
-            architecture="unet",
-            channels=3,
-            latent=128,
-            width=32,
+            architecture=card["architecture"],
+            channels=card["channels"],
+            latent=card["latent_size"],
+            width=card["width"],
             patch_size=patch_size,
             batch_size=batch_size,
             batches_per_epoch=batches,
@@ -92,7 +85,8 @@ def time_training(data: str | None, epochs: int, batches: int, batch_size: int, 
     steady_seconds = log[-1]["seconds"] - log[0]["seconds"]
     patches = (len(log) - 1) * batches * batch_size
     return {
-        "architecture": "unet, latent 128, width 32, colour",
+        "architecture": f"{card['architecture']}, latent {card['latent_size']}, width {card['width']}, "
+        f"{card['channels']} channels (as {card['name']})",
         "patch_size": patch_size,
         "batch_size": batch_size,
         "first_epoch_seconds": round(log[0]["seconds"], 2),
@@ -116,10 +110,10 @@ def main(argv: list[str] | None = None) -> int:
     arguments = parser.parse_args(argv)
     if arguments.epochs < 2:
         parser.error("--epochs must be at least 2: the first epoch compiles and is not counted")
-    inference = time_inference(arguments.model, *arguments.size, arguments.repeats)
-    training = time_training(
-        arguments.data, arguments.epochs, arguments.batches, arguments.batch_size, arguments.patch_size
-    )
+    denoiser = denoise.load_model(arguments.model)
+    inference = time_inference(denoiser, *arguments.size, arguments.repeats)
+    sizes = (arguments.epochs, arguments.batches, arguments.batch_size, arguments.patch_size)
+    training = time_training(denoiser.cards[3], arguments.data, *sizes)
     report = {
         "command": "python -m benchmarks.device_speed " + " ".join(sys.argv[1:] if argv is None else argv),
         "machine": machine(),

@@ -9,8 +9,8 @@ set -euo pipefail
 data=${1:?usage: scripts/train_pretrained.sh DATA_DIR gray|color}
 kind=${2:?usage: scripts/train_pretrained.sh DATA_DIR gray|color}
 case "$kind" in
-  gray) folder="$data/train/gray400"; channels=1; dense_latent=32 ;;
-  color) folder="$data/train/color432"; channels=3; dense_latent=64 ;;
+  gray) folder="$data/train/gray400"; channels=1; dense_latent=32; second_epochs=260 ;;
+  color) folder="$data/train/color432"; channels=3; dense_latent=64; second_epochs=240 ;;
   *) echo "kind must be gray or color" >&2; exit 2 ;;
 esac
 denoise="${DENOISE:-.venv/bin/denoise}"
@@ -18,7 +18,6 @@ common=(--data "$folder" --channels "$channels" --noise gaussian:0-55 --batch-si
 
 stage=${3:-all}  # all; unet (both stages); second (the U-Net's second stage only); small (conv family, dense)
 unet=(--architecture unet --latent 128 --width 32 --patch-size 96 --batch-size 16)
-case "$kind" in gray) second_epochs=260 ;; color) second_epochs=240 ;; esac
 if [ "$stage" != small ]; then
   [ "$stage" = second ] || "$denoise" train "${common[@]}" "${unet[@]}" --epochs 160 --output "pretrained/base/unet-$kind"
   "$denoise" train "${common[@]}" "${unet[@]}" --epochs "$second_epochs" --learning-rate 3e-4 \
