@@ -106,6 +106,8 @@ def _command_train(arguments: argparse.Namespace) -> int:
         batches_per_epoch=arguments.batches_per_epoch,
         epochs=arguments.epochs,
         learning_rate=arguments.learning_rate,
+        warmup_epochs=arguments.warmup_epochs,
+        weight_by_noise=arguments.weight_by_noise,
         noise=[parse_noise_range(text) for text in arguments.noise],
         seed=arguments.seed,
         command="denoise " + shlex.join(arguments.argv),
@@ -150,7 +152,13 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--batch-size", type=int, default=32)
     train.add_argument("--batches-per-epoch", type=int, default=100)
     train.add_argument("--epochs", type=int, default=10)
-    train.add_argument("--learning-rate", type=float, default=1e-3)
+    train.add_argument("--learning-rate", type=float, default=1e-3, help="peak Adam learning rate")
+    train.add_argument("--warmup-epochs", type=int, default=0, help="epochs of linear learning-rate warm-up")
+    train.add_argument(
+        "--weight-by-noise",
+        action="store_true",
+        help="weight each patch's error inversely to its noise, so low noise levels count as much as high",
+    )
     train.add_argument(
         "--noise",
         nargs="+",

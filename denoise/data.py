@@ -4,6 +4,11 @@ Images are kept in memory as uint8 (the 432 colour training images take about 20
 Each batch draws random patches, flips and rotates them, and adds noise at a random level,
 so every epoch sees new noisy/clean pairs and a model learns to work without being told
 the noise level.
+
+With a plain mean squared error, the noisiest patches dominate the loss: a denoiser's error
+grows roughly in proportion to the noise, so a patch at sigma 50 weighs about ten times one at
+sigma 15. :func:`noise_weights` gives each patch a weight inversely proportional to the
+strength of its own noise, which makes the loss follow the mean PSNR over noise levels instead.
 """
 
 from __future__ import annotations
@@ -17,7 +22,10 @@ import numpy as np
 from denoise.image_io import IMAGE_SUFFIXES, read_image
 from denoise.noise import NOISE_KINDS, add_noise
 
-__all__ = ["NoiseRange", "PatchSequence", "load_folder", "parse_noise_range", "validation_pairs"]
+__all__ = ["NoiseRange", "PatchSequence", "load_folder", "noise_weights", "parse_noise_range", "validation_pairs"]
+
+# Patches with less noise than this (root mean square, 0-1 scale: 5/255) share one weight, the largest.
+WEIGHT_NOISE_FLOOR = 5 / 255
 
 
 @dataclass(frozen=True)
@@ -104,6 +112,30 @@ def _random_patches(images: list[np.ndarray], count: int, patch_size: int, rng: 
     return patches
 
 
+def noise_weights(noisy: np.ndarray, clean: np.ndarray) -> np.ndarray:
+    """Per-patch loss weights inversely proportional to each patch's noise, averaging 1.
+
+    The noise strength is measured, not told: the root mean square of ``noisy - clean``, so the
+    weights work for every noise kind. It is floored at :data:`WEIGHT_NOISE_FLOOR`, so nearly
+    clean patches do not take over the loss.
+
+    Parameters
+    ----------
+    noisy, clean : ndarray
+        A batch of patches, the same shape, first axis the batch.
+
+    Returns
+    -------
+    ndarray
+        float32 weights, one per patch, with mean 1.
+
+    """
+    axes = tuple(range(1, noisy.ndim))
+    strength = np.sqrt(np.mean(np.square(noisy - clean), axis=axes))
+    weights = 1.0 / np.maximum(strength, WEIGHT_NOISE_FLOOR)
+    return (weights / weights.mean()).astype(np.float32)
+
+
 class PatchSequence(keras.utils.PyDataset):
     """Batches of ``(noisy, clean)`` patches, with new patches and noise every epoch.
 
@@ -123,6 +155,8 @@ class PatchSequence(keras.utils.PyDataset):
         Base seed; batch ``i`` of epoch ``e`` always holds the same data.
     flatten : bool, default False
         Return flattened patches, for the dense patch autoencoder.
+    weight_by_noise : bool, default False
+        Also return :func:`noise_weights` as per-patch loss weights.
 
     """
 
@@ -136,6 +170,7 @@ class PatchSequence(keras.utils.PyDataset):
         noise: list[NoiseRange],
         seed: int = 0,
         flatten: bool = False,
+        weight_by_noise: bool = False,
     ) -> None:
         super().__init__()
         too_small = [image.shape for image in images if min(image.shape[:2]) < patch_size]
@@ -148,18 +183,23 @@ class PatchSequence(keras.utils.PyDataset):
         self.noise = noise
         self.seed = seed
         self.flatten = flatten
+        self.weight_by_noise = weight_by_noise
         self.epoch = 0
 
     def __len__(self) -> int:
         return self.batches_per_epoch
 
-    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+    def __getitem__(self, index: int) -> tuple[np.ndarray, ...]:
         rng = np.random.default_rng([self.seed, self.epoch, index])
         clean = _random_patches(self.images, self.batch_size, self.patch_size, rng)
         noisy = _noisy_batch(clean, self.noise, rng)
+        weights = noise_weights(noisy, clean)
         if self.flatten:
-            return noisy.reshape(len(noisy), -1), clean.reshape(len(clean), -1)
-        return noisy, clean
+            noisy, clean = noisy.reshape(len(noisy), -1), clean.reshape(len(clean), -1)
+        if not self.weight_by_noise:
+            return noisy, clean
+        # The squared error is averaged over channels only, so the weights broadcast over pixels.
+        return noisy, clean, weights.reshape(weights.shape + (1,) * (noisy.ndim - 2))
 
     def on_epoch_end(self) -> None:
         """Move on to the next epoch's patches and noise."""

@@ -67,9 +67,15 @@ class TrainingConfig:
     batch_size, batches_per_epoch, epochs : int
         Length of training: ``epochs * batches_per_epoch * batch_size`` patches.
     learning_rate : float
-        Peak Adam learning rate, decayed by a cosine over all epochs.
+        Peak Adam learning rate, decayed by a cosine over the epochs after the warm-up.
+    warmup_epochs : int
+        Epochs over which the learning rate rises linearly from 0 to its peak. A second stage
+        wants a few: Adam's first steps at the full rate knock a trained model back.
     noise : list of NoiseRange
         Noise kinds and level ranges, drawn afresh for every patch.
+    weight_by_noise : bool
+        Weight each patch's squared error inversely to its noise (:func:`denoise.data.noise_weights`),
+        so that low noise levels count as much as high ones.
     validation_fraction : float
         Share of the images held out for validation PSNR.
     seed : int
@@ -92,6 +98,8 @@ class TrainingConfig:
     batches_per_epoch: int = 100
     epochs: int = 10
     learning_rate: float = 1e-3
+    warmup_epochs: int = 0
+    weight_by_noise: bool = False
     noise: list[NoiseRange] = field(default_factory=lambda: [NoiseRange("gaussian", 0.0, 55.0)])
     validation_fraction: float = 0.05
     seed: int = 0
@@ -191,6 +199,8 @@ def _initial_card(config: TrainingConfig, model: keras.Model, training_images: i
             "batches_per_epoch": config.batches_per_epoch,
             "epochs": config.epochs,
             "learning_rate": config.learning_rate,
+            "warmup_epochs": config.warmup_epochs,
+            "weight_by_noise": config.weight_by_noise,
             "seed": config.seed,
         },
         "patches_seen": 0,
@@ -245,6 +255,19 @@ def _start_from(config: TrainingConfig) -> tuple[keras.Model, dict]:
     return model, origin
 
 
+def _schedule(config: TrainingConfig) -> keras.optimizers.schedules.CosineDecay:
+    """A cosine decay to 2% of the peak learning rate, after an optional linear warm-up."""
+    if not 0 <= config.warmup_epochs < config.epochs:
+        raise ValueError(f"warm-up must be shorter than the {config.epochs} epochs, got {config.warmup_epochs}")
+    warmup_steps = config.warmup_epochs * config.batches_per_epoch
+    decay_steps = config.epochs * config.batches_per_epoch - warmup_steps
+    if not warmup_steps:
+        return keras.optimizers.schedules.CosineDecay(config.learning_rate, decay_steps, alpha=0.02)
+    return keras.optimizers.schedules.CosineDecay(
+        0.0, decay_steps, alpha=0.02, warmup_target=config.learning_rate, warmup_steps=warmup_steps
+    )
+
+
 def train(config: TrainingConfig) -> dict:
     """Train (or resume training) a model and return its card.
 
@@ -286,6 +309,7 @@ def train(config: TrainingConfig) -> dict:
         noise=config.noise,
         seed=config.seed,
         flatten=dense,
+        weight_by_noise=config.weight_by_noise,
     )
     noisy, clean = validation_pairs(validation_images, patch_size=patch_size, count=256, noise=config.noise)
     if dense:
@@ -300,9 +324,7 @@ def train(config: TrainingConfig) -> dict:
         print(f"resuming {output.name} after epoch {len(log)}", flush=True)
     else:
         model, origin = _start_from(config) if config.initial_weights else (_build(config), None)
-        schedule = keras.optimizers.schedules.CosineDecay(
-            config.learning_rate, decay_steps=config.epochs * config.batches_per_epoch, alpha=0.02
-        )
+        schedule = _schedule(config)
         psnr = keras.metrics.MeanMetricWrapper(psnr_metric, name="psnr")
         model.compile(optimizer=keras.optimizers.Adam(schedule), loss="mse", metrics=[psnr])
         card = _initial_card(config, model, len(training_images))
