@@ -256,7 +256,7 @@ def _start_from(config: TrainingConfig) -> tuple[keras.Model, dict]:
 
 
 def _schedule(config: TrainingConfig) -> keras.optimizers.schedules.CosineDecay:
-    """A cosine decay to 2% of the peak learning rate, after an optional linear warm-up."""
+    """Return a cosine decay to 2% of the peak learning rate, after an optional linear warm-up."""
     if not 0 <= config.warmup_epochs < config.epochs:
         raise ValueError(f"warm-up must be shorter than the {config.epochs} epochs, got {config.warmup_epochs}")
     warmup_steps = config.warmup_epochs * config.batches_per_epoch
