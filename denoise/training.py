@@ -34,7 +34,7 @@ from denoise.data import NoiseRange, PatchSequence, load_folder, validation_pair
 from denoise.inference import read_model_file
 from denoise.models import build_model
 
-__all__ = ["TrainingConfig", "psnr_metric", "train"]
+__all__ = ["TrainingConfig", "learning_rate_schedule", "psnr_metric", "train"]
 
 
 @keras.saving.register_keras_serializable(package="denoise", name="psnr")
@@ -255,7 +255,7 @@ def _start_from(config: TrainingConfig) -> tuple[keras.Model, dict]:
     return model, origin
 
 
-def _schedule(config: TrainingConfig) -> keras.optimizers.schedules.CosineDecay:
+def learning_rate_schedule(config: TrainingConfig) -> keras.optimizers.schedules.CosineDecay:
     """Return a cosine decay to 2% of the peak learning rate, after an optional linear warm-up."""
     if not 0 <= config.warmup_epochs < config.epochs:
         raise ValueError(f"warm-up must be shorter than the {config.epochs} epochs, got {config.warmup_epochs}")
@@ -324,7 +324,7 @@ def train(config: TrainingConfig) -> dict:
         print(f"resuming {output.name} after epoch {len(log)}", flush=True)
     else:
         model, origin = _start_from(config) if config.initial_weights else (_build(config), None)
-        schedule = _schedule(config)
+        schedule = learning_rate_schedule(config)
         psnr = keras.metrics.MeanMetricWrapper(psnr_metric, name="psnr")
         model.compile(optimizer=keras.optimizers.Adam(schedule), loss="mse", metrics=[psnr])
         card = _initial_card(config, model, len(training_images))

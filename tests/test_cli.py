@@ -100,11 +100,21 @@ def test_train_command_writes_model_and_card(training_folder, tmp_path, capsys):
             "2",
             "--batch-size",
             "16",
+            "--weight-by-noise",
         ]
     )
     assert status == 0
     card = json.loads((tmp_path / "cli-model.json").read_text())
     assert card["command"].startswith("denoise train --data") and card["latent_size"] == 8
+    assert card["training"]["weight_by_noise"] is True and card["training"]["warmup_epochs"] == 0
+
+
+def test_train_with_a_warmup_as_long_as_training_is_one_line_error(training_folder, tmp_path, capsys):
+    arguments = ["train", "--data", str(training_folder), "--output", str(tmp_path / "model")]
+    status = main([*arguments, "--epochs", "2", "--warmup-epochs", "2"])
+    error = capsys.readouterr().err.strip()
+    assert status == 2 and error.count("\n") == 0 and "warm-up must be shorter" in error
+    assert not (tmp_path / "model.keras").exists()
 
 
 def test_train_from_initial_weights_that_are_missing_is_one_line_error(training_folder, tmp_path, capsys):

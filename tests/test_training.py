@@ -4,7 +4,8 @@ import keras
 import numpy as np
 import pytest
 
-from denoise.data import NoiseRange, PatchSequence, parse_noise_range
+from denoise.data import WEIGHT_NOISE_FLOOR, NoiseRange, PatchSequence, noise_weights, parse_noise_range
+from denoise.training import TrainingConfig, learning_rate_schedule
 from tests.conftest import train_tiny
 
 
@@ -102,3 +103,56 @@ def test_second_stage_refuses_a_corrupt_model_file(training_folder, tmp_path):
     corrupt.write_bytes(b"PK\x03\x04 not really a zip archive")
     with pytest.raises(ValueError, match="corrupt.keras"):
         train_tiny(training_folder, tmp_path / "second", "unet", 1, 8, epochs=1, initial_weights=str(corrupt))
+
+
+def test_noise_weights_are_inverse_to_the_measured_noise_and_average_one():
+    clean = np.full((4, 16, 16, 3), 0.5, np.float32)
+    offsets = np.array([0.0, 2 / 255, 20 / 255, 40 / 255], np.float32).reshape(4, 1, 1, 1)
+    signs = np.where(np.indices((16, 16, 3)).sum(axis=0) % 2 == 0, 1, -1).astype(np.float32)
+    noisy = clean + offsets * signs  # root mean square noise = offset
+    weights = noise_weights(noisy, clean)
+    assert weights.shape == (4,) and weights.dtype == np.float32
+    assert weights.mean() == pytest.approx(1.0)
+    assert weights[2] / weights[3] == pytest.approx(2.0, rel=1e-4)
+    # Below the floor (5/255), patches share the largest weight.
+    assert weights[0] == pytest.approx(weights[1])
+    assert weights[0] / weights[2] == pytest.approx((20 / 255) / WEIGHT_NOISE_FLOOR, rel=1e-4)
+
+
+@pytest.mark.parametrize(("flatten", "weight_shape"), [(False, (4, 1, 1)), (True, (4,))])
+def test_patch_sequence_weights_broadcast_over_the_squared_error(flatten, weight_shape):
+    images = [np.random.default_rng(0).integers(0, 255, (40, 40, 3), dtype=np.uint8)]
+    options = {"patch_size": 8, "batch_size": 4, "batches_per_epoch": 1, "noise": [NoiseRange("gaussian", 0, 55)]}
+    noisy, clean, weights = PatchSequence(images, flatten=flatten, weight_by_noise=True, **options)[0]
+    unweighted_noisy, _ = PatchSequence(images, flatten=flatten, **options)[0]
+    np.testing.assert_array_equal(noisy, unweighted_noisy)  # weighting changes the loss, not the data
+    assert weights.shape == weight_shape
+    error = keras.ops.convert_to_numpy(keras.losses.mean_squared_error(clean, noisy))
+    assert (error * weights).shape == error.shape
+    np.testing.assert_allclose(weights.reshape(-1), noise_weights(noisy, clean))
+
+
+def test_schedule_warms_up_linearly_then_decays():
+    settings = {"data": "", "output": "", "epochs": 10, "batches_per_epoch": 100, "learning_rate": 1e-3}
+    schedule = learning_rate_schedule(TrainingConfig(**settings, warmup_epochs=2))
+    rates = [float(keras.ops.convert_to_numpy(schedule(step))) for step in (0, 100, 200, 600, 1000)]
+    assert rates[0] == 0.0
+    assert rates[1] == pytest.approx(5e-4)
+    assert rates[2] == pytest.approx(1e-3)
+    assert rates[2] > rates[3] > rates[4] == pytest.approx(2e-5)
+    without = learning_rate_schedule(TrainingConfig(**settings))
+    assert float(keras.ops.convert_to_numpy(without(0))) == pytest.approx(1e-3)
+    with pytest.raises(ValueError, match="warm-up"):
+        learning_rate_schedule(TrainingConfig(data="", output="", epochs=2, warmup_epochs=2))
+
+
+@pytest.mark.parametrize(("architecture", "latent"), [("unet", 8), ("dense", 16)])
+def test_training_weighted_by_noise_with_warmup(training_folder, tmp_path, architecture, latent):
+    card = train_tiny(
+        training_folder, tmp_path / "model", architecture, 1, latent, epochs=4, weight_by_noise=True, warmup_epochs=1
+    )
+    log = json.loads((tmp_path / "checkpoints" / "model.log.json").read_text())
+    assert np.isfinite([entry["loss"] for entry in log]).all()
+    # The weighted loss favours low noise levels, which move the mean PSNR more than the mean squared error.
+    assert log[-1]["val_psnr"] > log[0]["val_psnr"]
+    assert card["training"]["weight_by_noise"] is True and card["training"]["warmup_epochs"] == 1
