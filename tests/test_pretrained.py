@@ -79,6 +79,22 @@ def test_card_psnr_matches_log():
             assert np.isfinite(best)
 
 
+def test_every_training_stage_names_a_shipped_predecessor():
+    """A model trained from other weights names them; they ship, with a card that adds up."""
+    paths = [path for path in pretrained_dir().rglob("*.json") if not path.name.endswith(".log.json")]
+    staged = [card for card in map(json.loads, (path.read_text() for path in paths)) if "initialized_from" in card]
+    assert {"unet-gray", "unet-color"} <= {card["name"] for card in staged}
+    for card in staged:
+        origin = card["initialized_from"]
+        weights = pretrained_dir().parent / origin["file"]
+        assert weights.exists(), f"{card['name']} starts from {origin['file']}, which is not shipped"
+        predecessor = json.loads(weights.with_suffix(".json").read_text())
+        assert origin["patches_seen"] == predecessor["patches_seen"]
+        assert origin["command"] == predecessor["command"]
+        assert f"--initial-weights {origin['file']}" in card["command"]
+        assert card["patches_seen"] > origin["patches_seen"]
+
+
 def test_tile_seams_of_the_default_model_are_invisible(camera):
     """Tiles keep TILE_MARGIN pixels of context, less than the U-Net's theoretical reach.
 
