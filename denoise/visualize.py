@@ -11,6 +11,10 @@ __all__ = ["before_after", "describe_latent", "heat_map", "latent_grid", "to_dis
 # Stops of a black-red-yellow-white colour ramp for heat maps.
 _HEAT_STOPS = np.array([0.0, 0.35, 0.7, 1.0])
 _HEAT_COLOURS = np.array([[0, 0, 0], [200, 30, 0], [255, 200, 0], [255, 255, 255]], np.float32)
+# The colour of each of 256 error levels, looked up rather than interpolated for every pixel.
+_HEAT_TABLE = np.stack(
+    [np.interp(np.linspace(0, 1, 256), _HEAT_STOPS, _HEAT_COLOURS[:, channel]) for channel in range(3)], axis=1
+).astype(np.uint8)
 
 
 def to_display(image: np.ndarray) -> np.ndarray:
@@ -55,9 +59,8 @@ def heat_map(reconstruction: np.ndarray, reference: np.ndarray) -> tuple[np.ndar
     error = np.abs(np.asarray(reconstruction, np.float32) - np.asarray(reference, np.float32))
     error = error.mean(axis=2) if error.ndim == 3 else error
     scale = float(np.percentile(error, 99)) or 1.0
-    level = np.clip(error / scale, 0, 1)
-    channels = [np.interp(level, _HEAT_STOPS, _HEAT_COLOURS[:, channel]) for channel in range(3)]
-    return np.stack(channels, axis=2).astype(np.uint8), scale
+    level = np.rint(np.clip(error * (255 / scale), 0, 255)).astype(np.uint8)
+    return _HEAT_TABLE[level], scale
 
 
 def before_after(before: np.ndarray, after: np.ndarray, position: float) -> np.ndarray:

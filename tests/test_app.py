@@ -211,3 +211,18 @@ def test_seed_changes_the_noise():
     app.sidebar.number_input[0].set_value(7).run()
     assert not app.exception
     assert [metric.value for metric in app.metric] + [metric.proto.delta for metric in app.metric] != before
+
+
+def test_heat_map_runs_from_black_to_white_at_the_99th_percentile():
+    from denoise.visualize import heat_map
+
+    reference = np.zeros((10, 10, 3), np.float32)
+    reconstruction = reference.copy()
+    reconstruction[:, :, 0] = np.linspace(0, 0.3, 100, dtype=np.float32).reshape(10, 10)
+    image, scale = heat_map(reconstruction, reference)
+    assert image.shape == (10, 10, 3) and image.dtype == np.uint8
+    assert scale == pytest.approx(np.percentile(reconstruction.mean(axis=2), 99))
+    assert image[0, 0].tolist() == [0, 0, 0] and image[-1, -1].tolist() == [255, 255, 255]
+    brightness = image.astype(int).sum(axis=2).reshape(-1)
+    assert (np.diff(brightness) >= 0).all()  # larger errors are never darker
+    assert heat_map(reference, reference)[1] == 1.0  # no error: a black map, not a division by zero
