@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Train every shipped model in pretrained/ with the project's own `denoise train`.
-# Usage: scripts/train_pretrained.sh DATA_DIR {gray|color} [all|unet|second|small]
-# The U-Net trains in two stages: 160 epochs from scratch into pretrained/base/, then a second
-# cosine schedule at a lower peak learning rate that starts from those weights.
+# Usage: scripts/train_pretrained.sh DATA_DIR {gray|color} [all|unet|second|third|small]
+# The U-Net trains in three stages, each from the weights of the one before with a new cosine
+# schedule: 160 epochs from random weights into pretrained/base/; a second stage at a lower
+# peak learning rate into pretrained/stage2/; a third that weights each patch's error inversely
+# to its noise (so low noise levels count as much as high ones), which ships.
 # DATA_DIR is the shared data folder (with train/gray400 and train/color432).
-# Running it again resumes each model from pretrained/checkpoints/ after its last epoch.
+# Running it again resumes each model from its checkpoints folder after its last epoch.
 set -euo pipefail
 data=${1:?usage: scripts/train_pretrained.sh DATA_DIR gray|color}
 kind=${2:?usage: scripts/train_pretrained.sh DATA_DIR gray|color}
@@ -14,18 +16,24 @@ case "$kind" in
   *) echo "kind must be gray or color" >&2; exit 2 ;;
 esac
 denoise="${DENOISE:-.venv/bin/denoise}"
-common=(--data "$folder" --channels "$channels" --noise gaussian:0-55 --batch-size 32 --batches-per-epoch 100)
+common=(--data "$folder" --channels "$channels" --noise gaussian:0-55 --batches-per-epoch 100)
 
-stage=${3:-all}  # all; unet (both stages); second (the U-Net's second stage only); small (conv family, dense)
-unet=(--architecture unet --latent 128 --width 32 --patch-size 96 --batch-size 16)
-if [ "$stage" != small ]; then
-  [ "$stage" = second ] || "$denoise" train "${common[@]}" "${unet[@]}" --epochs 160 --output "pretrained/base/unet-$kind"
-  "$denoise" train "${common[@]}" "${unet[@]}" --epochs "$second_epochs" --learning-rate 3e-4 \
-    --initial-weights "pretrained/base/unet-$kind.keras" --output "pretrained/unet-$kind"
+stage=${3:-all}  # all; unet (its three stages); second or third (that U-Net stage only); small (conv family, dense)
+unet=("${common[@]}" --architecture unet --latent 128 --width 32 --patch-size 96 --batch-size 16)
+if [ "$stage" = all ] || [ "$stage" = unet ]; then
+  "$denoise" train "${unet[@]}" --epochs 160 --output "pretrained/base/unet-$kind"
 fi
-[ "$stage" = unet ] || [ "$stage" = second ] && exit 0
+if [ "$stage" = all ] || [ "$stage" = unet ] || [ "$stage" = second ]; then
+  "$denoise" train "${unet[@]}" --epochs "$second_epochs" --learning-rate 3e-4 \
+    --initial-weights "pretrained/base/unet-$kind.keras" --output "pretrained/stage2/unet-$kind"
+fi
+if [ "$stage" = all ] || [ "$stage" = unet ] || [ "$stage" = third ]; then
+  "$denoise" train "${unet[@]}" --epochs 200 --learning-rate 2e-4 --warmup-epochs 3 --weight-by-noise \
+    --initial-weights "pretrained/stage2/unet-$kind.keras" --output "pretrained/unet-$kind"
+fi
+[ "$stage" = all ] || [ "$stage" = small ] || exit 0
 for latent in 1 2 4 8 16; do
-  "$denoise" train "${common[@]}" --architecture conv --latent "$latent" --width 32 --epochs 10 \
+  "$denoise" train "${common[@]}" --architecture conv --latent "$latent" --width 32 --batch-size 32 --epochs 10 \
     --output "pretrained/conv-$latent-$kind"
 done
 "$denoise" train "${common[@]}" --architecture dense --latent "$dense_latent" --batch-size 256 --epochs 10 \
