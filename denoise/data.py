@@ -193,11 +193,11 @@ class PatchSequence(keras.utils.PyDataset):
         rng = np.random.default_rng([self.seed, self.epoch, index])
         clean = _random_patches(self.images, self.batch_size, self.patch_size, rng)
         noisy = _noisy_batch(clean, self.noise, rng)
-        weights = noise_weights(noisy, clean)
         if self.flatten:
             noisy, clean = noisy.reshape(len(noisy), -1), clean.reshape(len(clean), -1)
         if not self.weight_by_noise:
             return noisy, clean
+        weights = noise_weights(noisy, clean)
         # The squared error is averaged over channels only, so the weights broadcast over pixels.
         return noisy, clean, weights.reshape(weights.shape + (1,) * (noisy.ndim - 2))
 
