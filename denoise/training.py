@@ -261,8 +261,7 @@ def learning_rate_schedule(config: TrainingConfig) -> keras.optimizers.schedules
         raise ValueError(f"warm-up must be shorter than the {config.epochs} epochs, got {config.warmup_epochs}")
     warmup_steps = config.warmup_epochs * config.batches_per_epoch
     decay_steps = config.epochs * config.batches_per_epoch - warmup_steps
-    if not warmup_steps:
-        return keras.optimizers.schedules.CosineDecay(config.learning_rate, decay_steps, alpha=0.02)
+    # With no warm-up steps this is the plain cosine from the peak.
     return keras.optimizers.schedules.CosineDecay(
         0.0, decay_steps, alpha=0.02, warmup_target=config.learning_rate, warmup_steps=warmup_steps
     )

@@ -19,19 +19,28 @@ denoise="${DENOISE:-.venv/bin/denoise}"
 common=(--data "$folder" --channels "$channels" --noise gaussian:0-55 --batches-per-epoch 100)
 
 stage=${3:-all}  # all; unet (its three stages); second or third (that U-Net stage only); small (conv family, dense)
+case "$stage" in
+  all | unet | second | third | small) ;;
+  *) echo "stage must be all, unet, second, third or small" >&2; exit 2 ;;
+esac
+runs() {  # true if the chosen stage is one of the arguments
+  local name
+  for name in "$@"; do [ "$stage" = "$name" ] && return 0; done
+  return 1
+}
 unet=("${common[@]}" --architecture unet --latent 128 --width 32 --patch-size 96 --batch-size 16)
-if [ "$stage" = all ] || [ "$stage" = unet ]; then
+if runs all unet; then
   "$denoise" train "${unet[@]}" --epochs 160 --output "pretrained/base/unet-$kind"
 fi
-if [ "$stage" = all ] || [ "$stage" = unet ] || [ "$stage" = second ]; then
+if runs all unet second; then
   "$denoise" train "${unet[@]}" --epochs "$second_epochs" --learning-rate 3e-4 \
     --initial-weights "pretrained/base/unet-$kind.keras" --output "pretrained/stage2/unet-$kind"
 fi
-if [ "$stage" = all ] || [ "$stage" = unet ] || [ "$stage" = third ]; then
+if runs all unet third; then
   "$denoise" train "${unet[@]}" --epochs 200 --learning-rate 2e-4 --warmup-epochs 3 --weight-by-noise \
     --initial-weights "pretrained/stage2/unet-$kind.keras" --output "pretrained/unet-$kind"
 fi
-[ "$stage" = all ] || [ "$stage" = small ] || exit 0
+runs all small || exit 0
 for latent in 1 2 4 8 16; do
   "$denoise" train "${common[@]}" --architecture conv --latent "$latent" --width 32 --batch-size 32 --epochs 10 \
     --output "pretrained/conv-$latent-$kind"

@@ -82,7 +82,8 @@ def test_card_psnr_matches_log():
 def test_every_training_stage_names_a_shipped_predecessor():
     """A model trained from other weights names them; they ship, with a card that adds up."""
     paths = [path for path in pretrained_dir().rglob("*.json") if not path.name.endswith(".log.json")]
-    staged = [card for card in map(json.loads, (path.read_text() for path in paths)) if "initialized_from" in card]
+    cards = [json.loads(path.read_text()) for path in paths]
+    staged = [card for card in cards if "initialized_from" in card]
     assert {"unet-gray", "unet-color"} <= {card["name"] for card in staged}
     for card in staged:
         origin = card["initialized_from"]
