@@ -38,6 +38,14 @@ from denoise.training import TrainingConfig, train
 SAMPLE_PHOTOS = ("astronaut", "coffee", "chelsea", "rocket")
 
 
+def parse_variant(text: str) -> tuple[str, int]:
+    """Parse an inference variant ``"direct:1024"`` or ``"compiled:4096"`` (call, tile size)."""
+    call, _, tile = text.partition(":")
+    if call not in ("direct", "compiled") or not tile.isdigit():
+        raise argparse.ArgumentTypeError(f"variant must be direct:TILE or compiled:TILE, got {text!r}")
+    return call, int(tile)
+
+
 def time_inference(denoiser: denoise.Denoiser, height: int, width: int, repeats: int) -> dict:
     """Time ``Denoiser.denoise`` on one colour photo: the first call and the median of ``repeats``."""
     image = noisy_photo(height, width).astype(np.float32)
@@ -51,6 +59,8 @@ def time_inference(denoiser: denoise.Denoiser, height: int, width: int, repeats:
         seconds.append(time.perf_counter() - started)
     return {
         "model": denoiser.cards[3]["name"],
+        "call": "compiled" if denoiser.compiled else "direct",
+        "tile_size": denoiser.tile_size,
         "image": f"{width}x{height} RGB float32",
         "megapixels": round(height * width / 1e6, 2),
         "first_call_ms": round(first * 1000, 1),
@@ -59,7 +69,9 @@ def time_inference(denoiser: denoise.Denoiser, height: int, width: int, repeats:
     }
 
 
-def time_training(card: dict, data: str | None, epochs: int, batches: int, batch_size: int, patch_size: int) -> dict:
+def time_training(
+    card: dict, data: str | None, epochs: int, batches: int, batch_size: int, patch_size: int, workers: int
+) -> dict:
     """Train the architecture of the model ``card`` describes briefly; return its steady patches per second."""
     with tempfile.TemporaryDirectory() as folder:
         if data is None:
@@ -78,6 +90,7 @@ def time_training(card: dict, data: str | None, epochs: int, batches: int, batch
             batch_size=batch_size,
             batches_per_epoch=batches,
             epochs=epochs,
+            workers=workers,
             command="benchmarks.device_speed",
         )
         train(config)
@@ -89,6 +102,7 @@ def time_training(card: dict, data: str | None, epochs: int, batches: int, batch
         f"{card['channels']} channels (as {card['name']})",
         "patch_size": patch_size,
         "batch_size": batch_size,
+        "workers": workers,
         "first_epoch_seconds": round(log[0]["seconds"], 2),
         "patches_per_second": round(patches / steady_seconds, 1),
         "measured_patches": patches,
@@ -101,18 +115,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default="default", help="model family to time")
     parser.add_argument("--size", type=int, nargs=2, default=[3000, 4000], metavar=("HEIGHT", "WIDTH"))
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument(
+        "--variants",
+        type=parse_variant,
+        nargs="+",
+        default=[("direct", 1024)],
+        metavar="CALL:TILE",
+        help="inference calls to time: direct or compiled, with a tile size (default direct:1024)",
+    )
     parser.add_argument("--data", help="folder of training images (default: scikit-image samples)")
     parser.add_argument("--epochs", type=int, default=3, help="training epochs; the first is not counted")
     parser.add_argument("--batches", type=int, default=20, help="batches per training epoch")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--patch-size", type=int, default=96)
+    parser.add_argument("--workers", type=int, default=1, help="threads preparing training batches")
     parser.add_argument("--output", default="results/device-speed", help="path prefix for the .json file")
     arguments = parser.parse_args(argv)
     if arguments.epochs < 2:
         parser.error("--epochs must be at least 2: the first epoch compiles and is not counted")
-    denoiser = denoise.load_model(arguments.model)
-    inference = time_inference(denoiser, *arguments.size, arguments.repeats)
-    sizes = (arguments.epochs, arguments.batches, arguments.batch_size, arguments.patch_size)
+    inference = []
+    for call, tile_size in arguments.variants:
+        denoiser = denoise.load_model(arguments.model, tile_size=tile_size, compiled=call == "compiled")
+        inference.append(time_inference(denoiser, *arguments.size, arguments.repeats))
+    sizes = (arguments.epochs, arguments.batches, arguments.batch_size, arguments.patch_size, arguments.workers)
     training = time_training(denoiser.cards[3], arguments.data, *sizes)
     report = {
         "command": "python -m benchmarks.device_speed " + " ".join(sys.argv[1:] if argv is None else argv),
@@ -122,13 +147,16 @@ def main(argv: list[str] | None = None) -> int:
     }
     where = f"| {report['machine']['device']} | {report['machine']['backend']} |"
     side = training["patch_size"]
-    print(
-        "| device | backend | measurement | result |\n|---|---|---|---|\n"
-        f"{where} {inference['model']} on {inference['image']} "
-        f"| {inference['median_ms']:.0f} ms (first call {inference['first_call_ms']:.0f} ms) |\n"
-        f"{where} training, {training['batch_size']} patches of {side}x{side} per batch "
-        f"| {training['patches_per_second']:.0f} patches/s |"
+    rows = [
+        f"{where} {timing['model']} on {timing['image']}, {timing['call']} call, tiles of {timing['tile_size']} "
+        f"| {timing['median_ms']:.0f} ms (first call {timing['first_call_ms']:.0f} ms) |"
+        for timing in inference
+    ]
+    rows.append(
+        f"{where} training, {training['batch_size']} patches of {side}x{side} per batch, "
+        f"{training['workers']} data threads | {training['patches_per_second']:.0f} patches/s |"
     )
+    print("| device | backend | measurement | result |\n|---|---|---|---|\n" + "\n".join(rows))
     write_report(arguments.output, report)
     return 0
 

@@ -112,6 +112,7 @@ def _command_train(arguments: argparse.Namespace) -> int:
         seed=arguments.seed,
         command="denoise " + shlex.join(arguments.argv),
         initial_weights=arguments.initial_weights,
+        workers=arguments.workers,
     )
     card = train(config)
     print(json.dumps(card, indent=2))
@@ -172,6 +173,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="MODEL.keras",
         help="start from this finished model (same architecture and channels) with a new schedule",
     )
+    train.add_argument("--workers", type=int, default=1, help="threads preparing batches (more keep a GPU busy)")
     train.set_defaults(handler=_command_train)
     return parser
 

@@ -157,6 +157,9 @@ class PatchSequence(keras.utils.PyDataset):
         Return flattened patches, for the dense patch autoencoder.
     weight_by_noise : bool, default False
         Also return :func:`noise_weights` as per-patch loss weights.
+    workers : int, default 1
+        Threads that prepare batches ahead of training (Keras's ``PyDataset`` workers). A GPU
+        outruns one thread; batches stay the same whatever the number.
 
     """
 
@@ -171,8 +174,9 @@ class PatchSequence(keras.utils.PyDataset):
         seed: int = 0,
         flatten: bool = False,
         weight_by_noise: bool = False,
+        workers: int = 1,
     ) -> None:
-        super().__init__()
+        super().__init__(workers=workers, use_multiprocessing=False)
         too_small = [image.shape for image in images if min(image.shape[:2]) < patch_size]
         if too_small:
             raise ValueError(f"{len(too_small)} training images are smaller than the {patch_size}-pixel patch")

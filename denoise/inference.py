@@ -140,12 +140,16 @@ def read_model_file(path: Path) -> LoadedModel:
     return LoadedModel(model, card, path)
 
 
-def _call(model: keras.Model, image: np.ndarray) -> np.ndarray:
+def _call(model: keras.Model, image: np.ndarray, *, compiled: bool = False) -> np.ndarray:
     """Run a fully convolutional model on one H x W x C image.
 
-    A direct call, not ``predict``: every new image size would make ``predict`` trace and
-    compile the model again, which costs more than the call itself for one photo.
+    By default a direct call: every new image size would make a compiled call trace and
+    compile the model again, which on a CPU costs more than the call itself for one photo.
+    ``compiled`` uses ``predict_on_batch`` (XLA under JAX), which pays off on a GPU when many
+    images share a size.
     """
+    if compiled:
+        return np.asarray(model.predict_on_batch(image[None]))[0]
     return keras.ops.convert_to_numpy(model(image[None], training=False))[0]
 
 
@@ -212,13 +216,18 @@ class Denoiser:
         The model family (``unet``) or single model (``unet-gray``) this denoiser runs.
     tile_size : int, default 1024
         Side of the tiles large images are split into.
+    compiled : bool, default False
+        Run the convolutional models through compiled calls (see :func:`_call`).
 
     """
 
-    def __init__(self, models: list[LoadedModel], *, name: str, tile_size: int = TILE_SIZE) -> None:
+    def __init__(
+        self, models: list[LoadedModel], *, name: str, tile_size: int = TILE_SIZE, compiled: bool = False
+    ) -> None:
         self.name = name
         self._models = {entry.channels: entry for entry in models}
         self.tile_size = tile_size
+        self.compiled = compiled
         self._encoders: dict[int, keras.Model] = {}
         # One model may be shared by several app sessions; calls into it take turns.
         self._lock = threading.Lock()
@@ -255,7 +264,7 @@ class Denoiser:
             stride, run = DENSE_PATCH_STEP, lambda region: self._run_dense(entry, region)
         else:
             stride = model_stride(entry.model)
-            run = lambda region: _call(entry.model, region)  # noqa: E731
+            run = lambda region: _call(entry.model, region, compiled=self.compiled)  # noqa: E731
         return _tiled(run, array, stride=stride, tile=self.tile_size)
 
     @staticmethod
@@ -319,7 +328,7 @@ class Denoiser:
         return self._encoders[entry.channels]
 
 
-def load_model(name_or_path: str | Path = "default", *, tile_size: int = TILE_SIZE) -> Denoiser:
+def load_model(name_or_path: str | Path = "default", *, tile_size: int = TILE_SIZE, compiled: bool = False) -> Denoiser:
     """Load a shipped model family, a single shipped model, or a ``.keras`` file.
 
     Parameters
@@ -330,6 +339,8 @@ def load_model(name_or_path: str | Path = "default", *, tile_size: int = TILE_SI
         ``"unet-gray"``, or the path of a ``.keras`` file.
     tile_size : int, default 1024
         Side of the tiles that large images are split into.
+    compiled : bool, default False
+        Compile the model for each image size (faster on a GPU for many same-size images).
 
     Raises
     ------
@@ -340,7 +351,7 @@ def load_model(name_or_path: str | Path = "default", *, tile_size: int = TILE_SI
     name = DEFAULT_MODEL if str(name_or_path) == "default" else str(name_or_path)
     path = Path(name)
     if path.suffix == ".keras":
-        return Denoiser([read_model_file(path)], name=path.stem, tile_size=tile_size)
+        return Denoiser([read_model_file(path)], name=path.stem, tile_size=tile_size, compiled=compiled)
     folder = pretrained_dir()
     members = (
         [folder / f"{name}.keras"]
@@ -354,4 +365,5 @@ def load_model(name_or_path: str | Path = "default", *, tile_size: int = TILE_SI
     if not members:
         families = sorted({key.rsplit("-", 1)[0] for key in available_models()})
         raise ModelFileError(f"no model named {name!r}; available: default, {', '.join(families) or 'none'}")
-    return Denoiser([read_model_file(member) for member in members], name=name, tile_size=tile_size)
+    members = [read_model_file(member) for member in members]
+    return Denoiser(members, name=name, tile_size=tile_size, compiled=compiled)

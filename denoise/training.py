@@ -84,6 +84,8 @@ class TrainingConfig:
     initial_weights : str or None
         A finished ``.keras`` model of the same architecture and channels to start from,
         instead of random weights. Its card (same path, ``.json``) is read if present.
+    workers : int
+        Threads preparing batches; more keep a GPU busy. The batches do not depend on it.
 
     """
 
@@ -105,6 +107,7 @@ class TrainingConfig:
     seed: int = 0
     command: str = ""
     initial_weights: str | None = None
+    workers: int = 1
 
 
 DENSE_PATCH_SIZE = 8
@@ -309,6 +312,7 @@ def train(config: TrainingConfig) -> dict:
         seed=config.seed,
         flatten=dense,
         weight_by_noise=config.weight_by_noise,
+        workers=config.workers,
     )
     noisy, clean = validation_pairs(validation_images, patch_size=patch_size, count=256, noise=config.noise)
     if dense:

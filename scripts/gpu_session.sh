@@ -1,38 +1,70 @@
 #!/usr/bin/env bash
 # Run on the GPU machine (the device tool), from the repository root, after
-# scripts/gpu_prepare.sh, with .whl and that kind's .gpu-data folders carried:
-#   scripts/gpu_session.sh {gray|color} [EPOCHS [BENCHMARK_OPTIONS...]]
+# scripts/gpu_prepare.sh, with .whl and the .gpu-data folders carried:
+#   scripts/gpu_session.sh SECONDS [KIND...]        (KIND: gray, color; none = timings only)
+# Within about SECONDS in all:
 # 1. installs Keras from .whl if it is missing, and runs everything with KERAS_BACKEND=jax;
-# 2. benchmarks.device_speed: ms for a 12-megapixel colour photo, training patches/s (the
-#    BENCHMARK_OPTIONS are passed on to it);
-# 3. with EPOCHS > 0: a further training stage of the shipped U-Net of that kind (batches of
-#    64 patches of 96x96, $BATCHES_PER_EPOCH batches per epoch, default 200; a 2-epoch
-#    warm-up and the loss weighted by noise, like the shipped third stage), then
-#    `denoise eval` of the result on the kind's test set at sigma 15, 25 and 50.
-# Everything it writes (JSON, the model, its card and log) goes under $OUT.
+# 2. benchmarks.device_speed: ms for a 12-megapixel colour photo (direct calls on tiles of 1024
+#    and on the whole photo, and a compiled call on the whole photo), and training patches/s;
+# 3. for each KIND, side by side on the one GPU: a further training stage of the shipped U-Net
+#    (batches of 64 patches of 96x96, $BATCHES_PER_EPOCH batches per epoch, default 200;
+#    a 2-epoch warm-up and the loss weighted by noise, like the shipped third stage), with as
+#    many epochs as the measured patches/s fit into the time left. A run that overruns is
+#    stopped; its best epoch so far is kept.
+# What it writes goes under $OUT, 8 files at most (the device tool's limit): device-speed.json,
+# and per kind the model, its card and its epoch log (unet-KIND.keras, .json, .log.json).
 set -euo pipefail
-kind=${1:?usage: scripts/gpu_session.sh gray|color [EPOCHS]}
-epochs=${2:-0}
-shift $(($# < 2 ? $# : 2))
+budget=${1:?usage: scripts/gpu_session.sh SECONDS [gray|color ...]}
+shift
+kinds=("$@")
 batches=${BATCHES_PER_EPOCH:-200}
+batch_size=${BATCH_SIZE:-64}
+patch_size=${PATCH_SIZE:-96}
+photo=${PHOTO_SIZE:-3000 4000}
+workers=${WORKERS:-6}
 out=${OUT:?set OUT to the folder for the results}
-case "$kind" in
-  gray) train=gray400; test=bsd68; channels=1 ;;
-  color) train=color432; test=cbsd68; channels=3 ;;
-  *) echo "kind must be gray or color" >&2; exit 2 ;;
-esac
+for kind in "${kinds[@]}"; do
+  case "$kind" in gray | color) ;; *) echo "kind must be gray or color, got $kind" >&2; exit 2 ;; esac
+done
 export KERAS_BACKEND=jax PYTHONUNBUFFERED=1 XLA_PYTHON_CLIENT_PREALLOCATE=false
 if ! python3 -c "import keras" 2>/dev/null; then
   python3 -m pip install -q --no-index --no-deps --target /tmp/site .whl/*.whl
   export PYTHONPATH="/tmp/site:${PYTHONPATH:-}"
 fi
 export PYTHONPATH="$PWD:${PYTHONPATH:-}"
-python3 -m benchmarks.device_speed --batches 50 --output "$out/device-speed" "$@"
-[ "$epochs" -gt 0 ] || exit 0
-python3 -m denoise train --data ".gpu-data/train/$train" --channels "$channels" --noise gaussian:0-55 \
-  --architecture unet --latent 128 --width 32 --patch-size 96 --batch-size 64 --batches-per-epoch "$batches" \
-  --epochs "$epochs" --learning-rate 3e-4 --warmup-epochs 2 --weight-by-noise \
-  --initial-weights "pretrained/unet-$kind.keras" --output "$out/unet-$kind"
-python3 -m denoise eval ".gpu-data/test/$test" --sigma 15 25 50 --model "$out/unet-$kind.keras" --json \
-  > "$out/eval-unet-$kind.json"
-cat "$out/eval-unet-$kind.json"
+started=$SECONDS
+# shellcheck disable=SC2086  # the photo size is two words on purpose
+python3 -m benchmarks.device_speed --size $photo --variants direct:1024 direct:4096 compiled:4096 \
+  --data .gpu-data/train/color432 --batches 50 --batch-size "$batch_size" --patch-size "$patch_size" \
+  --workers "$workers" --output "$out/device-speed" || echo "device_speed failed; training goes on" >&2
+[ ${#kinds[@]} -gt 0 ] || exit 0
+
+# Epochs that fit: the time left, less a minute for loading and compiling and half a minute
+# for the copies, at the measured rate (or 1,000 patches/s without one) shared by the runs.
+left=$((budget - (SECONDS - started) - 90))
+epochs=$(python3 -c "
+import json, pathlib
+report = pathlib.Path('$out/device-speed.json')
+rate = json.loads(report.read_text())['training']['patches_per_second'] if report.exists() else 1000
+print(max(3, int($left * rate / ${#kinds[@]} / ($batches * $batch_size))))")
+echo "training ${kinds[*]} for $epochs epochs of $batches batches within $((left + 60)) s"
+run=/tmp/gpu-session
+mkdir -p "$run"
+pids=()
+for kind in "${kinds[@]}"; do
+  case "$kind" in gray) train=gray400; channels=1 ;; color) train=color432; channels=3 ;; esac
+  timeout --signal=INT $((left + 60)) python3 -m denoise train --data ".gpu-data/train/$train" \
+    --channels "$channels" --noise gaussian:0-55 --architecture unet --latent 128 --width 32 \
+    --patch-size "$patch_size" --batch-size "$batch_size" --batches-per-epoch "$batches" \
+    --epochs "$epochs" --learning-rate 3e-4 --warmup-epochs 2 --weight-by-noise --workers "$workers" \
+    --initial-weights "pretrained/unet-$kind.keras" --output "$run/unet-$kind" > "$run/$kind.txt" 2>&1 &
+  pids+=($!)
+done
+status=0
+for pid in "${pids[@]}"; do wait "$pid" || status=$?; done
+for kind in "${kinds[@]}"; do
+  grep -E "^epoch|Error|error" "$run/$kind.txt" | tail -n 5 || true
+  cp "$run/unet-$kind.keras" "$run/unet-$kind.json" "$out/" || status=1
+  cp "$run/checkpoints/unet-$kind.log.json" "$out/" || status=1
+done
+exit "$status"

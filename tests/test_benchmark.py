@@ -127,8 +127,20 @@ def test_parallel_jobs_give_the_same_psnr_as_one_process(use_tiny_models, tmp_pa
 
 def test_device_speed_times_inference_and_training(use_tiny_models, tmp_path, capsys):
     arguments = ["--size", "40", "56", "--repeats", "2", "--epochs", "3", "--batches", "2", "--batch-size", "4"]
+    arguments += ["--variants", "direct:16", "compiled:64", "--workers", "2"]
     assert device_speed.main([*arguments, "--patch-size", "32", "--output", str(tmp_path / "speed")]) == 0
     report = json.loads((tmp_path / "speed.json").read_text())
     assert report["machine"]["device"] in capsys.readouterr().out
-    assert report["inference"]["image"] == "56x40 RGB float32" and report["inference"]["median_ms"] > 0
+    assert [(timing["call"], timing["tile_size"]) for timing in report["inference"]] == [
+        ("direct", 16),
+        ("compiled", 64),
+    ]
+    for timing in report["inference"]:
+        assert timing["image"] == "56x40 RGB float32" and timing["median_ms"] > 0
     assert report["training"]["measured_patches"] == 2 * 2 * 4 and report["training"]["patches_per_second"] > 0
+    assert report["training"]["workers"] == 2
+
+
+def test_device_speed_refuses_an_unknown_variant():
+    with pytest.raises(SystemExit):
+        device_speed.main(["--variants", "fast:1024"])

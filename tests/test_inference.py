@@ -112,3 +112,11 @@ def test_pipeline_skips_the_noise_estimate_on_tiny_images(use_tiny_models):
     assert tiny.estimated_sigma is None and tiny.denoised.shape == (3, 5, 1)
     larger = denoise_image(denoiser, np.random.default_rng(0).random((32, 32, 1), np.float32))
     assert larger.estimated_sigma is not None and larger.estimated_sigma > 0
+
+
+@pytest.mark.parametrize("tile_size", [64, 4096])
+def test_compiled_calls_give_the_direct_calls_result(use_tiny_models, noisy_colour, tile_size):
+    direct = load_model("default", tile_size=tile_size).denoise(noisy_colour)
+    compiled = load_model("default", tile_size=tile_size, compiled=True)
+    assert compiled.compiled
+    np.testing.assert_allclose(compiled.denoise(noisy_colour), direct, atol=1e-5)

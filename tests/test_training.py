@@ -156,3 +156,14 @@ def test_training_weighted_by_noise_with_warmup(training_folder, tmp_path, archi
     # The weighted loss favours low noise levels, which move the mean PSNR more than the mean squared error.
     assert log[-1]["val_psnr"] > log[0]["val_psnr"]
     assert card["training"]["weight_by_noise"] is True and card["training"]["warmup_epochs"] == 1
+
+
+def test_data_threads_do_not_change_what_is_trained(training_folder, tmp_path):
+    losses = {}
+    for workers in (1, 3):
+        keras.utils.set_random_seed(0)
+        train_tiny(training_folder, tmp_path / f"workers{workers}", "conv", 1, 2, epochs=3, workers=workers)
+        log = json.loads((tmp_path / "checkpoints" / f"workers{workers}.log.json").read_text())
+        losses[workers] = [entry["loss"] for entry in log]
+    # The same batches in the same order, epoch after epoch, so the same training.
+    assert losses[3] == pytest.approx(losses[1], rel=1e-4)
