@@ -10,7 +10,8 @@
 #    (batches of 64 patches of 96x96, $BATCHES_PER_EPOCH batches per epoch, default 200;
 #    a 2-epoch warm-up and the loss weighted by noise, like the shipped third stage), with as
 #    many epochs as the measured patches/s fit into the time left. A run that overruns is
-#    stopped; its best epoch so far is kept.
+#    stopped; its best epoch so far is kept. With TRAINING_RATE set (patches/s of each run
+#    side by side, as measured by an earlier session), step 2 is skipped and that rate is used.
 # What it writes goes under $OUT, 8 files at most (the device tool's limit): device-speed.json,
 # and per kind the model, its card and its epoch log (unet-KIND.keras, .json, .log.json).
 set -euo pipefail
@@ -34,19 +35,20 @@ fi
 export PYTHONPATH="$PWD:${PYTHONPATH:-}"
 started=$SECONDS
 # shellcheck disable=SC2086  # the photo size is two words on purpose
-python3 -m benchmarks.device_speed --size $photo --variants direct:1024 direct:4096 compiled:4096 \
+[ -n "${TRAINING_RATE:-}" ] || python3 -m benchmarks.device_speed --size $photo --variants direct:1024 direct:4096 compiled:4096 \
   --data .gpu-data/train/color432 --batches 50 --batch-size "$batch_size" --patch-size "$patch_size" \
   --workers "$workers" --output "$out/device-speed" || echo "device_speed failed; training goes on" >&2
 [ ${#kinds[@]} -gt 0 ] || exit 0
 
 # Epochs that fit: the time left, less a minute for loading and compiling and half a minute
-# for the copies, at the measured rate (or 1,000 patches/s without one) shared by the runs.
+# for the copies, at the given or measured rate (or 1,000 patches/s without one) shared by the runs.
 left=$((budget - (SECONDS - started) - 90))
 epochs=$(python3 -c "
 import json, pathlib
 report = pathlib.Path('$out/device-speed.json')
 rate = json.loads(report.read_text())['training']['patches_per_second'] if report.exists() else 1000
-print(max(3, int($left * rate / ${#kinds[@]} / ($batches * $batch_size))))")
+rate = float('${TRAINING_RATE:-0}') or rate / ${#kinds[@]}
+print(max(3, int($left * rate / ($batches * $batch_size))))")
 echo "training ${kinds[*]} for $epochs epochs of $batches batches within $((left + 60)) s"
 run=/tmp/gpu-session
 mkdir -p "$run"

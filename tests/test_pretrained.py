@@ -92,7 +92,8 @@ def test_every_training_stage_names_a_shipped_predecessor():
         predecessor = json.loads(weights.with_suffix(".json").read_text())
         assert origin["patches_seen"] == predecessor["patches_seen"]
         assert origin["command"] == predecessor["command"]
-        assert f"--initial-weights {origin['file']}" in card["command"]
+        # A stage trained from the shipped file records where that file went when the stage shipped.
+        assert f"--initial-weights {origin.get('moved_from', origin['file'])}" in card["command"]
         assert card["patches_seen"] > origin["patches_seen"]
 
 
