@@ -26,6 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import keras
 import numpy as np
 from PIL import Image
 from skimage import data as sample_images
@@ -44,6 +45,20 @@ def parse_variant(text: str) -> tuple[str, int]:
     if call not in ("direct", "compiled") or not tile.isdigit():
         raise argparse.ArgumentTypeError(f"variant must be direct:TILE or compiled:TILE, got {text!r}")
     return call, int(tile)
+
+
+def time_transfer(height: int, width: int, repeats: int) -> dict:
+    """Time the photo's round trip to the backend's device and back, without a model.
+
+    The part of an inference time that no model change can remove (on a CPU, two copies).
+    """
+    image = noisy_photo(height, width).astype(np.float32)
+    seconds = []
+    for _ in range(repeats + 1):
+        started = time.perf_counter()
+        keras.ops.convert_to_numpy(keras.ops.convert_to_tensor(image[None]))
+        seconds.append(time.perf_counter() - started)
+    return {"image": f"{width}x{height} RGB float32", "median_ms": round(statistics.median(seconds[1:]) * 1000, 1)}
 
 
 def time_inference(denoiser: denoise.Denoiser, height: int, width: int, repeats: int) -> dict:
@@ -137,12 +152,14 @@ def main(argv: list[str] | None = None) -> int:
     for call, tile_size in arguments.variants:
         denoiser = denoise.load_model(arguments.model, tile_size=tile_size, compiled=call == "compiled")
         inference.append(time_inference(denoiser, *arguments.size, arguments.repeats))
+    transfer = time_transfer(*arguments.size, arguments.repeats)
     sizes = (arguments.epochs, arguments.batches, arguments.batch_size, arguments.patch_size, arguments.workers)
     training = time_training(denoiser.cards[3], arguments.data, *sizes)
     report = {
         "command": "python -m benchmarks.device_speed " + " ".join(sys.argv[1:] if argv is None else argv),
         "machine": machine(),
         "inference": inference,
+        "transfer": transfer,
         "training": training,
     }
     where = f"| {report['machine']['device']} | {report['machine']['backend']} |"
@@ -152,6 +169,7 @@ def main(argv: list[str] | None = None) -> int:
         f"| {timing['median_ms']:.0f} ms (first call {timing['first_call_ms']:.0f} ms) |"
         for timing in inference
     ]
+    rows.append(f"{where} the same photo to the device and back, no model | {transfer['median_ms']:.0f} ms |")
     rows.append(
         f"{where} training, {training['batch_size']} patches of {side}x{side} per batch, "
         f"{training['workers']} data threads | {training['patches_per_second']:.0f} patches/s |"

@@ -139,6 +139,7 @@ def test_device_speed_times_inference_and_training(use_tiny_models, tmp_path, ca
         assert timing["image"] == "56x40 RGB float32" and timing["median_ms"] > 0
     assert report["training"]["measured_patches"] == 2 * 2 * 4 and report["training"]["patches_per_second"] > 0
     assert report["training"]["workers"] == 2
+    assert report["transfer"]["image"] == "56x40 RGB float32" and report["transfer"]["median_ms"] >= 0
 
 
 def test_device_speed_refuses_an_unknown_variant():
