@@ -140,7 +140,7 @@ def read_model_file(path: Path) -> LoadedModel:
     return LoadedModel(model, card, path)
 
 
-def _call(model: keras.Model, image: np.ndarray, *, compiled: bool = True) -> np.ndarray:
+def _call(model: keras.Model, image: np.ndarray, *, compiled: bool) -> np.ndarray:
     """Run a fully convolutional model on one H x W x C image.
 
     ``compiled`` goes through ``predict_on_batch``: a graph under TensorFlow (which stops
