@@ -101,6 +101,7 @@ def _command_train(arguments: argparse.Namespace) -> int:
         channels=arguments.channels,
         latent=arguments.latent,
         width=arguments.width,
+        bottom_blocks=arguments.bottom_blocks,
         patch_size=arguments.patch_size,
         batch_size=arguments.batch_size,
         batches_per_epoch=arguments.batches_per_epoch,
@@ -149,6 +150,7 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--channels", type=int, choices=[1, 3], default=1, help="1 grey, 3 colour")
     train.add_argument("--latent", type=int, default=64, help="latent size (bottleneck channels or units)")
     train.add_argument("--width", type=int, default=32, help="feature maps at half resolution")
+    train.add_argument("--bottom-blocks", type=int, default=4, help="U-Net residual blocks at 1/8 resolution")
     train.add_argument("--patch-size", type=int, default=48)
     train.add_argument("--batch-size", type=int, default=32)
     train.add_argument("--batches-per-epoch", type=int, default=100)

@@ -62,6 +62,8 @@ class TrainingConfig:
         Latent size of the model.
     width : int
         Feature maps at half resolution (``conv`` and ``unet``).
+    bottom_blocks : int
+        Residual blocks at the U-Net's lowest resolution.
     patch_size : int
         Training patch side (the dense model's own patch side is 8).
     batch_size, batches_per_epoch, epochs : int
@@ -83,7 +85,9 @@ class TrainingConfig:
         The command line that started the run.
     initial_weights : str or None
         A finished ``.keras`` model of the same architecture and channels to start from,
-        instead of random weights. Its card (same path, ``.json``) is read if present.
+        instead of random weights. Its card (same path, ``.json``) is read if present. A U-Net
+        may have more bottom blocks than that model: they start as identities (see
+        :func:`_start_from`), so training begins from the same function, with more capacity.
     workers : int
         Threads preparing batches; more keep a GPU busy. The batches do not depend on it.
 
@@ -95,6 +99,7 @@ class TrainingConfig:
     channels: int = 1
     latent: int = 64
     width: int = 32
+    bottom_blocks: int = 4
     patch_size: int = 48
     batch_size: int = 32
     batches_per_epoch: int = 100
@@ -192,6 +197,7 @@ def _initial_card(config: TrainingConfig, model: keras.Model, training_images: i
         "channels": config.channels,
         "latent_size": config.latent,
         "width": config.width if config.architecture != "dense" else None,
+        **({"bottom_blocks": config.bottom_blocks} if config.architecture == "unet" else {}),
         "patch_size": DENSE_PATCH_SIZE if config.architecture == "dense" else None,
         "parameters": int(model.count_params()),
         "training_data": {"folder": str(config.data), "images": training_images},
@@ -215,7 +221,37 @@ def _initial_card(config: TrainingConfig, model: keras.Model, training_images: i
 
 def _build(config: TrainingConfig) -> keras.Model:
     options = {"patch_size": DENSE_PATCH_SIZE} if config.architecture == "dense" else {"width": config.width}
+    if config.architecture == "unet":
+        options["bottom_blocks"] = config.bottom_blocks
     return build_model(config.architecture, config.channels, config.latent, **options)
+
+
+def _copy_weights(source: keras.Model, target: keras.Model) -> None:
+    """Copy ``source``'s weights into ``target``, layer by layer by name.
+
+    Layers of ``target`` that ``source`` lacks must be added U-Net bottom blocks
+    (``bottom_N_a``, ``bottom_N_b``): the second convolution of each starts at zero, so the
+    block adds nothing to its input (which a ReLU made non-negative) and ``target`` computes
+    what ``source`` did.
+
+    Raises
+    ------
+    ValueError
+        If a layer's weights differ in shape, ``source`` has a layer ``target`` lacks, or
+        ``target`` has a layer that is not a bottom block and ``source`` lacks.
+
+    """
+    source_layers = {layer.name: layer for layer in source.layers if layer.weights}
+    target_layers = {layer.name: layer for layer in target.layers if layer.weights}
+    if set(source_layers) - set(target_layers):
+        raise ValueError(f"layers missing: {', '.join(sorted(set(source_layers) - set(target_layers)))}")
+    for name, layer in target_layers.items():
+        if name in source_layers:
+            layer.set_weights(source_layers[name].get_weights())
+        elif name.startswith("bottom_") and name.endswith("_b"):
+            layer.set_weights([np.zeros_like(weight) for weight in layer.get_weights()])
+        elif not (name.startswith("bottom_") and name.endswith("_a")):
+            raise ValueError(f"layer {name} is new and not a bottom block")
 
 
 def _start_from(config: TrainingConfig) -> tuple[keras.Model, dict]:
@@ -233,7 +269,7 @@ def _start_from(config: TrainingConfig) -> tuple[keras.Model, dict]:
     ------
     ValueError
         If the file cannot be loaded (:class:`denoise.ModelFileError`) or is not a model of
-        the configured architecture, channels, latent and width.
+        the configured architecture, channels, latent and width, with no more bottom blocks.
 
     """
     path = Path(config.initial_weights)
@@ -241,12 +277,12 @@ def _start_from(config: TrainingConfig) -> tuple[keras.Model, dict]:
     model = _build(config)
     mismatch = ValueError(
         f"initial weights {path} do not fit a {config.architecture} model with {config.channels} channels, "
-        f"latent {config.latent} and width {config.width}"
+        f"latent {config.latent}, width {config.width} and up to {config.bottom_blocks} bottom blocks"
     )
     if loaded.model.name != model.name:
         raise mismatch
     try:
-        model.set_weights(loaded.model.get_weights())
+        _copy_weights(loaded.model, model)
     except ValueError as error:
         raise mismatch from error
     origin = {

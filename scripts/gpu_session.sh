@@ -13,6 +13,8 @@
 #    many epochs as the measured patches/s fit into the time left. A run that overruns is
 #    stopped; its best epoch so far is kept. With TRAINING_RATE set (patches/s of each run
 #    side by side, as measured by an earlier session), step 2 is skipped and that rate is used.
+#    With BOTTOM_BLOCKS above 4, the U-Nets grow that many residual blocks at 1/8 resolution,
+#    the new ones starting as identities (denoise train --bottom-blocks).
 # What it writes goes under $OUT, 8 files at most (the device tool's limit): device-speed.json,
 # and per kind the model, its card and its epoch log (unet-KIND.keras, .json, .log.json).
 set -euo pipefail
@@ -24,6 +26,7 @@ batch_size=${BATCH_SIZE:-64}
 patch_size=${PATCH_SIZE:-96}
 photo=${PHOTO_SIZE:-3000 4000}
 workers=${WORKERS:-6}
+bottom_blocks=${BOTTOM_BLOCKS:-4}
 out=${OUT:?set OUT to the folder for the results}
 for kind in "${kinds[@]}"; do
   case "$kind" in gray | color) ;; *) echo "kind must be gray or color, got $kind" >&2; exit 2 ;; esac
@@ -58,7 +61,7 @@ for kind in "${kinds[@]}"; do
   case "$kind" in gray) train=gray400; channels=1 ;; color) train=color432; channels=3 ;; esac
   timeout --signal=INT $((left + 60)) python3 -m denoise train --data ".gpu-data/train/$train" \
     --channels "$channels" --noise gaussian:0-55 --architecture unet --latent 128 --width 32 \
-    --patch-size "$patch_size" --batch-size "$batch_size" --batches-per-epoch "$batches" \
+    --bottom-blocks "$bottom_blocks" --patch-size "$patch_size" --batch-size "$batch_size" --batches-per-epoch "$batches" \
     --epochs "$epochs" --learning-rate 3e-4 --warmup-epochs 2 --weight-by-noise --workers "$workers" \
     --initial-weights "pretrained/unet-$kind.keras" --output "$run/unet-$kind" > "$run/$kind.txt" 2>&1 &
   pids+=($!)

@@ -2,6 +2,7 @@ import json
 import subprocess
 import sys
 
+import keras
 import numpy as np
 import pytest
 from PIL import Image
@@ -123,3 +124,13 @@ def test_train_from_initial_weights_that_are_missing_is_one_line_error(training_
     error = capsys.readouterr().err.strip()
     assert status == 2 and error.count("\n") == 0 and "missing.keras: model file not found" in error
     assert not (tmp_path / "second.keras").exists()
+
+
+def test_train_command_takes_bottom_blocks_and_data_threads(training_folder, tmp_path):
+    arguments = ["train", "--data", str(training_folder), "--output", str(tmp_path / "unet"), "--latent", "8"]
+    arguments += ["--width", "8", "--patch-size", "32", "--batch-size", "4", "--batches-per-epoch", "2"]
+    assert main([*arguments, "--epochs", "1", "--bottom-blocks", "2", "--workers", "2"]) == 0
+    card = json.loads((tmp_path / "unet.json").read_text())
+    assert card["bottom_blocks"] == 2 and "--workers 2" in card["command"]
+    layers = {layer.name for layer in keras.saving.load_model(tmp_path / "unet.keras").layers}
+    assert "bottom_2_b" in layers and "bottom_3_b" not in layers

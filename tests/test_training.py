@@ -53,11 +53,33 @@ def test_second_stage_starts_from_the_first_stages_weights(training_folder, tmp_
     assert second["validation_psnr"] == pytest.approx(first["validation_psnr"], abs=0.05)
 
 
+def test_more_bottom_blocks_start_as_identities(training_folder, tmp_path):
+    first = train_tiny(training_folder, tmp_path / "first", "unet", 1, 8, epochs=1, bottom_blocks=2)
+    grown = train_tiny(
+        training_folder,
+        tmp_path / "grown",
+        "unet",
+        1,
+        8,
+        epochs=1,
+        learning_rate=1e-9,
+        bottom_blocks=4,
+        initial_weights=str(tmp_path / "first.keras"),
+    )
+    models = [keras.saving.load_model(tmp_path / f"{name}.keras") for name in ("first", "grown")]
+    assert [first["bottom_blocks"], grown["bottom_blocks"]] == [2, 4]
+    assert models[1].count_params() > models[0].count_params()
+    image = np.random.default_rng(1).random((1, 32, 32, 1), dtype=np.float32)
+    outputs = [keras.ops.convert_to_numpy(model(image)) for model in models]
+    np.testing.assert_allclose(outputs[1], outputs[0], atol=1e-5)
+
+
 @pytest.mark.parametrize(
     ("initial", "change", "message"),
     [
         ("first.keras", {"latent": 4}, "do not fit"),
         ("first.keras", {"channels": 3}, "do not fit"),
+        ("first.keras", {"bottom_blocks": 1}, "do not fit"),  # fewer blocks than the file
         ("first.json", {}, "not a Keras model file"),
         ("none.keras", {}, "not found"),
     ],
@@ -65,15 +87,17 @@ def test_second_stage_starts_from_the_first_stages_weights(training_folder, tmp_
 def test_second_stage_refuses_weights_that_do_not_fit(training_folder, tmp_path, initial, change, message):
     train_tiny(training_folder, tmp_path / "first", "unet", 1, 8, epochs=1)
     settings = {"channels": 1, "latent": 8} | change
+    channels, latent = settings.pop("channels"), settings.pop("latent")
     with pytest.raises(ValueError, match=message):
         train_tiny(
             training_folder,
             tmp_path / "second",
             "unet",
-            settings["channels"],
-            settings["latent"],
+            channels,
+            latent,
             epochs=1,
             initial_weights=str(tmp_path / initial),
+            **settings,
         )
     assert not (tmp_path / "second.keras").exists()
 
