@@ -243,15 +243,16 @@ def _copy_weights(source: keras.Model, target: keras.Model) -> None:
     """
     source_layers = {layer.name: layer for layer in source.layers if layer.weights}
     target_layers = {layer.name: layer for layer in target.layers if layer.weights}
-    if set(source_layers) - set(target_layers):
-        raise ValueError(f"layers missing: {', '.join(sorted(set(source_layers) - set(target_layers)))}")
+    missing = sorted(set(source_layers) - set(target_layers))
+    if missing:
+        raise ValueError(f"layers missing: {', '.join(missing)}")
     for name, layer in target_layers.items():
         if name in source_layers:
             layer.set_weights(source_layers[name].get_weights())
-        elif name.startswith("bottom_") and name.endswith("_b"):
-            layer.set_weights([np.zeros_like(weight) for weight in layer.get_weights()])
-        elif not (name.startswith("bottom_") and name.endswith("_a")):
+        elif not (name.startswith("bottom_") and name.endswith(("_a", "_b"))):
             raise ValueError(f"layer {name} is new and not a bottom block")
+        elif name.endswith("_b"):
+            layer.set_weights([np.zeros_like(weight) for weight in layer.get_weights()])
 
 
 def _start_from(config: TrainingConfig) -> tuple[keras.Model, dict]:

@@ -18,7 +18,8 @@ case "$kind" in
   *) echo "kind must be gray or color" >&2; exit 2 ;;
 esac
 denoise="${DENOISE:-.venv/bin/denoise}"
-common=(--data "$folder" --channels "$channels" --noise gaussian:0-55 --batches-per-epoch 100)
+data_options=(--data "$folder" --channels "$channels" --noise gaussian:0-55)
+common=("${data_options[@]}" --batches-per-epoch 100)
 
 stage=${3:-all}  # all; unet (its four stages); second, third or fourth (that U-Net stage only); small (conv, dense)
 case "$stage" in
@@ -43,8 +44,8 @@ if runs all unet third; then
     --initial-weights "pretrained/stage2/unet-$kind.keras" --output "pretrained/stage3/unet-$kind"
 fi
 if runs all unet fourth; then
-  "$denoise" train --data "$folder" --channels "$channels" --noise gaussian:0-55 --architecture unet --latent 128 \
-    --width 32 --patch-size 96 --batch-size 64 --batches-per-epoch 200 --epochs 106 --learning-rate 3e-4 \
+  "$denoise" train "${data_options[@]}" --architecture unet --latent 128 --width 32 --patch-size 96 \
+    --batch-size 64 --batches-per-epoch 200 --epochs 106 --learning-rate 3e-4 \
     --warmup-epochs 2 --weight-by-noise --workers 2 \
     --initial-weights "pretrained/stage3/unet-$kind.keras" --output "pretrained/unet-$kind"
 fi
