@@ -27,9 +27,9 @@ st.set_page_config(page_title="denoise", layout="wide")
 
 
 @st.cache_resource(show_spinner="Loading model…")
-def cached_model(name: str) -> denoise.Denoiser:
+def cached_model(name: str, orientations: int = 1) -> denoise.Denoiser:
     """Load each model once for all sessions (the Denoiser serialises its own calls)."""
-    return denoise.load_model(name)
+    return denoise.load_model(name, orientations=orientations)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -46,10 +46,11 @@ def cached_noisy(data: bytes, kind: str | None, level: float, seed: int) -> np.n
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def cached_result(data: bytes, kind: str | None, level: float, seed: int, model: str) -> DenoiseResult:
-    """Denoise an upload with the chosen model and score it."""
+def cached_result(data: bytes, kind: str | None, level: float, seed: int, model: str, passes: int) -> DenoiseResult:
+    """Denoise an upload with the chosen model, averaging ``passes`` orientations, and score it."""
     clean = cached_read(data).pixels
-    return denoise_image(cached_model(model), cached_noisy(data, kind, level, seed), None if kind is None else clean)
+    denoiser = cached_model(model, passes)
+    return denoise_image(denoiser, cached_noisy(data, kind, level, seed), None if kind is None else clean)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -67,14 +68,14 @@ def cached_classical(data: bytes, kind: str | None, level: float, seed: int, met
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def cached_png(data: bytes, kind: str | None, level: float, seed: int, model: str) -> bytes:
+def cached_png(data: bytes, kind: str | None, level: float, seed: int, model: str, passes: int) -> bytes:
     """Encode the denoised upload as a PNG at its own size, channels and bit depth.
 
     zlib level 3: about a third of the default level's time on a 1-MP photo, for a file about
     7% larger.
     """
     image = cached_read(data)
-    result = cached_result(data, kind, level, seed, model)
+    result = cached_result(data, kind, level, seed, model, passes)
     return denoise.encode_png(result.denoised, alpha=image.alpha, bit_depth=image.bit_depth, compress_level=3)
 
 
@@ -95,8 +96,12 @@ def show(place: st.delta_generator.DeltaGenerator, image: np.ndarray, caption: s
     place.image(display_png(image), caption=caption)
 
 
-def sidebar() -> tuple[str, str | None, float, int, list[str]]:
-    """Draw the controls; return model name, noise kind (None: already noisy), level, seed, comparisons."""
+def sidebar() -> tuple[str, int, str | None, float, int, list[str]]:
+    """Draw the controls.
+
+    Returns model name, passes (orientations averaged), noise kind (None: already noisy),
+    level, seed and the classical methods to compare with.
+    """
     cards = denoise.available_models()
     st.sidebar.header("Model")
     family = FAMILIES[st.sidebar.radio("Model", list(FAMILIES), label_visibility="collapsed")]
@@ -109,6 +114,13 @@ def sidebar() -> tuple[str, str | None, float, int, list[str]]:
         help="How many feature maps the conv autoencoder squeezes the image into.",
     )
     model = f"conv-{latent}" if family == "conv" else family
+    passes = st.sidebar.select_slider(
+        "Passes",
+        options=[1, 2, 4, 8],
+        value=1,
+        help="Denoise this many flipped or turned copies of the image and average them: each pass "
+        "costs one model run; 8 passes gain about 0.1 dB (grey) to 0.2 dB (colour).",
+    )
 
     st.sidebar.header("Noise")
     labels = {kind.label: name for name, kind in denoise.NOISE_KINDS.items()} | {NO_NOISE: None}
@@ -123,11 +135,18 @@ def sidebar() -> tuple[str, str | None, float, int, list[str]]:
 
     st.sidebar.header("Compare with")
     comparisons = [name for name in classical_methods() if st.sidebar.checkbox(name, value=False)]
-    return model, kind, float(level), seed, comparisons
+    return model, passes, kind, float(level), seed, comparisons
 
 
 def show_image(
-    name: str, data: bytes, kind: str | None, level: float, seed: int, model: str, comparisons: list[str]
+    name: str,
+    data: bytes,
+    kind: str | None,
+    level: float,
+    seed: int,
+    model: str,
+    passes: int,
+    comparisons: list[str],
 ) -> tuple[str, bytes] | None:
     """Show one image's results; return the download name and PNG, or None if it was refused."""
     try:
@@ -139,7 +158,7 @@ def show_image(
     for note in image.notes:
         st.info(note)
     with st.spinner("Denoising…"):
-        result = cached_result(data, kind, level, seed, model)
+        result = cached_result(data, kind, level, seed, model, passes)
     columns = st.columns(3)
     show(columns[0], image.pixels, "Original")
     show(columns[1], result.noisy, "Noisy" if kind else "Input")
@@ -160,8 +179,9 @@ def show_image(
     elif result.estimated_sigma is not None:
         st.metric("Estimated noise level", f"σ ≈ {result.estimated_sigma:.1f} (0-255)")
     height, width = image.pixels.shape[:2]
+    how = f"{model}, {passes} passes" if passes > 1 else model
     st.caption(
-        f"{model} on {result.device}: {result.seconds:.2f} s for {width}×{height} "
+        f"{how} on {result.device}: {result.seconds:.2f} s for {width}×{height} "
         f"({result.seconds / (width * height / 1e6):.2f} s per megapixel)"
     )
 
@@ -183,7 +203,7 @@ def show_image(
         score = f" — PSNR {denoise.psnr(image.pixels, classical):.2f} dB" if kind else ""
         show(st, classical, f"{method}{score}")
 
-    png = cached_png(data, kind, level, seed, model)
+    png = cached_png(data, kind, level, seed, model, passes)
     file_name = f"{safe_file_stem(name)}-denoised.png"
     st.download_button(
         f"Download {file_name}", png, file_name=file_name, mime="image/png", on_click="ignore", key=f"download-{name}"
@@ -195,7 +215,7 @@ def main() -> None:
     """Lay out the page."""
     st.title("denoise")
     st.caption("Keras autoencoders that remove noise from photos — and show what they keep.")
-    model, kind, level, seed, comparisons = sidebar()
+    model, passes, kind, level, seed, comparisons = sidebar()
     uploads = st.file_uploader(
         "Images",
         type=UPLOAD_TYPES,
@@ -210,7 +230,7 @@ def main() -> None:
     progress = st.progress(0.0, text="Denoising…") if len(files) > 1 else None
     for index, (name, data) in enumerate(files):
         try:
-            outcome = show_image(name, data, kind, level, seed, model, comparisons)
+            outcome = show_image(name, data, kind, level, seed, model, passes, comparisons)
         except (ValueError, OSError, MemoryError) as error:  # one file's failure must not stop the others
             st.error(f"{name}: could not be denoised ({error})")
             outcome = None

@@ -90,14 +90,31 @@ def write_report(prefix: str | Path, report: dict) -> Path:
     return output
 
 
-def run(folders: list[str], sigmas: list[float], models: list[str], classical: list[str]) -> list[dict]:
+def model_runs(models: list[str], orientations: list[int]) -> list[tuple[str, str, int]]:
+    """Return ``(row name, model family, orientations)`` for each model run.
+
+    Every family runs once on each image; the default family also runs averaging each count
+    of ``orientations`` above 1, in rows named like ``unet x8``.
+    """
+    runs = []
+    for name in models:
+        counts = sorted(set(orientations) | {1}) if name in DEFAULT_NAMES else [1]
+        runs += [(name if count == 1 else f"{name} x{count}", name, count) for count in counts]
+    return runs
+
+
+def run(
+    folders: list[str], sigmas: list[float], models: list[str], classical: list[str], orientations: list[int]
+) -> list[dict]:
     """Evaluate every method on every folder; return one row per method, folder and sigma."""
     rows = []
     for folder in folders:
-        for name in models:
-            denoiser = denoise.load_model(name)
+        for label, name, count in model_runs(models, orientations):
+            denoiser = denoise.load_model(name, orientations=count)
             for row in evaluate(denoiser.denoise, folder, sigmas):
-                rows.append({"method": name, "kind": "model", "folder": Path(folder).name, **row})
+                rows.append(
+                    {"method": label, "kind": "model", "orientations": count, "folder": Path(folder).name, **row}
+                )
                 print_row(rows[-1])
         for key in classical:
             label, method = CLASSICAL[key]
@@ -308,7 +325,7 @@ def plot_latent_curve(rows: list[dict], path: Path) -> bool:
 def update_cards(rows: list[dict], command: str) -> None:
     """Write each model's measured PSNR/SSIM into its card in the models folder."""
     for row in rows:
-        if row["kind"] != "model":
+        if row["kind"] != "model" or row.get("orientations", 1) != 1:
             continue
         family = denoise.DEFAULT_MODEL if row["method"] in DEFAULT_NAMES else row["method"]
         member = f"{family}-{'gray' if row['channels'] == 1 else 'color'}"
@@ -338,6 +355,14 @@ def main(argv: list[str] | None = None) -> int:
         choices=sorted(CLASSICAL),
         help="classical methods (bm3d needs the bench extra)",
     )
+    parser.add_argument(
+        "--orientations",
+        type=int,
+        nargs="+",
+        choices=[1, 2, 4, 8],
+        default=[1],
+        help="also run the default model averaging this many flipped or turned copies (rows 'unet xN')",
+    )
     parser.add_argument("--output", default="results/benchmark", help="path prefix for .json, .md and .png")
     parser.add_argument("--update-cards", action="store_true", help="write measured PSNR into the model cards")
     parser.add_argument(
@@ -357,11 +382,13 @@ def main(argv: list[str] | None = None) -> int:
             *models,
             "--classical",
             *arguments.classical,
+            "--orientations",
+            *map(str, arguments.orientations),
         ]
         rows = run_in_parallel(arguments.folders, arguments.jobs, job_arguments)
         threads = 1
     else:
-        rows = run(arguments.folders, arguments.sigma, models, arguments.classical)
+        rows = run(arguments.folders, arguments.sigma, models, arguments.classical, arguments.orientations)
         threads = int(os.environ.get("TF_NUM_INTRAOP_THREADS", 0)) or os.cpu_count()
     output = Path(arguments.output)
     comparison = targets(rows)

@@ -54,6 +54,9 @@ def display_name(method: str) -> str:
     """How a method is named in the README."""
     if method in DEFAULT_NAMES:
         return f"{DEFAULT_MODEL} (default)"
+    base, _, count = method.rpartition(" x")
+    if base in DEFAULT_NAMES and count.isdigit():
+        return f"{DEFAULT_MODEL}, {count} orientations averaged"
     if method == "BM3D":
         return "BM3D (CBM3D on colour)"
     return method

@@ -28,11 +28,12 @@ def _command_run(arguments: argparse.Namespace) -> int:
     from denoise.noise import add_noise, parse_noise
 
     noise = parse_noise(arguments.noise) if arguments.noise else None
-    denoiser = load_model(arguments.model)
+    denoiser = load_model(arguments.model, orientations=arguments.orientations)
     output_folder = Path(arguments.out)
     output_folder.mkdir(parents=True, exist_ok=True)
     refused, taken = 0, set()
-    print(f"model {denoiser.name} on {device_name()}", file=sys.stderr)
+    views = f", {denoiser.orientations} orientations averaged" if denoiser.orientations > 1 else ""
+    print(f"model {denoiser.name}{views} on {device_name()}", file=sys.stderr)
     for index, input_path in enumerate(arguments.inputs):
         try:
             image = read_image(input_path)
@@ -55,17 +56,18 @@ def _command_eval(arguments: argparse.Namespace) -> int:
     from denoise.evaluation import evaluate
     from denoise.inference import load_model
 
-    denoiser = load_model(arguments.model)
+    denoiser = load_model(arguments.model, orientations=arguments.orientations)
     rows = evaluate(denoiser.denoise, arguments.folder, arguments.sigma)
     for row in rows:
-        row.update(model=denoiser.name, folder=str(arguments.folder))
+        row.update(model=denoiser.name, orientations=denoiser.orientations, folder=str(arguments.folder))
     if arguments.json:
         print(json.dumps(rows, indent=2))
         return 0
     print(f"{'model':<12} {'folder':<28} {'sigma':>5} {'noisy':>7} {'PSNR':>7} {'SSIM':>6} {'s/MP':>6}")
+    label = denoiser.name + (f" x{denoiser.orientations}" if denoiser.orientations > 1 else "")
     for row in rows:
         print(
-            f"{row['model']:<12} {row['folder'][-28:]:<28} {row['sigma']:>5g} {row['noisy_psnr']:>7.2f} "
+            f"{label:<12} {row['folder'][-28:]:<28} {row['sigma']:>5g} {row['noisy_psnr']:>7.2f} "
             f"{row['psnr']:>7.2f} {row['ssim']:>6.4f} {row['seconds_per_megapixel']:>6.2f}"
         )
     return 0
@@ -120,6 +122,16 @@ def _command_train(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def _add_orientations(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--orientations",
+        type=int,
+        choices=[1, 2, 4, 8],
+        default=1,
+        help="average the model over this many flipped or turned copies: slower, a little better (default 1)",
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="denoise", description="Denoise images with Keras autoencoders.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -130,6 +142,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--model", default="default", help="model name or .keras path (see `denoise models`)")
     run.add_argument("--noise", metavar="KIND:LEVEL", help="add synthetic noise first, e.g. gaussian:25")
     run.add_argument("--seed", type=int, default=0, help="seed of the synthetic noise")
+    _add_orientations(run)
     run.set_defaults(handler=_command_run)
 
     evaluation = commands.add_parser("eval", help="PSNR/SSIM on a folder of clean images with Gaussian noise")
@@ -137,6 +150,7 @@ def _parser() -> argparse.ArgumentParser:
     evaluation.add_argument("--sigma", type=float, nargs="+", default=[15, 25, 50], help="noise levels (0-255)")
     evaluation.add_argument("--model", default="default")
     evaluation.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    _add_orientations(evaluation)
     evaluation.set_defaults(handler=_command_eval)
 
     models = commands.add_parser("models", help="list the shipped models and their cards")

@@ -44,6 +44,19 @@ TILE_SIZE = 1024
 CHANNEL_SUFFIXES = {1: "gray", 3: "color"}
 #: Overlapping patch step of the dense patch autoencoder.
 DENSE_PATCH_STEP = 4
+#: The eight orientations of an image as (flip rows, flip columns, transpose). The first one,
+#: two, four and eight each form a group (identity; a half turn; the mirrors; all), so
+#: averaging over a prefix treats every direction alike.
+ORIENTATIONS = (
+    (False, False, False),
+    (True, True, False),
+    (False, True, False),
+    (True, False, False),
+    (False, False, True),
+    (True, True, True),
+    (False, True, True),
+    (True, False, True),
+)
 
 
 class ModelFileError(ValueError):
@@ -170,6 +183,20 @@ def _fold_patches(patches: np.ndarray, grid: tuple[int, int], patch_size: int, s
     return total.reshape((rows + blocks - 1) * step, (columns + blocks - 1) * step, channels)
 
 
+def _orient(image: np.ndarray, orientation: tuple[bool, bool, bool], *, undo: bool = False) -> np.ndarray:
+    """Flip and/or transpose an H x W x C image into one of :data:`ORIENTATIONS`, or back."""
+    flip_rows, flip_columns, transpose = orientation
+    if transpose and undo:
+        image = image.transpose(1, 0, 2)
+    if flip_rows:
+        image = image[::-1]
+    if flip_columns:
+        image = image[:, ::-1]
+    if transpose and not undo:
+        image = image.transpose(1, 0, 2)
+    return np.ascontiguousarray(image)
+
+
 def _pad_to_multiple(image: np.ndarray, stride: int) -> np.ndarray:
     """Mirror-pad the bottom and right of an H x W x C image to multiples of ``stride``."""
     height, width = image.shape[:2]
@@ -219,16 +246,35 @@ class Denoiser:
     compiled : bool, default True
         Run the convolutional models through compiled calls rather than direct ones (see
         :func:`_call`).
+    orientations : {1, 2, 4, 8}, default 1
+        Denoise this many flipped or turned copies of each image, turn each result back and
+        average them (geometric self-ensemble). Each copy costs a full model run; the average
+        of eight gains about 0.1 dB (grey) to 0.2 dB (colour) over one on the test sets
+        (``benchmarks/benchmark.py --orientations``).
+
+    Raises
+    ------
+    ValueError
+        If ``orientations`` is not 1, 2, 4 or 8.
 
     """
 
     def __init__(
-        self, models: list[LoadedModel], *, name: str, tile_size: int = TILE_SIZE, compiled: bool = True
+        self,
+        models: list[LoadedModel],
+        *,
+        name: str,
+        tile_size: int = TILE_SIZE,
+        compiled: bool = True,
+        orientations: int = 1,
     ) -> None:
+        if orientations not in (1, 2, 4, 8):
+            raise ValueError(f"orientations must be 1, 2, 4 or 8, got {orientations}")
         self.name = name
         self._models = {entry.channels: entry for entry in models}
         self.tile_size = tile_size
         self.compiled = compiled
+        self.orientations = orientations
         self._encoders: dict[int, keras.Model] = {}
         # One model may be shared by several app sessions; calls into it take turns.
         self._lock = threading.Lock()
@@ -298,7 +344,10 @@ class Denoiser:
         """
         array, entry = self._prepare(image)
         with self._lock:
-            result = np.clip(self._run(entry, array), 0.0, 1.0)
+            total = self._run(entry, array)
+            for orientation in ORIENTATIONS[1 : self.orientations]:
+                total += _orient(self._run(entry, _orient(array, orientation)), orientation, undo=True)
+        result = np.clip(total / self.orientations, 0.0, 1.0)
         return result.reshape(np.shape(image)).astype(np.float32, copy=False)
 
     def encode(self, image: np.ndarray) -> np.ndarray:
@@ -329,7 +378,9 @@ class Denoiser:
         return self._encoders[entry.channels]
 
 
-def load_model(name_or_path: str | Path = "default", *, tile_size: int = TILE_SIZE, compiled: bool = True) -> Denoiser:
+def load_model(
+    name_or_path: str | Path = "default", *, tile_size: int = TILE_SIZE, compiled: bool = True, orientations: int = 1
+) -> Denoiser:
     """Load a shipped model family, a single shipped model, or a ``.keras`` file.
 
     Parameters
@@ -342,17 +393,22 @@ def load_model(name_or_path: str | Path = "default", *, tile_size: int = TILE_SI
         Side of the tiles that large images are split into.
     compiled : bool, default True
         Compiled rather than direct model calls (see :func:`_call`); the results are the same.
+    orientations : {1, 2, 4, 8}, default 1
+        Orientations of each image averaged (see :class:`Denoiser`).
 
     Raises
     ------
     ModelFileError
         If no such model exists or a file cannot be loaded.
+    ValueError
+        If ``orientations`` is not 1, 2, 4 or 8.
 
     """
+    options = {"tile_size": tile_size, "compiled": compiled, "orientations": orientations}
     name = DEFAULT_MODEL if str(name_or_path) == "default" else str(name_or_path)
     path = Path(name)
     if path.suffix == ".keras":
-        return Denoiser([read_model_file(path)], name=path.stem, tile_size=tile_size, compiled=compiled)
+        return Denoiser([read_model_file(path)], name=path.stem, **options)
     folder = pretrained_dir()
     members = (
         [folder / f"{name}.keras"]
@@ -367,4 +423,4 @@ def load_model(name_or_path: str | Path = "default", *, tile_size: int = TILE_SI
         families = sorted({key.rsplit("-", 1)[0] for key in available_models()})
         raise ModelFileError(f"no model named {name!r}; available: default, {', '.join(families) or 'none'}")
     members = [read_model_file(member) for member in members]
-    return Denoiser(members, name=name, tile_size=tile_size, compiled=compiled)
+    return Denoiser(members, name=name, **options)

@@ -226,3 +226,12 @@ def test_heat_map_runs_from_black_to_white_at_the_99th_percentile():
     brightness = image.astype(int).sum(axis=2).reshape(-1)
     assert (np.diff(brightness) >= 0).all()  # larger errors are never darker
     assert heat_map(reference, reference)[1] == 1.0  # no error: a black map, not a division by zero
+
+
+def test_passes_slider_averages_orientations():
+    app = start()
+    passes = app.sidebar.select_slider[1]
+    assert passes.label == "Passes" and list(passes.options) == ["1", "2", "4", "8"]
+    passes.set_value(2).run()
+    assert not app.exception
+    assert any("unet, 2 passes on" in caption.value for caption in app.caption)

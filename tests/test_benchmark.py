@@ -4,7 +4,7 @@ import pytest
 from PIL import Image
 
 from benchmarks import device_speed
-from benchmarks.benchmark import main, targets, targets_table
+from benchmarks.benchmark import main, model_runs, targets, targets_table
 from tests.images import gradient
 
 
@@ -62,7 +62,10 @@ def test_report_writes_the_readme_section_from_the_json(tmp_path):
             "seconds_per_megapixel": 0.5,
         }
         for sigma in (15.0, 25.0)
-    ] + [{"method": "BM3D", "folder": "bsd68", "sigma": 25.0, "psnr": 28.57, "ssim": 0.8, "seconds_per_megapixel": 9.0}]
+    ] + [
+        {"method": "BM3D", "folder": "bsd68", "sigma": 25.0, "psnr": 28.57, "ssim": 0.8, "seconds_per_megapixel": 9.0},
+        {"method": "unet x8", "folder": "bsd68", "sigma": 25.0, "psnr": 28.4, "ssim": 0.8, "seconds_per_megapixel": 4},
+    ]
     machine = {"processor": "Test CPU", "cpus": 2, "keras": "3", "backend": "tensorflow", "device": "CPU"}
     report = tmp_path / "bench.json"
     report.write_text(
@@ -77,7 +80,8 @@ def test_report_writes_the_readme_section_from_the_json(tmp_path):
     assert "old numbers" not in text and text.endswith(f"{END}\n\nrest\n")
     assert "| unet (default) | 28.15 / 28.25 | 0.50 |" in text
     assert "| BM3D (CBM3D on colour) | – / 28.57 | 9.00 |" in text
-    assert "| bsd68 | 25 | 28.25 | 28.57 | -0.32 ✗ |" in text
+    assert "| bsd68 | 25 | 28.25 | 28.57 | -0.32 ✗ |" in text  # the targets are the single pass's
+    assert "| unet, 8 orientations averaged | – / 28.40 | 4.00 |" in text
 
 
 def test_latent_curve_plot(tmp_path):
@@ -145,3 +149,18 @@ def test_device_speed_times_inference_and_training(use_tiny_models, tmp_path, ca
 def test_device_speed_refuses_an_unknown_variant():
     with pytest.raises(SystemExit):
         device_speed.main(["--variants", "fast:1024"])
+
+
+def test_orientation_rows_only_for_the_default_model(use_tiny_models, tmp_path):
+    assert model_runs(["unet", "conv-2"], [8]) == [("unet", "unet", 1), ("unet x8", "unet", 8), ("conv-2", "conv-2", 1)]
+    folder = tmp_path / "set"
+    folder.mkdir()
+    Image.fromarray(gradient(48, 64, 1)).save(folder / "a.png")
+    output = tmp_path / "bench"
+    arguments = [str(folder), "--sigma", "25", "--models", "unet", "--classical", "--orientations", "1", "2"]
+    assert main([*arguments, "--output", str(output), "--update-cards"]) == 0
+    rows = {row["method"]: row for row in json.loads(output.with_suffix(".json").read_text())["rows"]}
+    assert set(rows) == {"unet", "unet x2"} and rows["unet x2"]["orientations"] == 2
+    assert rows["unet x2"]["psnr"] != rows["unet"]["psnr"]
+    card = json.loads((use_tiny_models / "unet-gray.json").read_text())
+    assert card["measured"]["results"]["set"]["sigma_25"]["psnr"] == round(rows["unet"]["psnr"], 2)

@@ -134,3 +134,13 @@ def test_train_command_takes_bottom_blocks_and_data_threads(training_folder, tmp
     assert card["bottom_blocks"] == 2 and "--workers 2" in card["command"]
     layers = {layer.name for layer in keras.saving.load_model(tmp_path / "unet.keras").layers}
     assert "bottom_2_b" in layers and "bottom_3_b" not in layers
+
+
+def test_eval_averages_orientations(use_tiny_models, tmp_path, capsys):
+    folder = tmp_path / "test-set"
+    folder.mkdir()
+    Image.fromarray(gradient(32, 40, 1)).save(folder / "0.png")
+    assert main(["eval", str(folder), "--sigma", "25", "--orientations", "2"]) == 0
+    assert "unet x2" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["eval", str(folder), "--orientations", "3"])

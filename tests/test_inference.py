@@ -120,3 +120,32 @@ def test_compiled_calls_give_the_direct_calls_result(use_tiny_models, noisy_colo
     compiled = load_model("default", tile_size=tile_size)  # compiled is the default
     assert compiled.compiled
     np.testing.assert_allclose(compiled.denoise(noisy_colour), direct, atol=1e-5)
+
+
+def test_orientations_are_undone_exactly():
+    from denoise.inference import ORIENTATIONS, _orient
+
+    image = np.arange(5 * 7 * 3, dtype=np.float32).reshape(5, 7, 3)
+    views = [_orient(image, orientation) for orientation in ORIENTATIONS]
+    assert len({view.tobytes() + bytes(view.shape) for view in views}) == 8  # all different
+    for orientation, view in zip(ORIENTATIONS, views, strict=True):
+        np.testing.assert_array_equal(_orient(view, orientation, undo=True), image)
+
+
+@pytest.mark.parametrize("name", ["default", "dense"])
+def test_averaged_orientations_are_the_mean_of_turned_results(use_tiny_models, noisy_colour, name):
+    from denoise.inference import ORIENTATIONS, _orient
+
+    once = load_model(name)
+    copies = [_orient(once.denoise(_orient(noisy_colour, view)), view, undo=True) for view in ORIENTATIONS[:4]]
+    averaged = load_model(name, orientations=4).denoise(noisy_colour)
+    # Here each copy is clipped to [0, 1] before the mean; the denoiser clips the mean.
+    unclipped = np.all([(copy > 0) & (copy < 1) for copy in copies], axis=0)
+    assert unclipped.mean() > 0.5
+    np.testing.assert_allclose(averaged[unclipped], np.mean(copies, axis=0)[unclipped], atol=1e-5)
+    assert np.abs(averaged - once.denoise(noisy_colour)).max() > 1e-4  # the copies differ
+
+
+def test_orientations_must_be_a_group_size(use_tiny_models):
+    with pytest.raises(ValueError, match="orientations must be 1, 2, 4 or 8"):
+        load_model("default", orientations=3)
