@@ -139,12 +139,17 @@ def shared_runtime(monkeypatch):
     AppTest installs a stand-in for Streamlit's process-wide Runtime at the start of every run
     and removes it at the end, so one session finishing would pull it from under the others.
     Here all sessions share one stand-in, as all sessions of a real server share one Runtime.
+    They also share one script cache, as on a real server: with a cache per session, eight
+    threads parse app.py at once, which Python 3.11.7's AST module does not always survive
+    ("AST constructor recursion depth mismatch").
     """
     from unittest.mock import MagicMock
 
+    import streamlit.testing.v1.local_script_runner as local_script_runner
     from streamlit.runtime import Runtime
     from streamlit.runtime.caching.storage.dummy_cache_storage import MemoryCacheStorageManager
     from streamlit.runtime.media_file_manager import MediaFileManager
+    from streamlit.runtime.scriptrunner.script_cache import ScriptCache
 
     runtime = MagicMock(spec=Runtime)
     runtime.media_file_mgr = MediaFileManager(MemoryMediaFileStorage("/mock/media"))
@@ -156,6 +161,8 @@ def shared_runtime(monkeypatch):
         _instance = None
 
     monkeypatch.setattr(app_test_module, "Runtime", SharedRuntime)
+    shared_cache = ScriptCache()
+    monkeypatch.setattr(local_script_runner, "ScriptCache", lambda: shared_cache)
     monkeypatch.setattr(Runtime, "_instance", runtime)
     return runtime
 
