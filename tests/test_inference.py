@@ -149,3 +149,13 @@ def test_averaged_orientations_are_the_mean_of_turned_results(use_tiny_models, n
 def test_orientations_must_be_a_group_size(use_tiny_models):
     with pytest.raises(ValueError, match="orientations must be 1, 2, 4 or 8"):
         load_model("default", orientations=3)
+
+
+@pytest.mark.parametrize("orientations", [1, 2])
+@pytest.mark.parametrize("shape", [(40, 48, 3), (37, 53, 3)])  # a multiple of the stride, and not
+def test_denoise_leaves_its_input_alone(use_tiny_models, shape, orientations):
+    image = np.random.default_rng(0).random(shape, np.float32)
+    kept = image.copy()
+    result = load_model("default", orientations=orientations).denoise(image)
+    np.testing.assert_array_equal(image, kept)
+    assert not np.shares_memory(result, image)
