@@ -6,6 +6,7 @@ runs on (the CPU here; the H100 with ``KERAS_BACKEND=jax`` through ``scripts/gpu
 * ``denoise`` of a 4000 x 3000 RGB float image by the default colour model, from a NumPy array
   in host memory to a NumPy array in host memory (transfers included); the first call (which
   compiles) and the median of the others;
+* the same call with a model that returns its input: the host-side work and the transfers;
 * ``denoise.train`` of the same model's colour architecture (from its card) on patches cut
   from the given folder: patches per second over the epochs after the first (the first
   includes compilation), taken from the training log, so the project's own data pipeline,
@@ -34,6 +35,7 @@ from skimage import data as sample_images
 import denoise
 from benchmarks.benchmark import machine, write_report
 from benchmarks.memory import noisy_photo
+from denoise.inference import LoadedModel
 from denoise.training import TrainingConfig, train
 
 SAMPLE_PHOTOS = ("astronaut", "coffee", "chelsea", "rocket")
@@ -59,6 +61,19 @@ def time_transfer(height: int, width: int, repeats: int) -> dict:
         keras.ops.convert_to_numpy(keras.ops.convert_to_tensor(image[None]))
         seconds.append(time.perf_counter() - started)
     return {"image": f"{width}x{height} RGB float32", "median_ms": round(statistics.median(seconds[1:]) * 1000, 1)}
+
+
+def identity_denoiser(*, compiled: bool, tile_size: int) -> denoise.Denoiser:
+    """Return a colour Denoiser whose model returns its input: what ``denoise`` costs besides it.
+
+    Timed on a photo, it gives the host-side work (checks, padding, tiling, clipping) and the
+    transfers to the device and back, which no change to the model can remove.
+    """
+    inputs = keras.Input(shape=(None, None, 3), name="noisy")
+    model = keras.Model(inputs, keras.layers.Identity(name="denoised")(inputs))
+    card = {"name": "identity (no model)", "architecture": "identity", "channels": 3}
+    entry = LoadedModel(model, card, Path("identity"))
+    return denoise.Denoiser([entry], name="identity", compiled=compiled, tile_size=tile_size)
 
 
 def time_inference(denoiser: denoise.Denoiser, height: int, width: int, repeats: int) -> dict:
@@ -152,6 +167,9 @@ def main(argv: list[str] | None = None) -> int:
     for call, tile_size in arguments.variants:
         denoiser = denoise.load_model(arguments.model, tile_size=tile_size, compiled=call == "compiled")
         inference.append(time_inference(denoiser, *arguments.size, arguments.repeats))
+    call, tile_size = arguments.variants[0]
+    identity = identity_denoiser(compiled=call == "compiled", tile_size=tile_size)
+    inference.append(time_inference(identity, *arguments.size, arguments.repeats))
     transfer = time_transfer(*arguments.size, arguments.repeats)
     sizes = (arguments.epochs, arguments.batches, arguments.batch_size, arguments.patch_size, arguments.workers)
     training = time_training(denoiser.cards[3], arguments.data, *sizes)

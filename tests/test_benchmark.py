@@ -138,7 +138,9 @@ def test_device_speed_times_inference_and_training(use_tiny_models, tmp_path, ca
     assert [(timing["call"], timing["tile_size"]) for timing in report["inference"]] == [
         ("direct", 16),
         ("compiled", 64),
+        ("direct", 16),  # the identity model, with the first variant's call
     ]
+    assert report["inference"][-1]["model"] == "identity (no model)"
     for timing in report["inference"]:
         assert timing["image"] == "56x40 RGB float32" and timing["median_ms"] > 0
     assert report["training"]["measured_patches"] == 2 * 2 * 4 and report["training"]["patches_per_second"] > 0
