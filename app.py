@@ -116,7 +116,7 @@ def sidebar() -> tuple[str, int, str | None, float, int, list[str]]:
     model = f"conv-{latent}" if family == "conv" else family
     passes = st.sidebar.select_slider(
         "Passes",
-        options=[1, 2, 4, 8],
+        options=denoise.ORIENTATION_COUNTS,
         value=1,
         help="Denoise this many flipped or turned copies of the image and average them: each pass "
         "costs one model run; 8 passes gain about 0.1 dB (grey) to 0.2 dB (colour).",

@@ -359,7 +359,7 @@ def main(argv: list[str] | None = None) -> int:
         "--orientations",
         type=int,
         nargs="+",
-        choices=[1, 2, 4, 8],
+        choices=denoise.ORIENTATION_COUNTS,
         default=[1],
         help="also run the default model averaging this many flipped or turned copies (rows 'unet xN')",
     )

@@ -12,6 +12,7 @@ The public API, shared by the command line, the Streamlit app and the benchmarks
 from denoise.image_io import ImageReadError, LoadedImage, encode_png, read_image, write_png
 from denoise.inference import (
     DEFAULT_MODEL,
+    ORIENTATION_COUNTS,
     Denoiser,
     ModelFileError,
     available_models,
@@ -27,6 +28,7 @@ from denoise.training import TrainingConfig, train
 __all__ = [
     "DEFAULT_MODEL",
     "NOISE_KINDS",
+    "ORIENTATION_COUNTS",
     "Denoiser",
     "ImageReadError",
     "LoadedImage",

@@ -126,7 +126,7 @@ def _add_orientations(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--orientations",
         type=int,
-        choices=[1, 2, 4, 8],
+        choices=[1, 2, 4, 8],  # denoise.ORIENTATION_COUNTS, written out so that --help need not import Keras
         default=1,
         help="average the model over this many flipped or turned copies: slower, a little better (default 1)",
     )

@@ -36,7 +36,8 @@ runs() {  # true if the chosen stage is one of the arguments
   for name in "$@"; do [ "$stage" = "$name" ] && return 0; done
   return 1
 }
-unet=("${common[@]}" --architecture unet --latent 128 --width 32 --patch-size 96 --batch-size 16)
+unet_model=(--architecture unet --latent 128 --width 32 --patch-size 96)
+unet=("${common[@]}" "${unet_model[@]}" --batch-size 16)
 if runs all unet; then
   "$denoise" train "${unet[@]}" --epochs 160 --output "pretrained/base/unet-$kind"
 fi
@@ -49,13 +50,13 @@ if runs all unet third; then
     --initial-weights "pretrained/stage2/unet-$kind.keras" --output "pretrained/stage3/unet-$kind"
 fi
 if runs all unet fourth; then
-  "$denoise" train "${data_options[@]}" --architecture unet --latent 128 --width 32 --patch-size 96 \
+  "$denoise" train "${data_options[@]}" "${unet_model[@]}" \
     --batch-size 64 --batches-per-epoch 200 --epochs 106 --learning-rate 3e-4 \
     --warmup-epochs 2 --weight-by-noise --workers 2 \
     --initial-weights "pretrained/stage3/unet-$kind.keras" --output "$fourth_output"
 fi
 if runs all unet fifth && [ "$kind" = gray ]; then
-  "$denoise" train "${data_options[@]}" --architecture unet --latent 128 --width 32 --patch-size 96 \
+  "$denoise" train "${data_options[@]}" "${unet_model[@]}" \
     --batch-size 32 --batches-per-epoch 100 --epochs 300 --learning-rate 1.5e-4 --warmup-epochs 2 \
     --weight-by-noise --seed 5 --initial-weights pretrained/stage4/unet-gray.keras --output pretrained/unet-gray
 fi
