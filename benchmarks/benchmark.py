@@ -30,6 +30,7 @@ import keras
 import denoise
 from denoise.classical import bm3d, non_local_means, total_variation
 from denoise.evaluation import evaluate
+from denoise.inference import run_label
 
 CLASSICAL = {
     "nlm": ("Non-local means (fast)", non_local_means),
@@ -99,7 +100,7 @@ def model_runs(models: list[str], orientations: list[int]) -> list[tuple[str, st
     runs = []
     for name in models:
         counts = sorted(set(orientations) | {1}) if name in DEFAULT_NAMES else [1]
-        runs += [(name if count == 1 else f"{name} x{count}", name, count) for count in counts]
+        runs += [(run_label(name, count), name, count) for count in counts]
     return runs
 
 

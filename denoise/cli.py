@@ -64,7 +64,7 @@ def _command_eval(arguments: argparse.Namespace) -> int:
         print(json.dumps(rows, indent=2))
         return 0
     print(f"{'model':<12} {'folder':<28} {'sigma':>5} {'noisy':>7} {'PSNR':>7} {'SSIM':>6} {'s/MP':>6}")
-    label = denoiser.name + (f" x{denoiser.orientations}" if denoiser.orientations > 1 else "")
+    label = denoiser.label
     for row in rows:
         print(
             f"{label:<12} {row['folder'][-28:]:<28} {row['sigma']:>5g} {row['noisy_psnr']:>7.2f} "

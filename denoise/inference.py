@@ -31,6 +31,7 @@ __all__ = [
     "load_model",
     "pretrained_dir",
     "read_model_file",
+    "run_label",
 ]
 
 #: The best-quality family, picked by ``load_model("default")``.
@@ -234,6 +235,11 @@ def _tiled(run: Callable[[np.ndarray], np.ndarray], image: np.ndarray, *, stride
     return output[:height, :width]
 
 
+def run_label(name: str, orientations: int) -> str:
+    """Short name of a model run: ``unet``, or ``unet x2`` when it averages two orientations."""
+    return name if orientations == 1 else f"{name} x{orientations}"
+
+
 class Denoiser:
     """Denoise images with a grey and/or a colour model.
 
@@ -283,6 +289,11 @@ class Denoiser:
         self._encoders: dict[int, keras.Model] = {}
         # One model may be shared by several app sessions; calls into it take turns.
         self._lock = threading.Lock()
+
+    @property
+    def label(self) -> str:
+        """Short name of this model run, as in :func:`run_label`."""
+        return run_label(self.name, self.orientations)
 
     @property
     def cards(self) -> dict[int, dict]:
