@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
 # Train every shipped model in pretrained/ with the project's own `denoise train`.
-# Usage: scripts/train_pretrained.sh DATA_DIR {gray|color} [all|unet|second|third|fourth|fifth|small]
+# Usage: scripts/train_pretrained.sh DATA_DIR {gray|color} [all|unet|second|third|fourth|fifth|sixth|small]
 # The U-Net trains in stages, each from the weights of the one before with a new cosine
 # schedule: 160 epochs from random weights into pretrained/base/; a second stage at a lower
 # peak learning rate into pretrained/stage2/; a third that weights each patch's error inversely
 # to its noise (so low noise levels count as much as high ones) into pretrained/stage3/; a
 # fourth in batches of 64, which ships for colour. The shipped fourth stage ran on the GPU
 # machine (scripts/gpu_session.sh, 6.5 minutes); here on two CPU cores it takes many hours.
-# Grey has a fifth stage on the CPU (new data seed, batches of 32), which ships: it was
-# stopped after epoch 246 of 300 (pretrained/unet-gray.json says why); run it to the end
-# for the full schedule.
+# Grey has a fifth and a sixth stage on the CPU (new data seeds, batches of 32); the sixth
+# ships. The fifth was stopped after epoch 246 of 300 (pretrained/stage5/unet-gray.json says
+# why); run it to the end for the full schedule.
 # DATA_DIR is the shared data folder (with train/gray400 and train/color432).
 # Running it again resumes each model from its checkpoints folder after its last epoch.
 set -euo pipefail
@@ -24,13 +24,13 @@ denoise="${DENOISE:-.venv/bin/denoise}"
 data_options=(--data "$folder" --channels "$channels" --noise gaussian:0-55)
 common=("${data_options[@]}" --batches-per-epoch 100)
 
-stage=${3:-all}  # all; unet (its stages); second ... fifth (that U-Net stage only); small (conv, dense)
+stage=${3:-all}  # all; unet (its stages); second ... sixth (that U-Net stage only); small (conv, dense)
 case "$stage" in
-  all | unet | second | third | fourth | fifth | small) ;;
-  *) echo "stage must be all, unet, second, third, fourth, fifth or small" >&2; exit 2 ;;
+  all | unet | second | third | fourth | fifth | sixth | small) ;;
+  *) echo "stage must be all, unet, second, third, fourth, fifth, sixth or small" >&2; exit 2 ;;
 esac
 fourth_output="pretrained/unet-$kind"
-[ "$kind" = gray ] && fourth_output="pretrained/stage4/unet-$kind"  # grey ships its fifth stage
+[ "$kind" = gray ] && fourth_output="pretrained/stage4/unet-$kind"  # grey ships its sixth stage
 runs() {  # true if the chosen stage is one of the arguments
   local name
   for name in "$@"; do [ "$stage" = "$name" ] && return 0; done
@@ -58,7 +58,12 @@ fi
 if runs all unet fifth && [ "$kind" = gray ]; then
   "$denoise" train "${data_options[@]}" "${unet_model[@]}" \
     --batch-size 32 --batches-per-epoch 100 --epochs 300 --learning-rate 1.5e-4 --warmup-epochs 2 \
-    --weight-by-noise --seed 5 --initial-weights pretrained/stage4/unet-gray.keras --output pretrained/unet-gray
+    --weight-by-noise --seed 5 --initial-weights pretrained/stage4/unet-gray.keras --output pretrained/stage5/unet-gray
+fi
+if runs all unet sixth && [ "$kind" = gray ]; then
+  "$denoise" train "${data_options[@]}" "${unet_model[@]}" \
+    --batch-size 32 --batches-per-epoch 100 --epochs 220 --learning-rate 1e-4 --warmup-epochs 2 \
+    --weight-by-noise --seed 6 --initial-weights pretrained/stage5/unet-gray.keras --output pretrained/unet-gray
 fi
 runs all small || exit 0
 for latent in 1 2 4 8 16; do
