@@ -19,6 +19,7 @@ from pathlib import Path
 
 from benchmarks.benchmark import DEFAULT_NAMES, targets_table
 from denoise import DEFAULT_MODEL
+from denoise.inference import run_label
 
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 FOLDER_NAMES = {"set12": "Set12", "bsd68": "BSD68", "cbsd68": "CBSD68"}
@@ -39,24 +40,25 @@ def summary_table(report: dict) -> str:
         "|---|" + "---|" * len(folders) + "---|",
     ]
     found = {(row["method"], row["folder"], row["sigma"]): row for row in rows}
-    for method in dict.fromkeys(row["method"] for row in rows):
+    first_rows: dict[str, dict] = {}
+    for row in rows:
+        first_rows.setdefault(row["method"], row)
+    for method, first_row in first_rows.items():
         cells, timings = [], []
         for folder in folders:
             scores = [found.get((method, folder, sigma)) for sigma in sigmas]
             cells.append(" / ".join(f"{row['psnr']:.2f}" if row else "–" for row in scores))
             timed = found.get((method, folder, timing_sigma))
             timings.append(f"{timed['seconds_per_megapixel']:.2f}" if timed else "–")
-        lines.append(f"| {display_name(method)} | " + " | ".join(cells) + f" | {' / '.join(timings)} |")
+        lines.append(f"| {display_name(first_row)} | " + " | ".join(cells) + f" | {' / '.join(timings)} |")
     return "\n".join(lines) + "\n"
 
 
-def display_name(method: str) -> str:
-    """How a method is named in the README."""
-    if method in DEFAULT_NAMES:
-        return f"{DEFAULT_MODEL} (default)"
-    base, _, count = method.rpartition(" x")
-    if base in DEFAULT_NAMES and count.isdigit():
-        return f"{DEFAULT_MODEL}, {count} orientations averaged"
+def display_name(row: dict) -> str:
+    """How the method of a benchmark row is named in the README."""
+    method, count = row["method"], row.get("orientations", 1)
+    if method in {run_label(name, count) for name in DEFAULT_NAMES}:
+        return f"{DEFAULT_MODEL} (default)" if count == 1 else f"{DEFAULT_MODEL}, {count} orientations averaged"
     if method == "BM3D":
         return "BM3D (CBM3D on colour)"
     return method

@@ -55,15 +55,16 @@ if runs all unet fourth; then
     --warmup-epochs 2 --weight-by-noise --workers 2 \
     --initial-weights "pretrained/stage3/unet-$kind.keras" --output "$fourth_output"
 fi
-if runs all unet fifth && [ "$kind" = gray ]; then
+grey_cpu_stage() {  # EPOCHS PEAK_RATE SEED FROM OUTPUT: the grey U-Net's later CPU stages
   "$denoise" train "${data_options[@]}" "${unet_model[@]}" \
-    --batch-size 32 --batches-per-epoch 100 --epochs 300 --learning-rate 1.5e-4 --warmup-epochs 2 \
-    --weight-by-noise --seed 5 --initial-weights pretrained/stage4/unet-gray.keras --output pretrained/stage5/unet-gray
+    --batch-size 32 --batches-per-epoch 100 --epochs "$1" --learning-rate "$2" --warmup-epochs 2 \
+    --weight-by-noise --seed "$3" --initial-weights "$4" --output "$5"
+}
+if runs all unet fifth && [ "$kind" = gray ]; then
+  grey_cpu_stage 300 1.5e-4 5 pretrained/stage4/unet-gray.keras pretrained/stage5/unet-gray
 fi
 if runs all unet sixth && [ "$kind" = gray ]; then
-  "$denoise" train "${data_options[@]}" "${unet_model[@]}" \
-    --batch-size 32 --batches-per-epoch 100 --epochs 220 --learning-rate 1e-4 --warmup-epochs 2 \
-    --weight-by-noise --seed 6 --initial-weights pretrained/stage5/unet-gray.keras --output pretrained/unet-gray
+  grey_cpu_stage 220 1e-4 6 pretrained/stage5/unet-gray.keras pretrained/unet-gray
 fi
 runs all small || exit 0
 for latent in 1 2 4 8 16; do

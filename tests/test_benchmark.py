@@ -64,7 +64,15 @@ def test_report_writes_the_readme_section_from_the_json(tmp_path):
         for sigma in (15.0, 25.0)
     ] + [
         {"method": "BM3D", "folder": "bsd68", "sigma": 25.0, "psnr": 28.57, "ssim": 0.8, "seconds_per_megapixel": 9.0},
-        {"method": "unet x8", "folder": "bsd68", "sigma": 25.0, "psnr": 28.4, "ssim": 0.8, "seconds_per_megapixel": 4},
+        {
+            "method": "unet x8",
+            "orientations": 8,
+            "folder": "bsd68",
+            "sigma": 25.0,
+            "psnr": 28.4,
+            "ssim": 0.8,
+            "seconds_per_megapixel": 4,
+        },
     ]
     machine = {"processor": "Test CPU", "cpus": 2, "keras": "3", "backend": "tensorflow", "device": "CPU"}
     report = tmp_path / "bench.json"
