@@ -11,6 +11,9 @@ from pathlib import Path
 __all__ = ["main"]
 
 EXIT_REFUSED = 2
+#: denoise.ORIENTATION_COUNTS, written out so that ``--help`` need not import Keras (a test
+#: checks that the two agree).
+ORIENTATION_CHOICES = (1, 2, 4, 8)
 
 
 def _unique_output(folder: Path, stem: str, taken: set[str]) -> Path:
@@ -126,7 +129,7 @@ def _add_orientations(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--orientations",
         type=int,
-        choices=[1, 2, 4, 8],  # denoise.ORIENTATION_COUNTS, written out so that --help need not import Keras
+        choices=ORIENTATION_CHOICES,
         default=1,
         help="average the model over this many flipped or turned copies: slower, a little better (default 1)",
     )

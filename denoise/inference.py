@@ -266,7 +266,7 @@ class Denoiser:
     Raises
     ------
     ValueError
-        If ``orientations`` is not 1, 2, 4 or 8.
+        If ``orientations`` is not one of :data:`ORIENTATION_COUNTS`.
 
     """
 
@@ -280,7 +280,8 @@ class Denoiser:
         orientations: int = 1,
     ) -> None:
         if orientations not in ORIENTATION_COUNTS:
-            raise ValueError(f"orientations must be 1, 2, 4 or 8, got {orientations}")
+            counts = ", ".join(str(count) for count in ORIENTATION_COUNTS)
+            raise ValueError(f"orientations must be one of {counts}, got {orientations}")
         self.name = name
         self._models = {entry.channels: entry for entry in models}
         self.tile_size = tile_size
@@ -419,7 +420,7 @@ def load_model(
     ModelFileError
         If no such model exists or a file cannot be loaded.
     ValueError
-        If ``orientations`` is not 1, 2, 4 or 8.
+        If ``orientations`` is not one of :data:`ORIENTATION_COUNTS`.
 
     """
     options = {"tile_size": tile_size, "compiled": compiled, "orientations": orientations}

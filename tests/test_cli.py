@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from denoise.cli import main
+import denoise
+from denoise.cli import ORIENTATION_CHOICES, main
 from tests.images import gradient, png_bytes
 
 
@@ -144,3 +145,8 @@ def test_eval_averages_orientations(use_tiny_models, tmp_path, capsys):
     assert "unet x2" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         main(["eval", str(folder), "--orientations", "3"])
+
+
+def test_orientation_choices_match_the_library():
+    """The CLI writes the counts out (so --help needs no Keras); they must stay the library's."""
+    assert ORIENTATION_CHOICES == denoise.ORIENTATION_COUNTS

@@ -147,7 +147,7 @@ def test_averaged_orientations_are_the_mean_of_turned_results(use_tiny_models, n
 
 
 def test_orientations_must_be_a_group_size(use_tiny_models):
-    with pytest.raises(ValueError, match="orientations must be 1, 2, 4 or 8"):
+    with pytest.raises(ValueError, match="orientations must be one of 1, 2, 4, 8"):
         load_model("default", orientations=3)
 
 
