@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # Train every shipped model in pretrained/ with the project's own `denoise train`.
-# Usage: scripts/train_pretrained.sh DATA_DIR {gray|color} [all|unet|second|third|fourth|fifth|sixth|small]
+# Usage: scripts/train_pretrained.sh DATA_DIR {gray|color} [all|unet|second|third|fourth|fifth|sixth|seventh|small]
 # The U-Net trains in stages, each from the weights of the one before with a new cosine
 # schedule: 160 epochs from random weights into pretrained/base/; a second stage at a lower
 # peak learning rate into pretrained/stage2/; a third that weights each patch's error inversely
 # to its noise (so low noise levels count as much as high ones) into pretrained/stage3/; a
 # fourth in batches of 64, which ships for colour. The shipped fourth stage ran on the GPU
 # machine (scripts/gpu_session.sh, 6.5 minutes); here on two CPU cores it takes many hours.
-# Grey has a fifth and a sixth stage on the CPU (new data seeds, batches of 32); the sixth
-# ships. The fifth was stopped after epoch 246 of 300 (pretrained/stage5/unet-gray.json says
-# why); run it to the end for the full schedule.
+# Grey has a fifth, a sixth and a seventh stage on the CPU (new data seeds, batches of 32); the
+# seventh draws half its patches' noise from 0-30 instead of 0-55 and ships. The fifth was
+# stopped after epoch 246 of 300 (pretrained/stage5/unet-gray.json says why); run it to the end
+# for the full schedule.
 # DATA_DIR is the shared data folder (with train/gray400 and train/color432).
 # Running it again resumes each model from its checkpoints folder after its last epoch.
 set -euo pipefail
@@ -24,13 +25,13 @@ denoise="${DENOISE:-.venv/bin/denoise}"
 data_options=(--data "$folder" --channels "$channels" --noise gaussian:0-55)
 common=("${data_options[@]}" --batches-per-epoch 100)
 
-stage=${3:-all}  # all; unet (its stages); second ... sixth (that U-Net stage only); small (conv, dense)
+stage=${3:-all}  # all; unet (its stages); second ... seventh (that U-Net stage only); small (conv, dense)
 case "$stage" in
-  all | unet | second | third | fourth | fifth | sixth | small) ;;
-  *) echo "stage must be all, unet, second, third, fourth, fifth, sixth or small" >&2; exit 2 ;;
+  all | unet | second | third | fourth | fifth | sixth | seventh | small) ;;
+  *) echo "stage must be all, unet, second, third, fourth, fifth, sixth, seventh or small" >&2; exit 2 ;;
 esac
 fourth_output="pretrained/unet-$kind"
-[ "$kind" = gray ] && fourth_output="pretrained/stage4/unet-$kind"  # grey ships its sixth stage
+[ "$kind" = gray ] && fourth_output="pretrained/stage4/unet-$kind"  # grey ships its seventh stage
 runs() {  # true if the chosen stage is one of the arguments
   local name
   for name in "$@"; do [ "$stage" = "$name" ] && return 0; done
@@ -55,16 +56,21 @@ if runs all unet fourth; then
     --warmup-epochs 2 --weight-by-noise --workers 2 \
     --initial-weights "pretrained/stage3/unet-$kind.keras" --output "$fourth_output"
 fi
-grey_cpu_stage() {  # EPOCHS PEAK_RATE SEED FROM OUTPUT: the grey U-Net's later CPU stages
-  "$denoise" train "${data_options[@]}" "${unet_model[@]}" \
-    --batch-size 32 --batches-per-epoch 100 --epochs "$1" --learning-rate "$2" --warmup-epochs 2 \
-    --weight-by-noise --seed "$3" --initial-weights "$4" --output "$5"
+grey_cpu_stage() {  # EPOCHS PEAK_RATE SEED FROM OUTPUT [NOISE...]: the grey U-Net's later CPU stages
+  local epochs=$1 rate=$2 seed=$3 from=$4 output=$5
+  shift 5
+  "$denoise" train "${data_options[@]}" "$@" "${unet_model[@]}" \
+    --batch-size 32 --batches-per-epoch 100 --epochs "$epochs" --learning-rate "$rate" --warmup-epochs 2 \
+    --weight-by-noise --seed "$seed" --initial-weights "$from" --output "$output"
 }
 if runs all unet fifth && [ "$kind" = gray ]; then
   grey_cpu_stage 300 1.5e-4 5 pretrained/stage4/unet-gray.keras pretrained/stage5/unet-gray
 fi
 if runs all unet sixth && [ "$kind" = gray ]; then
-  grey_cpu_stage 220 1e-4 6 pretrained/stage5/unet-gray.keras pretrained/unet-gray
+  grey_cpu_stage 220 1e-4 6 pretrained/stage5/unet-gray.keras pretrained/stage6/unet-gray
+fi
+if runs all unet seventh && [ "$kind" = gray ]; then  # a second noise range: half the patches from 0-30
+  grey_cpu_stage 140 1e-4 7 pretrained/stage6/unet-gray.keras pretrained/unet-gray gaussian:0-30
 fi
 runs all small || exit 0
 for latent in 1 2 4 8 16; do
