@@ -25,11 +25,9 @@ denoise="${DENOISE:-.venv/bin/denoise}"
 data_options=(--data "$folder" --channels "$channels" --noise gaussian:0-55)
 common=("${data_options[@]}" --batches-per-epoch 100)
 
-stage=${3:-all}  # all; unet (its stages); second ... seventh (that U-Net stage only); small (conv, dense)
-case "$stage" in
-  all | unet | second | third | fourth | fifth | sixth | seventh | small) ;;
-  *) echo "stage must be all, unet, second, third, fourth, fifth, sixth, seventh or small" >&2; exit 2 ;;
-esac
+# all; unet (its stages); second ... seventh (that U-Net stage only); small (conv, dense)
+stages=(all unet second third fourth fifth sixth seventh small)
+stage=${3:-all}
 fourth_output="pretrained/unet-$kind"
 [ "$kind" = gray ] && fourth_output="pretrained/stage4/unet-$kind"  # grey ships its seventh stage
 runs() {  # true if the chosen stage is one of the arguments
@@ -37,6 +35,10 @@ runs() {  # true if the chosen stage is one of the arguments
   for name in "$@"; do [ "$stage" = "$name" ] && return 0; done
   return 1
 }
+if ! runs "${stages[@]}"; then
+  echo "stage must be one of: ${stages[*]}" >&2
+  exit 2
+fi
 unet_model=(--architecture unet --latent 128 --width 32 --patch-size 96)
 unet=("${common[@]}" "${unet_model[@]}" --batch-size 16)
 if runs all unet; then
@@ -56,7 +58,9 @@ if runs all unet fourth; then
     --warmup-epochs 2 --weight-by-noise --workers 2 \
     --initial-weights "pretrained/stage3/unet-$kind.keras" --output "$fourth_output"
 fi
-grey_cpu_stage() {  # EPOCHS PEAK_RATE SEED FROM OUTPUT [NOISE...]: the grey U-Net's later CPU stages
+# The grey U-Net's later CPU stages: EPOCHS PEAK_RATE SEED FROM OUTPUT [NOISE...]. Extra noise
+# ranges follow data_options, whose last option is --noise, so they join its list of ranges.
+grey_cpu_stage() {
   local epochs=$1 rate=$2 seed=$3 from=$4 output=$5
   shift 5
   "$denoise" train "${data_options[@]}" "$@" "${unet_model[@]}" \
