@@ -179,7 +179,7 @@ def show_image(
     elif result.estimated_sigma is not None:
         st.metric("Estimated noise level", f"σ ≈ {result.estimated_sigma:.1f} (0-255)")
     height, width = image.pixels.shape[:2]
-    how = f"{model}, {passes} passes" if passes > 1 else model
+    how = f"{result.model}, {passes} passes" if passes > 1 else result.model
     st.caption(
         f"{how} on {result.device}: {result.seconds:.2f} s for {width}×{height} "
         f"({result.seconds / (width * height / 1e6):.2f} s per megapixel)"

@@ -44,6 +44,7 @@ def _command_run(arguments: argparse.Namespace) -> int:
             if noise is not None:
                 pixels = add_noise(pixels, *noise, seed=arguments.seed + index)
             result = denoiser.denoise(pixels)
+            model = denoiser.model_name(pixels)
             target = _unique_output(output_folder, Path(input_path).stem, taken)
             write_png(target, result, alpha=image.alpha, bit_depth=image.bit_depth)
         except (ImageReadError, ValueError, OSError) as error:
@@ -51,7 +52,7 @@ def _command_run(arguments: argparse.Namespace) -> int:
             print(f"denoise: {input_path}: {error}", file=sys.stderr)
             continue
         notes = "".join(f" ({note})" for note in image.notes)
-        print(f"{input_path} -> {target}{notes}")
+        print(f"{input_path} -> {target} ({model}){notes}")
     return EXIT_REFUSED if refused else 0
 
 

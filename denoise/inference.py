@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 import zipfile
 from collections.abc import Callable
@@ -18,13 +19,16 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from denoise.classical import estimate_noise_sigma
 from denoise.models import LATENT_LAYER, model_stride
 
 __all__ = [
     "DEFAULT_MODEL",
     "ORIENTATION_COUNTS",
     "Denoiser",
+    "LOW_NOISE_FIELD",
     "LoadedModel",
+    "LowNoiseModel",
     "ModelFileError",
     "available_models",
     "device_name",
@@ -61,6 +65,10 @@ ORIENTATIONS = (
 )
 #: How many orientations a Denoiser may average: the sizes of those groups.
 ORIENTATION_COUNTS = (1, 2, 4, 8)
+#: Card field by which a shipped model hands low-noise images to a model trained for them:
+#: ``{"model": "unet-low-gray", "below_sigma": 22}`` runs ``unet-low-gray`` instead on images
+#: whose estimated noise standard deviation (0-255 scale) is below 22.
+LOW_NOISE_FIELD = "low_noise"
 
 
 class ModelFileError(ValueError):
@@ -116,6 +124,23 @@ class LoadedModel:
     def is_dense(self) -> bool:
         """Whether the model works on flattened patches rather than whole images."""
         return self.card["architecture"] == "dense"
+
+
+@dataclass
+class LowNoiseModel:
+    """A model that takes over from another on images whose estimated noise is low.
+
+    Attributes
+    ----------
+    entry : LoadedModel
+        The model trained for low noise.
+    below_sigma : float
+        It runs on images whose estimated noise standard deviation (0-255 scale) is below this.
+
+    """
+
+    entry: LoadedModel
+    below_sigma: float
 
 
 def read_model_file(path: Path) -> LoadedModel:
@@ -262,6 +287,9 @@ class Denoiser:
         average them (geometric self-ensemble). Each copy costs a full model run; the average
         of eight gains about 0.1 dB (grey) to 0.2 dB (colour) over one on the test sets
         (``benchmarks/benchmark.py --orientations``).
+    low_noise : dict of int to LowNoiseModel, optional
+        Per channel count, a model that replaces the one in ``models`` on images whose
+        estimated noise is low enough (see :data:`LOW_NOISE_FIELD`).
 
     Raises
     ------
@@ -278,6 +306,7 @@ class Denoiser:
         tile_size: int = TILE_SIZE,
         compiled: bool = True,
         orientations: int = 1,
+        low_noise: dict[int, LowNoiseModel] | None = None,
     ) -> None:
         if orientations not in ORIENTATION_COUNTS:
             counts = ", ".join(str(count) for count in ORIENTATION_COUNTS)
@@ -287,7 +316,8 @@ class Denoiser:
         self.tile_size = tile_size
         self.compiled = compiled
         self.orientations = orientations
-        self._encoders: dict[int, keras.Model] = {}
+        self._low_noise = low_noise or {}
+        self._encoders: dict[Path, keras.Model] = {}
         # One model may be shared by several app sessions; calls into it take turns.
         self._lock = threading.Lock()
 
@@ -312,7 +342,29 @@ class Denoiser:
             raise ValueError("image contains NaN or infinite values")
         channels = array.shape[2]
         entry = self._models.get(channels) or next(iter(self._models.values()))
-        return array, entry
+        return array, self._route(entry, array)
+
+    def _route(self, entry: LoadedModel, array: np.ndarray) -> LoadedModel:
+        """Return ``entry``'s low-noise model if it has one and the image's noise is low enough."""
+        low_noise = self._low_noise.get(entry.channels)
+        if low_noise is None:
+            return entry
+        try:
+            sigma = estimate_noise_sigma(array) * 255
+        except ValueError:  # too small to tell
+            return entry
+        return low_noise.entry if sigma < low_noise.below_sigma else entry
+
+    def model_name(self, image: np.ndarray) -> str:
+        """Name of the model that :meth:`denoise` runs on ``image`` (it depends on the noise).
+
+        Raises
+        ------
+        ValueError
+            If the image has an unsupported shape or non-finite values.
+
+        """
+        return self._prepare(image)[1].card["name"]
 
     def _run(self, entry: LoadedModel, array: np.ndarray) -> np.ndarray:
         """Denoise an H x W x C array whose channels may differ from the model's."""
@@ -391,10 +443,10 @@ class Denoiser:
         return _call(self._encoder(entry), _pad_to_multiple(array, model_stride(entry.model)), compiled=self.compiled)
 
     def _encoder(self, entry: LoadedModel) -> keras.Model:
-        if entry.channels not in self._encoders:
+        if entry.path not in self._encoders:
             model = entry.model
-            self._encoders[entry.channels] = keras.Model(model.input, model.get_layer(LATENT_LAYER).output)
-        return self._encoders[entry.channels]
+            self._encoders[entry.path] = keras.Model(model.input, model.get_layer(LATENT_LAYER).output)
+        return self._encoders[entry.path]
 
 
 def load_model(
@@ -407,7 +459,8 @@ def load_model(
     name_or_path : str or Path, default "default"
         ``"default"`` (the best-quality family), a family such as ``"conv-8"`` or ``"dense"``
         (grey and colour members, picked to match each image), a single model such as
-        ``"unet-gray"``, or the path of a ``.keras`` file.
+        ``"unet-gray"``, or the path of a ``.keras`` file. A shipped model whose card names a
+        low-noise model (:data:`LOW_NOISE_FIELD`) comes with it; a file given by path runs alone.
     tile_size : int, default 1024
         Side of the tiles that large images are split into.
     compiled : bool, default True
@@ -442,4 +495,28 @@ def load_model(
         families = sorted({key.rsplit("-", 1)[0] for key in available_models()})
         raise ModelFileError(f"no model named {name!r}; available: default, {', '.join(families) or 'none'}")
     members = [read_model_file(member) for member in members]
-    return Denoiser(members, name=name, **options)
+    low_noise = {member.channels: _read_low_noise_model(member, folder) for member in members}
+    low_noise = {channels: model for channels, model in low_noise.items() if model is not None}
+    return Denoiser(members, name=name, low_noise=low_noise, **options)
+
+
+def _read_low_noise_model(member: LoadedModel, folder: Path) -> LowNoiseModel | None:
+    """Load the low-noise model that ``member``'s card names, if it names one.
+
+    Raises
+    ------
+    ModelFileError
+        If the card's entry is malformed or the model it names is missing, unusable or takes
+        other channels than ``member``.
+
+    """
+    link = member.card.get(LOW_NOISE_FIELD)
+    if link is None:
+        return None
+    name, below_sigma = (link.get(key) if isinstance(link, dict) else None for key in ("model", "below_sigma"))
+    if not (isinstance(name, str) and re.fullmatch(r"[A-Za-z0-9_-]+", name) and isinstance(below_sigma, (int, float))):
+        raise ModelFileError(f"{member.path}: {LOW_NOISE_FIELD!r} needs a model name and a below_sigma number")
+    entry = read_model_file(folder / f"{name}.keras")
+    if entry.channels != member.channels:
+        raise ModelFileError(f"{entry.path}: takes {entry.channels} channels, unlike {member.path}")
+    return LowNoiseModel(entry, float(below_sigma))

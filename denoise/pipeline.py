@@ -34,6 +34,8 @@ class DenoiseResult:
         Wall-clock time of the model call.
     device : str
         Device that ran the model.
+    model : str
+        Name of the model that ran (a family picks one by the image's channels and noise).
     scores : dict
         ``psnr_noisy``, ``psnr_denoised``, ``ssim_noisy``, ``ssim_denoised`` against the clean
         original when the noise was added here; empty otherwise.
@@ -47,6 +49,7 @@ class DenoiseResult:
     denoised: np.ndarray
     seconds: float
     device: str
+    model: str
     scores: dict[str, float]
     estimated_sigma: float | None
 
@@ -67,6 +70,7 @@ def denoise_image(denoiser: Denoiser, noisy: np.ndarray, clean: np.ndarray | Non
     started = time.perf_counter()
     denoised = denoiser.denoise(noisy)
     seconds = time.perf_counter() - started
+    model = denoiser.model_name(noisy)
     scores, estimated_sigma = {}, None
     if clean is None:
         with contextlib.suppress(ValueError):  # too small to estimate: no estimate
@@ -78,7 +82,7 @@ def denoise_image(denoiser: Denoiser, noisy: np.ndarray, clean: np.ndarray | Non
             "ssim_noisy": ssim(clean, noisy),
             "ssim_denoised": ssim(clean, denoised),
         }
-    return DenoiseResult(noisy, denoised, seconds, device_name(), scores, estimated_sigma)
+    return DenoiseResult(noisy, denoised, seconds, device_name(), model, scores, estimated_sigma)
 
 
 def safe_file_stem(file_name: str) -> str:

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Train every shipped model in pretrained/ with the project's own `denoise train`.
-# Usage: scripts/train_pretrained.sh DATA_DIR {gray|color} [all|unet|second|third|fourth|fifth|sixth|seventh|small]
+# Usage: scripts/train_pretrained.sh DATA_DIR {gray|color} [all|unet|second|third|fourth|fifth|sixth|seventh|low|small]
 # The U-Net trains in stages, each from the weights of the one before with a new cosine
 # schedule: 160 epochs from random weights into pretrained/base/; a second stage at a lower
 # peak learning rate into pretrained/stage2/; a third that weights each patch's error inversely
@@ -25,8 +25,8 @@ denoise="${DENOISE:-.venv/bin/denoise}"
 data_options=(--data "$folder" --channels "$channels" --noise gaussian:0-55)
 common=("${data_options[@]}" --batches-per-epoch 100)
 
-# all; unet (its stages); second ... seventh (that U-Net stage only); small (conv, dense)
-stages=(all unet second third fourth fifth sixth seventh small)
+# all; unet (its stages and low-noise model); second ... seventh, low (that one only); small (conv, dense)
+stages=(all unet second third fourth fifth sixth seventh low small)
 stage=${3:-all}
 fourth_output="pretrained/unet-$kind"
 [ "$kind" = gray ] && fourth_output="pretrained/stage4/unet-$kind"  # grey ships its seventh stage
@@ -58,23 +58,36 @@ if runs all unet fourth; then
     --warmup-epochs 2 --weight-by-noise --workers 2 \
     --initial-weights "pretrained/stage3/unet-$kind.keras" --output "$fourth_output"
 fi
-# The grey U-Net's later CPU stages: EPOCHS PEAK_RATE SEED FROM OUTPUT [NOISE...]. Extra noise
-# ranges follow data_options, whose last option is --noise, so they join its list of ranges.
+# The grey U-Net's later CPU stages: EPOCHS PEAK_RATE SEED FROM OUTPUT NOISE...
 grey_cpu_stage() {
   local epochs=$1 rate=$2 seed=$3 from=$4 output=$5
   shift 5
-  "$denoise" train "${data_options[@]}" "$@" "${unet_model[@]}" \
+  "$denoise" train --data "$folder" --channels 1 --noise "$@" "${unet_model[@]}" \
     --batch-size 32 --batches-per-epoch 100 --epochs "$epochs" --learning-rate "$rate" --warmup-epochs 2 \
     --weight-by-noise --seed "$seed" --initial-weights "$from" --output "$output"
 }
 if runs all unet fifth && [ "$kind" = gray ]; then
-  grey_cpu_stage 300 1.5e-4 5 pretrained/stage4/unet-gray.keras pretrained/stage5/unet-gray
+  grey_cpu_stage 300 1.5e-4 5 pretrained/stage4/unet-gray.keras pretrained/stage5/unet-gray gaussian:0-55
 fi
 if runs all unet sixth && [ "$kind" = gray ]; then
-  grey_cpu_stage 220 1e-4 6 pretrained/stage5/unet-gray.keras pretrained/stage6/unet-gray
+  grey_cpu_stage 220 1e-4 6 pretrained/stage5/unet-gray.keras pretrained/stage6/unet-gray gaussian:0-55
 fi
 if runs all unet seventh && [ "$kind" = gray ]; then  # a second noise range: half the patches from 0-30
-  grey_cpu_stage 140 1e-4 7 pretrained/stage6/unet-gray.keras pretrained/unet-gray gaussian:0-30
+  grey_cpu_stage 140 1e-4 7 pretrained/stage6/unet-gray.keras pretrained/unet-gray gaussian:0-55 gaussian:0-30
+fi
+# The grey U-Net's low-noise model (unet-low-gray), which its card names for images whose estimated
+# noise is low: the shipped seventh stage trained further on noise from 0-30 only.
+if runs all unet low && [ "$kind" = gray ]; then
+  grey_cpu_stage 130 1e-4 8 pretrained/unet-gray.keras pretrained/unet-low-gray gaussian:0-30
+  # The link in the grey U-Net's card (denoise.inference.LOW_NOISE_FIELD): images whose
+  # estimated noise sigma is below 22 go to the low-noise model.
+  "${PYTHON:-.venv/bin/python}" - <<'EOF'
+import json, pathlib
+card_path = pathlib.Path("pretrained/unet-gray.json")
+card = json.loads(card_path.read_text())
+card["low_noise"] = {"model": "unet-low-gray", "below_sigma": 22}
+card_path.write_text(json.dumps(card, indent=2) + "\n")
+EOF
 fi
 runs all small || exit 0
 for latent in 1 2 4 8 16; do

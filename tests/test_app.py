@@ -109,7 +109,7 @@ def test_latent_slider_moves_over_shipped_sizes():
     for size in (sizes[0], sizes[-1]):
         latent_slider.set_value(size).run()
         assert not app.exception
-        assert any(f"conv-{size} on" in caption.value for caption in app.caption)
+        assert any(f"conv-{size}-color on" in caption.value for caption in app.caption)
         text = next(markdown.value for markdown in app.markdown if "latent values for" in markdown.value)
         assert f"× {size}**" in text and "fewer than the input" in text
         counts.append(int(text.split("— ")[1].split(" latent")[0].replace(",", "")))
@@ -241,4 +241,4 @@ def test_passes_slider_averages_orientations():
     assert passes.label == "Passes" and list(passes.options) == ["1", "2", "4", "8"]
     passes.set_value(2).run()
     assert not app.exception
-    assert any("unet, 2 passes on" in caption.value for caption in app.caption)
+    assert any("unet-color, 2 passes on" in caption.value for caption in app.caption)

@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pytest
 
@@ -159,3 +161,59 @@ def test_denoise_leaves_its_input_alone(use_tiny_models, shape, orientations):
     result = load_model("default", orientations=orientations).denoise(image)
     np.testing.assert_array_equal(image, kept)
     assert not np.shares_memory(result, image)
+
+
+@pytest.fixture
+def low_noise_models(use_tiny_models, tmp_path, monkeypatch):
+    """The tiny models, with conv-2-gray as unet-gray's model for images below sigma 20."""
+    import shutil
+
+    folder = tmp_path / "models"
+    shutil.copytree(use_tiny_models, folder)
+    card = json.loads((folder / "unet-gray.json").read_text())
+    card["low_noise"] = {"model": "conv-2-gray", "below_sigma": 20}
+    (folder / "unet-gray.json").write_text(json.dumps(card))
+    monkeypatch.setenv("DENOISE_MODELS", str(folder))
+    return folder
+
+
+def test_low_noise_images_go_to_the_low_noise_model(low_noise_models, camera):
+    family = load_model("default")
+    low = add_noise(camera[:96, :96], "gaussian", 5, seed=0, clip=False)
+    high = add_noise(camera[:96, :96], "gaussian", 40, seed=0, clip=False)
+    assert family.model_name(low) == "conv-2-gray" and family.model_name(high) == "unet-gray"
+    np.testing.assert_array_equal(family.denoise(low), load_model("conv-2-gray").denoise(low))
+    np.testing.assert_array_equal(family.denoise(high), load_model(low_noise_models / "unet-gray.keras").denoise(high))
+    assert family.encode(low).shape[-1] == 2 and family.encode(high).shape[-1] == 8  # the same model's latent
+    assert family.model_name(np.zeros((3, 5))) == "unet-gray"  # too small to estimate: the main model
+    assert family.model_name(np.stack([low] * 3, axis=2)) == "unet-color"  # colour has no low-noise model
+
+
+def test_pipeline_and_cli_name_the_model_that_ran(low_noise_models, camera, tmp_path, capsys):
+    from denoise.cli import main
+    from denoise.image_io import write_png
+    from denoise.pipeline import denoise_image
+
+    clean = camera[:64, :64, None]
+    slightly_noisy = add_noise(clean, "gaussian", 5, seed=0, clip=False)
+    assert denoise_image(load_model("default"), slightly_noisy, clean).model == "conv-2-gray"
+    write_png(tmp_path / "noisy.png", add_noise(clean, "gaussian", 40, seed=0))
+    assert main(["run", str(tmp_path / "noisy.png"), "--out", str(tmp_path / "out")]) == 0
+    assert "(unet-gray)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "link,message",
+    [
+        ({"model": "../unet-gray", "below_sigma": 20}, "needs a model name"),
+        ({"model": "conv-2-gray"}, "needs a model name"),
+        ("conv-2-gray", "needs a model name"),
+        ({"model": "missing", "below_sigma": 20}, "not found"),
+        ({"model": "conv-2-color", "below_sigma": 20}, "takes 3 channels"),
+    ],
+)
+def test_bad_low_noise_links_are_refused(low_noise_models, link, message):
+    card = json.loads((low_noise_models / "unet-gray.json").read_text()) | {"low_noise": link}
+    (low_noise_models / "unet-gray.json").write_text(json.dumps(card))
+    with pytest.raises(ModelFileError, match=message):
+        load_model("default")
