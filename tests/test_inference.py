@@ -200,6 +200,8 @@ def test_pipeline_and_cli_name_the_model_that_ran(low_noise_models, camera, tmp_
     write_png(tmp_path / "noisy.png", add_noise(clean, "gaussian", 40, seed=0))
     assert main(["run", str(tmp_path / "noisy.png"), "--out", str(tmp_path / "out")]) == 0
     assert "(unet-gray)" in capsys.readouterr().out
+    assert main(["models"]) == 0
+    assert "conv-2-gray below σ 20" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(
