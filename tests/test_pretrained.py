@@ -110,3 +110,17 @@ def test_tile_seams_of_the_default_model_are_invisible(camera):
     change = np.abs(whole - tiled)
     assert change.max() < 4 / 255 and change.mean() < 1e-4
     assert psnr(clean, tiled) == pytest.approx(psnr(clean, whole), abs=0.01)
+
+
+def test_the_default_grey_model_hands_low_noise_to_its_low_noise_model(camera):
+    """unet-gray's card names unet-low-gray for low noise; on a low-noise sample it does better."""
+    cards = available_models()
+    assert cards["unet-gray"]["low_noise"]["model"] == "unet-low-gray"
+    assert cards["unet-low-gray"]["initialized_from"]["file"] == "pretrained/unet-gray.keras"
+    clean = camera[128:384, 128:384]
+    low, high = (add_noise(clean, "gaussian", sigma, seed=0, clip=False) for sigma in (10, 40))
+    family = load_model("default")
+    assert family.model_name(low) == "unet-low-gray" and family.model_name(high) == "unet-gray"
+    main_model_alone = load_model(pretrained_dir() / "unet-gray.keras")
+    assert psnr(clean, family.denoise(low)) > psnr(clean, main_model_alone.denoise(low))
+    np.testing.assert_array_equal(family.denoise(high), main_model_alone.denoise(high))
