@@ -2,7 +2,9 @@
 
 Large images go through overlapping tiles. Each tile is computed with a margin wider than the
 model's receptive field and only its centre is kept, so the result equals the untiled one
-(up to float rounding) with no seams, while memory stays bounded by the tile size.
+(up to float rounding) with no seams, while memory stays bounded by the tile size. A shipped
+model may name a second model for low noise in its card (:data:`LOW_NOISE_FIELD`); each image
+then goes to one of the two by the noise level estimated from it.
 """
 
 from __future__ import annotations

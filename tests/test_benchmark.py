@@ -174,3 +174,21 @@ def test_orientation_rows_only_for_the_default_model(use_tiny_models, tmp_path):
     assert rows["unet x2"]["psnr"] != rows["unet"]["psnr"]
     card = json.loads((use_tiny_models / "unet-gray.json").read_text())
     assert card["measured"]["results"]["set"]["sigma_25"]["psnr"] == round(rows["unet"]["psnr"], 2)
+
+
+def test_noise_estimates_bracket_each_sigma(tmp_path, capsys):
+    from benchmarks import noise_estimates
+
+    folder = tmp_path / "set"
+    folder.mkdir()
+    for index in range(3):
+        Image.fromarray(gradient(64, 64 + 8 * index, 1)).save(folder / f"{index}.png")
+    output = tmp_path / "estimates"
+    assert noise_estimates.main([str(folder), "--sigma", "10", "40", "--output", str(output)]) == 0
+    rows = json.loads(output.with_suffix(".json").read_text())["rows"]
+    assert [row["sigma"] for row in rows] == [10, 40] and all(row["images"] == 3 for row in rows)
+    for row in rows:
+        assert row["lowest"] <= row["mean"] <= row["highest"]
+        assert abs(row["mean"] - row["sigma"]) < 8
+    assert rows[0]["highest"] < rows[1]["lowest"]
+    assert "| 40 | 3 |" in capsys.readouterr().out
