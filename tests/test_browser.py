@@ -72,7 +72,7 @@ def test_upload_move_sliders_and_download(server, browser, tmp_path, camera):
     page.keyboard.press("ArrowLeft")
     page.get_by_text("conv-").first.wait_for(timeout=60_000)
     page.get_by_text("Best quality (U-Net)").click()
-    page.get_by_text("unet on").first.wait_for(timeout=60_000)
+    page.get_by_text("unet-gray on").first.wait_for(timeout=60_000)
     page.wait_for_timeout(1500)
 
     with page.expect_download(timeout=60_000) as download_info:
