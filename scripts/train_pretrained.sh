@@ -10,7 +10,8 @@
 # Grey has a fifth, a sixth and a seventh stage on the CPU (new data seeds, batches of 32); the
 # seventh draws half its patches' noise from 0-30 instead of 0-55 and ships. The fifth was
 # stopped after epoch 246 of 300 (pretrained/stage5/unet-gray.json says why); run it to the end
-# for the full schedule.
+# for the full schedule. "low" trains grey's low-noise model (unet-low-gray) from the shipped
+# seventh stage on noise from 0-30 only, and links it from pretrained/unet-gray.json.
 # DATA_DIR is the shared data folder (with train/gray400 and train/color432).
 # Running it again resumes each model from its checkpoints folder after its last epoch.
 set -euo pipefail
