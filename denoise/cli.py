@@ -43,8 +43,7 @@ def _command_run(arguments: argparse.Namespace) -> int:
             pixels = image.pixels
             if noise is not None:
                 pixels = add_noise(pixels, *noise, seed=arguments.seed + index)
-            result = denoiser.denoise(pixels)
-            model = denoiser.model_name(pixels)
+            result, model = denoiser.denoise_and_name(pixels)
             target = _unique_output(output_folder, Path(input_path).stem, taken)
             write_png(target, result, alpha=image.alpha, bit_depth=image.bit_depth)
         except (ImageReadError, ValueError, OSError) as error:

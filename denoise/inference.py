@@ -413,6 +413,20 @@ class Denoiser:
             If the image has an unsupported shape or non-finite values.
 
         """
+        return self.denoise_and_name(image)[0]
+
+    def denoise_and_name(self, image: np.ndarray) -> tuple[np.ndarray, str]:
+        """Return what :meth:`denoise` returns and the name of the model that ran.
+
+        The image is checked and its noise estimated once, rather than again by
+        :meth:`model_name`.
+
+        Raises
+        ------
+        ValueError
+            If the image has an unsupported shape or non-finite values.
+
+        """
         array, entry = self._prepare(image)
         with self._lock:
             total = self._run(entry, array)
@@ -421,7 +435,7 @@ class Denoiser:
         # In place: each copy of a 12-megapixel photo costs tens of milliseconds here.
         total /= self.orientations
         np.clip(total, 0.0, 1.0, out=total)
-        return total.reshape(np.shape(image)).astype(np.float32, copy=False)
+        return total.reshape(np.shape(image)).astype(np.float32, copy=False), entry.card["name"]
 
     def encode(self, image: np.ndarray) -> np.ndarray:
         """Return the latent feature maps for ``image``: (h, w, latent) float32.

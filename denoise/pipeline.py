@@ -68,9 +68,8 @@ def denoise_image(denoiser: Denoiser, noisy: np.ndarray, clean: np.ndarray | Non
 
     """
     started = time.perf_counter()
-    denoised = denoiser.denoise(noisy)
+    denoised, model = denoiser.denoise_and_name(noisy)
     seconds = time.perf_counter() - started
-    model = denoiser.model_name(noisy)
     scores, estimated_sigma = {}, None
     if clean is None:
         with contextlib.suppress(ValueError):  # too small to estimate: no estimate
