@@ -112,6 +112,7 @@ def run(
     for folder in folders:
         for label, name, count in model_runs(models, orientations):
             denoiser = denoise.load_model(name, orientations=count)
+            denoiser.warm_up()  # the first image's time is the model's, as for the classical methods
             for row in evaluate(denoiser.denoise, folder, sigmas):
                 rows.append(
                     {"method": label, "kind": "model", "orientations": count, "folder": Path(folder).name, **row}

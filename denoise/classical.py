@@ -33,11 +33,21 @@ def estimate_noise_sigma(image: np.ndarray) -> float:
             f"a {image.shape[1]}×{image.shape[0]} image is too small to estimate its noise "
             f"(needs {MIN_ESTIMATE_SIDE} pixels on each side)"
         )
-    channel_axis = -1 if image.ndim == 3 and image.shape[2] > 1 else None
+    channels = image.reshape(image.shape[0], image.shape[1], -1)
+    sigmas = [_channel_noise_sigma(channels[:, :, index]) for index in range(channels.shape[2])]
+    return float(np.mean(sigmas))
+
+
+def _channel_noise_sigma(channel: np.ndarray) -> float:
+    """scikit-image's wavelet noise estimate of one H x W channel; 0.0 where it has no detail."""
+    if np.ptp(channel) == 0:
+        # A flat channel has no wavelet details. Checked here rather than left to the warning
+        # filter below, which is process-wide and so not reliable while other threads run.
+        return 0.0
     with warnings.catch_warnings():
-        # A flat image has no non-zero wavelet details: scikit-image warns and returns NaN.
+        # A smooth channel (a ramp) can still have no non-zero details: scikit-image warns, gives NaN.
         warnings.simplefilter("ignore", RuntimeWarning)
-        sigma = float(estimate_sigma(np.squeeze(image), channel_axis=channel_axis, average_sigmas=True))
+        sigma = float(estimate_sigma(channel))
     return sigma if np.isfinite(sigma) else 0.0
 
 

@@ -52,6 +52,8 @@ TILE_SIZE = 1024
 CHANNEL_SUFFIXES = {1: "gray", 3: "color"}
 #: Overlapping patch step of the dense patch autoencoder.
 DENSE_PATCH_STEP = 4
+#: Side of the blank images :meth:`Denoiser.warm_up` runs (a multiple of every model's stride).
+WARM_UP_SIDE = 64
 #: The eight orientations of an image as (flip rows, flip columns, transpose). The first one,
 #: two, four and eight each form a group (identity; a half turn; the mirrors; all), so
 #: averaging over a prefix treats every direction alike.
@@ -436,6 +438,20 @@ class Denoiser:
         total /= self.orientations
         np.clip(total, 0.0, 1.0, out=total)
         return total.reshape(np.shape(image)).astype(np.float32, copy=False), entry.card["name"]
+
+    def warm_up(self) -> None:
+        """Run every model, the low-noise ones included, on two small blank squares.
+
+        A model's first call sets it up: under TensorFlow it traces a graph, and a second size
+        traces one that then serves every size. Warming up moves that cost out of the first
+        user's image, so timings shown afterwards are the model's own. Under JAX each new image
+        size still compiles on its first call.
+        """
+        entries = [*self._models.values(), *(low_noise.entry for low_noise in self._low_noise.values())]
+        with self._lock:
+            for entry in entries:
+                for side in (WARM_UP_SIDE, 2 * WARM_UP_SIDE):  # both sides differ: any size fits the second
+                    self._run_matching(entry, np.zeros((side, side, entry.channels), np.float32))
 
     def encode(self, image: np.ndarray) -> np.ndarray:
         """Return the latent feature maps for ``image``: (h, w, latent) float32.

@@ -106,6 +106,24 @@ def test_noise_estimate_and_classical_methods(camera):
         estimate_noise_sigma(noisy[:5, :40])
 
 
+def test_noise_estimate_is_scikit_images_and_quiet_on_flat_channels(camera):
+    import warnings
+
+    from skimage.restoration import estimate_sigma
+
+    from denoise.classical import estimate_noise_sigma
+
+    colour = add_noise(np.repeat(camera[:96, :96, None], 3, axis=2), "gaussian", 15, seed=4, clip=False)
+    expected = estimate_sigma(colour, channel_axis=-1, average_sigmas=True)
+    assert estimate_noise_sigma(colour) == pytest.approx(expected, rel=1e-6)
+    one_flat = colour.copy()
+    one_flat[:, :, 1] = 0.5  # a flat channel adds no noise to the mean instead of making it NaN
+    assert estimate_noise_sigma(one_flat) == pytest.approx(2 / 3 * estimate_noise_sigma(colour[:, :, ::2]), rel=1e-6)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no warning to silence: flat images are checked first
+        assert estimate_noise_sigma(np.full((24, 32, 1), 20 / 255, np.float32)) == 0.0
+
+
 def test_pipeline_skips_the_noise_estimate_on_tiny_images(use_tiny_models):
     from denoise.pipeline import denoise_image
 
@@ -187,6 +205,32 @@ def test_low_noise_images_go_to_the_low_noise_model(low_noise_models, camera):
     assert family.encode(low).shape[-1] == 2 and family.encode(high).shape[-1] == 8  # the same model's latent
     assert family.model_name(np.zeros((3, 5))) == "unet-gray"  # too small to estimate: the main model
     assert family.model_name(np.stack([low] * 3, axis=2)) == "unet-color"  # colour has no low-noise model
+
+
+def test_warm_up_sets_up_every_model_so_that_later_sizes_trace_nothing(low_noise_models, camera, monkeypatch):
+    import keras
+
+    from denoise.inference import read_model_file
+
+    family = load_model("default")
+    model_class = type(read_model_file(low_noise_models / "unet-gray.keras").model)
+    traced = []  # the models whose Python code ran: on a first call or a new trace
+    original_call = model_class.call
+
+    def counting_call(model, *arguments, **keywords):
+        traced.append(id(model))
+        return original_call(model, *arguments, **keywords)
+
+    monkeypatch.setattr(model_class, "call", counting_call)
+    family.warm_up()
+    assert len(set(traced)) == 3  # grey, colour and grey's low-noise model
+    if keras.backend.backend() == "tensorflow":  # under JAX every new size compiles
+        traced.clear()
+        low = add_noise(camera[:80, :112], "gaussian", 5, seed=0, clip=False)
+        high = add_noise(camera[:80, :112], "gaussian", 40, seed=0, clip=False)
+        for image in (low, high, np.stack([high] * 3, axis=2)):
+            family.denoise(image)
+        assert traced == []
 
 
 def test_pipeline_and_cli_name_the_model_that_ran(low_noise_models, camera, tmp_path, capsys):
