@@ -13,6 +13,7 @@ from denoise.image_io import ImageReadError, LoadedImage, encode_png, read_image
 from denoise.inference import (
     DEFAULT_MODEL,
     ORIENTATION_COUNTS,
+    Denoised,
     Denoiser,
     ModelFileError,
     available_models,
@@ -29,6 +30,7 @@ __all__ = [
     "DEFAULT_MODEL",
     "NOISE_KINDS",
     "ORIENTATION_COUNTS",
+    "Denoised",
     "Denoiser",
     "ImageReadError",
     "LoadedImage",

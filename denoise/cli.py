@@ -43,15 +43,15 @@ def _command_run(arguments: argparse.Namespace) -> int:
             pixels = image.pixels
             if noise is not None:
                 pixels = add_noise(pixels, *noise, seed=arguments.seed + index)
-            result, model = denoiser.denoise_and_name(pixels)
+            result = denoiser.denoise_and_report(pixels)
             target = _unique_output(output_folder, Path(input_path).stem, taken)
-            write_png(target, result, alpha=image.alpha, bit_depth=image.bit_depth)
+            write_png(target, result.pixels, alpha=image.alpha, bit_depth=image.bit_depth)
         except (ImageReadError, ValueError, OSError) as error:
             refused += 1
             print(f"denoise: {input_path}: {error}", file=sys.stderr)
             continue
         notes = "".join(f" ({note})" for note in image.notes)
-        print(f"{input_path} -> {target} ({model}){notes}")
+        print(f"{input_path} -> {target} ({result.model}){notes}")
     return EXIT_REFUSED if refused else 0
 
 

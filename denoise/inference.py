@@ -13,6 +13,7 @@ import json
 import os
 import re
 import threading
+import time
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from denoise.models import LATENT_LAYER, model_stride
 __all__ = [
     "DEFAULT_MODEL",
     "ORIENTATION_COUNTS",
+    "Denoised",
     "Denoiser",
     "LOW_NOISE_FIELD",
     "LoadedModel",
@@ -269,6 +271,27 @@ def run_label(name: str, orientations: int) -> str:
     return name if orientations == 1 else f"{name} x{orientations}"
 
 
+@dataclass(frozen=True)
+class Denoised:
+    """One image denoised, as :meth:`Denoiser.denoise_and_report` returns it.
+
+    Attributes
+    ----------
+    pixels : ndarray
+        The denoised image, float32 in [0, 1], with the input's shape.
+    model : str
+        Name of the model that ran (a family picks one by the image's channels and noise).
+    seconds : float
+        Wall-clock time of the call, not counting any wait for another thread's call to the
+        same denoiser (app sessions share one).
+
+    """
+
+    pixels: np.ndarray
+    model: str
+    seconds: float
+
+
 class Denoiser:
     """Denoise images with a grey and/or a colour model.
 
@@ -415,10 +438,10 @@ class Denoiser:
             If the image has an unsupported shape or non-finite values.
 
         """
-        return self.denoise_and_name(image)[0]
+        return self.denoise_and_report(image).pixels
 
-    def denoise_and_name(self, image: np.ndarray) -> tuple[np.ndarray, str]:
-        """Return what :meth:`denoise` returns and the name of the model that ran.
+    def denoise_and_report(self, image: np.ndarray) -> Denoised:
+        """Denoise like :meth:`denoise`; also say which model ran and how long it took.
 
         The image is checked and its noise estimated once, rather than again by
         :meth:`model_name`.
@@ -429,15 +452,19 @@ class Denoiser:
             If the image has an unsupported shape or non-finite values.
 
         """
+        started = time.perf_counter()
         array, entry = self._prepare(image)
+        waiting_since = time.perf_counter()
         with self._lock:
+            waited = time.perf_counter() - waiting_since
             total = self._run(entry, array)
             for orientation in ORIENTATIONS[1 : self.orientations]:
                 total += _orient(self._run(entry, _orient(array, orientation)), orientation, undo=True)
         # In place: each copy of a 12-megapixel photo costs tens of milliseconds here.
         total /= self.orientations
         np.clip(total, 0.0, 1.0, out=total)
-        return total.reshape(np.shape(image)).astype(np.float32, copy=False), entry.card["name"]
+        pixels = total.reshape(np.shape(image)).astype(np.float32, copy=False)
+        return Denoised(pixels, entry.card["name"], time.perf_counter() - started - waited)
 
     def warm_up(self) -> None:
         """Run every model, the low-noise ones included, on two small blank squares.

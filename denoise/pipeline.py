@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import io
 import re
-import time
 import zipfile
 from dataclasses import dataclass
 
@@ -31,7 +30,7 @@ class DenoiseResult:
     noisy, denoised : ndarray
         H x W x C float32 images in [0, 1] (``noisy`` is the model input).
     seconds : float
-        Wall-clock time of the model call.
+        Wall-clock time of the model call (see :class:`denoise.inference.Denoised`).
     device : str
         Device that ran the model.
     model : str
@@ -67,9 +66,7 @@ def denoise_image(denoiser: Denoiser, noisy: np.ndarray, clean: np.ndarray | Non
         The original before synthetic noise was added.
 
     """
-    started = time.perf_counter()
-    denoised, model = denoiser.denoise_and_name(noisy)
-    seconds = time.perf_counter() - started
+    denoised = denoiser.denoise_and_report(noisy)
     scores, estimated_sigma = {}, None
     if clean is None:
         with contextlib.suppress(ValueError):  # too small to estimate: no estimate
@@ -77,11 +74,13 @@ def denoise_image(denoiser: Denoiser, noisy: np.ndarray, clean: np.ndarray | Non
     else:
         scores = {
             "psnr_noisy": psnr(clean, noisy),
-            "psnr_denoised": psnr(clean, denoised),
+            "psnr_denoised": psnr(clean, denoised.pixels),
             "ssim_noisy": ssim(clean, noisy),
-            "ssim_denoised": ssim(clean, denoised),
+            "ssim_denoised": ssim(clean, denoised.pixels),
         }
-    return DenoiseResult(noisy, denoised, seconds, device_name(), model, scores, estimated_sigma)
+    return DenoiseResult(
+        noisy, denoised.pixels, denoised.seconds, device_name(), denoised.model, scores, estimated_sigma
+    )
 
 
 def safe_file_stem(file_name: str) -> str:

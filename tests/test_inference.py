@@ -233,6 +233,30 @@ def test_warm_up_sets_up_every_model_so_that_later_sizes_trace_nothing(low_noise
         assert traced == []
 
 
+def test_reported_seconds_leave_out_the_wait_for_another_call(use_tiny_models, camera):
+    import threading
+    import time
+
+    family = load_model("default")
+    image = camera[:64, :64]
+    reports, finished = [], []
+
+    def call() -> None:
+        reports.append(family.denoise_and_report(image))
+        finished.append(time.perf_counter())
+
+    with family._lock:  # another session's call holds the model for two seconds
+        started = time.perf_counter()
+        thread = threading.Thread(target=call)
+        thread.start()
+        time.sleep(2.0)
+    thread.join()
+    [report] = reports
+    assert report.model == "unet-gray"
+    np.testing.assert_array_equal(report.pixels, family.denoise(image))
+    assert 0 < report.seconds < finished[0] - started - 1.9
+
+
 def test_pipeline_and_cli_name_the_model_that_ran(low_noise_models, camera, tmp_path, capsys):
     from denoise.cli import main
     from denoise.image_io import write_png
