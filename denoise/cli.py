@@ -77,22 +77,23 @@ def _command_eval(arguments: argparse.Namespace) -> int:
 
 
 def _command_models(arguments: argparse.Namespace) -> int:
-    from denoise.inference import LOW_NOISE_FIELD, available_models, pretrained_dir
+    from denoise.inference import LOW_NOISE_FIELD, LUMINANCE_FIELD, available_models, pretrained_dir
 
     cards = available_models()
     if arguments.json:
         print(json.dumps(cards, indent=2))
         return 0
     print(f"models in {pretrained_dir()}:")
-    print(f"{'name':<16} {'architecture':<12} {'latent':>6} {'parameters':>10} {'val PSNR':>8}  low noise")
+    print(f"{'name':<16} {'architecture':<12} {'latent':>6} {'parameters':>10} {'val PSNR':>8}  with")
     for name, card in cards.items():
         validation = card.get("validation_psnr")
         validation_text = f"{validation:.2f}" if validation is not None else "-"
-        low_noise = card.get(LOW_NOISE_FIELD)
-        low_noise_text = f"{low_noise['model']} below σ {low_noise['below_sigma']:g}" if low_noise else "-"
+        low_noise, luminance = card.get(LOW_NOISE_FIELD), card.get(LUMINANCE_FIELD)
+        helpers = [f"{low_noise['model']} below σ {low_noise['below_sigma']:g}"] if low_noise else []
+        helpers += [f"grey model's luminance × {luminance['weight']:g}"] if luminance else []
         print(
             f"{name:<16} {card['architecture']:<12} {card['latent_size']:>6} {card['parameters']:>10} "
-            f"{validation_text:>8}  {low_noise_text}"
+            f"{validation_text:>8}  {', '.join(helpers) or '-'}"
         )
     return 0
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Train every shipped model in pretrained/ with the project's own `denoise train`.
-# Usage: scripts/train_pretrained.sh DATA_DIR {gray|color} [all|unet|second|third|fourth|fifth|sixth|seventh|low|small]
+# Usage: scripts/train_pretrained.sh DATA_DIR {gray|color} [all|unet|second|...|seventh|low|luminance|small]
 # The U-Net trains in stages, each from the weights of the one before with a new cosine
 # schedule: 160 epochs from random weights into pretrained/base/; a second stage at a lower
 # peak learning rate into pretrained/stage2/; a third that weights each patch's error inversely
@@ -11,7 +11,8 @@
 # seventh draws half its patches' noise from 0-30 instead of 0-55 and ships. The fifth was
 # stopped after epoch 246 of 300 (pretrained/stage5/unet-gray.json says why); run it to the end
 # for the full schedule. "low" trains grey's low-noise model (unet-low-gray) from the shipped
-# seventh stage on noise from 0-30 only, and links it from pretrained/unet-gray.json.
+# seventh stage on noise from 0-30 only, and links it from pretrained/unet-gray.json; "luminance"
+# (colour) writes the link by which the grey U-Net also denoises colour images' luminance.
 # DATA_DIR is the shared data folder (with train/gray400 and train/color432).
 # Running it again resumes each model from its checkpoints folder after its last epoch.
 set -euo pipefail
@@ -26,8 +27,9 @@ denoise="${DENOISE:-.venv/bin/denoise}"
 data_options=(--data "$folder" --channels "$channels" --noise gaussian:0-55)
 common=("${data_options[@]}" --batches-per-epoch 100)
 
-# all; unet (its stages and low-noise model); second ... seventh, low (that one only); small (conv, dense)
-stages=(all unet second third fourth fifth sixth seventh low small)
+# all; unet (its stages, low-noise model and links); second ... seventh, low, luminance (that one
+# only); small (conv, dense)
+stages=(all unet second third fourth fifth sixth seventh low luminance small)
 stage=${3:-all}
 fourth_output="pretrained/unet-$kind"
 [ "$kind" = gray ] && fourth_output="pretrained/stage4/unet-$kind"  # grey ships its seventh stage
@@ -59,6 +61,15 @@ if runs all unet fourth; then
     --warmup-epochs 2 --weight-by-noise --workers 2 \
     --initial-weights "pretrained/stage3/unet-$kind.keras" --output "$fourth_output"
 fi
+set_card_field() {  # CARD FIELD JSON: set one field of a model card (after the training that wrote it)
+  CARD="$1" FIELD="$2" VALUE="$3" "${PYTHON:-.venv/bin/python}" - <<'EOF'
+import json, os, pathlib
+card_path = pathlib.Path(os.environ["CARD"])
+card = json.loads(card_path.read_text())
+card[os.environ["FIELD"]] = json.loads(os.environ["VALUE"])
+card_path.write_text(json.dumps(card, indent=2) + "\n")
+EOF
+}
 # The grey U-Net's later CPU stages: EPOCHS PEAK_RATE SEED FROM OUTPUT NOISE...
 grey_cpu_stage() {
   local epochs=$1 rate=$2 seed=$3 from=$4 output=$5
@@ -82,13 +93,13 @@ if runs all unet low && [ "$kind" = gray ]; then
   grey_cpu_stage 130 1e-4 8 pretrained/unet-gray.keras pretrained/unet-low-gray gaussian:0-30
   # The link in the grey U-Net's card (denoise.inference.LOW_NOISE_FIELD): images whose
   # estimated noise sigma is below 22 go to the low-noise model.
-  "${PYTHON:-.venv/bin/python}" - <<'EOF'
-import json, pathlib
-card_path = pathlib.Path("pretrained/unet-gray.json")
-card = json.loads(card_path.read_text())
-card["low_noise"] = {"model": "unet-low-gray", "below_sigma": 22}
-card_path.write_text(json.dumps(card, indent=2) + "\n")
-EOF
+  set_card_field pretrained/unet-gray.json low_noise '{"model": "unet-low-gray", "below_sigma": 22}'
+fi
+# The link in the colour U-Net's card (denoise.inference.LUMINANCE_FIELD): the grey U-Net also
+# denoises each colour image's luminance, which gets weight 0.75 in the result's (the best weight
+# on the held-out colour images: benchmarks/luminance_weights.py).
+if runs all unet fourth luminance && [ "$kind" = color ]; then
+  set_card_field pretrained/unet-color.json grey_luminance '{"weight": 0.75}'
 fi
 runs all small || exit 0
 for latent in 1 2 4 8 16; do

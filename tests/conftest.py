@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -78,3 +80,15 @@ def use_tiny_models(tiny_models: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Point the model registry at the tiny models."""
     monkeypatch.setenv("DENOISE_MODELS", str(tiny_models))
     return tiny_models
+
+
+@pytest.fixture
+def luminance_models(use_tiny_models: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The tiny models, with unet-color asking the grey model for 0.75 of the luminance."""
+    folder = tmp_path / "models"
+    shutil.copytree(use_tiny_models, folder)
+    card = json.loads((folder / "unet-color.json").read_text())
+    card["grey_luminance"] = {"weight": 0.75}
+    (folder / "unet-color.json").write_text(json.dumps(card))
+    monkeypatch.setenv("DENOISE_MODELS", str(folder))
+    return folder

@@ -241,4 +241,4 @@ def test_passes_slider_averages_orientations():
     assert passes.label == "Passes" and list(passes.options) == ["1", "2", "4", "8"]
     passes.set_value(2).run()
     assert not app.exception
-    assert any("unet-color, 2 passes on" in caption.value for caption in app.caption)
+    assert any("unet-color + unet-low-gray luminance, 2 passes on" in caption.value for caption in app.caption)

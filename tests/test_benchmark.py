@@ -192,3 +192,18 @@ def test_noise_estimates_bracket_each_sigma(tmp_path, capsys):
         assert abs(row["mean"] - row["sigma"]) < 8
     assert rows[0]["highest"] < rows[1]["lowest"]
     assert "| 40 | 3 |" in capsys.readouterr().out
+
+
+def test_luminance_weights_table_starts_with_the_colour_model_alone(luminance_models, tmp_path, capsys):
+    from benchmarks import luminance_weights
+
+    folder = tmp_path / "set"
+    folder.mkdir()
+    for index in range(2):
+        Image.fromarray(gradient(48, 64 + 8 * index, 3)).save(folder / f"{index}.png")
+    output = tmp_path / "weights"
+    assert luminance_weights.main([str(folder), "--weights", "0.5", "1", "--sigma", "25", "--output", str(output)]) == 0
+    rows = json.loads(output.with_suffix(".json").read_text())["rows"]
+    assert [row["weight"] for row in rows] == [None, 0.5, 1.0] and all(row["images"] == 2 for row in rows)
+    assert len({row["psnr"] for row in rows}) == 3
+    assert "| colour model alone |" in capsys.readouterr().out

@@ -207,6 +207,35 @@ def test_low_noise_images_go_to_the_low_noise_model(low_noise_models, camera):
     assert family.model_name(np.stack([low] * 3, axis=2)) == "unet-color"  # colour has no low-noise model
 
 
+def test_colour_images_get_the_grey_models_luminance(luminance_models, astronaut, capsys):
+    from denoise.cli import main
+
+    family = load_model("default")
+    noisy = add_noise(astronaut[:64, :96], "gaussian", 25, seed=0, clip=False)
+    colour = load_model("unet-color").denoise(noisy)  # one model by name: it runs alone
+    grey = load_model("unet-gray").denoise(noisy.mean(axis=2, keepdims=True))
+    # The luminance (channel mean) becomes 0.75 grey + 0.25 colour; the colour differences stay.
+    expected = np.clip(colour + 0.75 * (grey - colour.mean(axis=2, keepdims=True)), 0, 1)
+    unclipped = np.all((colour > 0) & (colour < 1), axis=2) & (grey[:, :, 0] > 0) & (grey[:, :, 0] < 1)
+    assert unclipped.mean() > 0.5  # the family blends before clipping, the models alone clip
+    np.testing.assert_allclose(family.denoise(noisy)[unclipped], expected[unclipped], atol=1e-5)
+    assert family.model_name(noisy) == "unet-color + unet-gray luminance"
+    assert main(["models"]) == 0
+    assert "grey model's luminance × 0.75" in capsys.readouterr().out
+    assert family.encode(noisy).shape == load_model("unet-color").encode(noisy).shape  # the colour model's latent
+    assert load_model("default", orientations=2).denoise(noisy).shape == noisy.shape
+    grey_image = noisy[:, :, :1]
+    np.testing.assert_array_equal(family.denoise(grey_image), load_model("unet-gray").denoise(grey_image))
+
+
+@pytest.mark.parametrize("link", [{"weight": 0}, {"weight": 1.5}, {"weight": "0.7"}, {"weight": True}, {}, 0.7])
+def test_bad_luminance_weights_are_refused(luminance_models, link):
+    card = json.loads((luminance_models / "unet-color.json").read_text()) | {"grey_luminance": link}
+    (luminance_models / "unet-color.json").write_text(json.dumps(card))
+    with pytest.raises(ModelFileError, match="needs a weight above 0 and at most 1"):
+        load_model("default")
+
+
 def test_warm_up_sets_up_every_model_so_that_later_sizes_trace_nothing(low_noise_models, camera, monkeypatch):
     import keras
 

@@ -124,3 +124,14 @@ def test_the_default_grey_model_hands_low_noise_to_its_low_noise_model(camera):
     main_model_alone = load_model(pretrained_dir() / "unet-gray.keras")
     assert psnr(clean, family.denoise(low)) > psnr(clean, main_model_alone.denoise(low))
     np.testing.assert_array_equal(family.denoise(high), main_model_alone.denoise(high))
+
+
+def test_the_default_colour_model_takes_the_grey_models_luminance(astronaut):
+    """unet-color's card asks for the grey model's luminance; on a colour sample that does better."""
+    assert available_models()["unet-color"]["grey_luminance"]["weight"] == 0.75
+    clean = astronaut[128:320, 128:320]
+    noisy = add_noise(clean, "gaussian", 25, seed=0, clip=False)
+    family = load_model("default")
+    assert family.model_name(noisy) == "unet-color + unet-low-gray luminance"  # its noise is 25 / √3
+    colour_model_alone = load_model("unet-color")
+    assert psnr(clean, family.denoise(noisy)) > psnr(clean, colour_model_alone.denoise(noisy)) + 0.1
