@@ -88,7 +88,7 @@ def time_inference(denoiser: denoise.Denoiser, height: int, width: int, repeats:
         denoiser.denoise(image)
         seconds.append(time.perf_counter() - started)
     return {
-        "model": denoiser.cards[3]["name"],
+        "model": denoiser.model_name(image),  # with the grey model on the luminance where it runs
         "call": "compiled" if denoiser.compiled else "direct",
         "tile_size": denoiser.tile_size,
         "image": f"{width}x{height} RGB float32",
