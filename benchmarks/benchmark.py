@@ -91,6 +91,13 @@ def write_report(prefix: str | Path, report: dict) -> Path:
     return output
 
 
+def write_folder_report(script: str, argv: list[str] | None, output: str, folder: str, rows: list[dict]) -> None:
+    """Write the rows of a study of one folder with the command that made them; say where on stderr."""
+    command = f"python -m benchmarks.{script} " + " ".join(sys.argv[1:] if argv is None else argv)
+    path = write_report(output, {"command": command, "folder": folder, "rows": rows})
+    print(f"wrote {path}", file=sys.stderr)
+
+
 def model_runs(models: list[str], orientations: list[int]) -> list[tuple[str, str, int]]:
     """Return ``(row name, model family, orientations)`` for each model run.
 

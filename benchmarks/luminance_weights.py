@@ -17,7 +17,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from benchmarks.benchmark import write_report
+from benchmarks.benchmark import write_folder_report
 from denoise.evaluation import evaluate
 from denoise.inference import load_model
 
@@ -47,9 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     for weight in [None, *arguments.weights]:
         scores = " | ".join(f"{row['psnr']:.3f}" for row in rows if row["weight"] == weight)
         print(f"| {'colour model alone' if weight is None else f'{weight:g}'} | {scores} |")
-    command = "python -m benchmarks.luminance_weights " + " ".join(sys.argv[1:] if argv is None else argv)
-    path = write_report(arguments.output, {"command": command, "folder": arguments.folder, "rows": rows})
-    print(f"wrote {path}", file=sys.stderr)
+    write_folder_report("luminance_weights", argv, arguments.output, arguments.folder, rows)
     return 0
 
 

@@ -17,7 +17,7 @@ import sys
 
 import numpy as np
 
-from benchmarks.benchmark import write_report
+from benchmarks.benchmark import write_folder_report
 from denoise.classical import estimate_noise_sigma
 from denoise.evaluation import noisy_test_set
 
@@ -52,9 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     for row in rows:
         estimates = " | ".join(f"{row[key]:.1f}" for key in ("lowest", "mean", "highest"))
         print(f"| {row['sigma']:g} | {row['images']} | {estimates} |")
-    command = "python -m benchmarks.noise_estimates " + " ".join(sys.argv[1:] if argv is None else argv)
-    path = write_report(arguments.output, {"command": command, "folder": arguments.folder, "rows": rows})
-    print(f"wrote {path}", file=sys.stderr)
+    write_folder_report("noise_estimates", argv, arguments.output, arguments.folder, rows)
     return 0
 
 
