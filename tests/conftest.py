@@ -82,13 +82,28 @@ def use_tiny_models(tiny_models: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tiny_models
 
 
+def tiny_models_with_link(
+    tiny_models: Path, folder: Path, monkeypatch: pytest.MonkeyPatch, model: str, field: str, value: object
+) -> Path:
+    """Copy the tiny models to ``folder``, set ``field`` in ``model``'s card and point the registry there."""
+    shutil.copytree(tiny_models, folder)
+    card_path = folder / f"{model}.json"
+    card = json.loads(card_path.read_text())
+    card[field] = value
+    card_path.write_text(json.dumps(card))
+    monkeypatch.setenv("DENOISE_MODELS", str(folder))
+    return folder
+
+
+@pytest.fixture
+def low_noise_models(use_tiny_models: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The tiny models, with conv-2-gray as unet-gray's model for images below sigma 20."""
+    link = {"model": "conv-2-gray", "below_sigma": 20}
+    return tiny_models_with_link(use_tiny_models, tmp_path / "models", monkeypatch, "unet-gray", "low_noise", link)
+
+
 @pytest.fixture
 def luminance_models(use_tiny_models: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The tiny models, with unet-color asking the grey model for 0.75 of the luminance."""
     folder = tmp_path / "models"
-    shutil.copytree(use_tiny_models, folder)
-    card = json.loads((folder / "unet-color.json").read_text())
-    card["grey_luminance"] = {"weight": 0.75}
-    (folder / "unet-color.json").write_text(json.dumps(card))
-    monkeypatch.setenv("DENOISE_MODELS", str(folder))
-    return folder
+    return tiny_models_with_link(use_tiny_models, folder, monkeypatch, "unet-color", "grey_luminance", {"weight": 0.75})

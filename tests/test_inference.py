@@ -181,20 +181,6 @@ def test_denoise_leaves_its_input_alone(use_tiny_models, shape, orientations):
     assert not np.shares_memory(result, image)
 
 
-@pytest.fixture
-def low_noise_models(use_tiny_models, tmp_path, monkeypatch):
-    """The tiny models, with conv-2-gray as unet-gray's model for images below sigma 20."""
-    import shutil
-
-    folder = tmp_path / "models"
-    shutil.copytree(use_tiny_models, folder)
-    card = json.loads((folder / "unet-gray.json").read_text())
-    card["low_noise"] = {"model": "conv-2-gray", "below_sigma": 20}
-    (folder / "unet-gray.json").write_text(json.dumps(card))
-    monkeypatch.setenv("DENOISE_MODELS", str(folder))
-    return folder
-
-
 def test_low_noise_images_go_to_the_low_noise_model(low_noise_models, camera):
     family = load_model("default")
     low = add_noise(camera[:96, :96], "gaussian", 5, seed=0, clip=False)
