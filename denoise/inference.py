@@ -444,7 +444,7 @@ class Denoiser:
         if entry.channels == 1:  # grey model, colour image: each channel on its own
             return np.concatenate([self._run_matching(entry, array[:, :, [c]]) for c in range(3)], axis=2)
         colour = self._run_matching(entry, np.repeat(array, 3, axis=2))
-        return colour.mean(axis=2, keepdims=True)
+        return _luminance(colour)
 
     def _run_matching(self, entry: LoadedModel, array: np.ndarray) -> np.ndarray:
         if entry.is_dense:
@@ -536,7 +536,7 @@ class Denoiser:
 
     def _encode(self, entry: LoadedModel, array: np.ndarray) -> np.ndarray:
         if array.shape[2] != entry.channels:
-            array = np.repeat(array, 3, axis=2) if entry.channels == 3 else array.mean(axis=2, keepdims=True)
+            array = np.repeat(array, 3, axis=2) if entry.channels == 3 else _luminance(array)
         if entry.is_dense:
             patches, grid = self._dense_patches(entry, array)
             if grid[0] == 0 or grid[1] == 0:
