@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-__all__ = ["psnr", "ssim"]
+__all__ = ["luminance_chroma_psnr", "psnr", "ssim"]
 
 
 def psnr(clean: np.ndarray, estimate: np.ndarray) -> float:
@@ -18,3 +18,34 @@ def ssim(clean: np.ndarray, estimate: np.ndarray) -> float:
     clean, estimate = np.squeeze(clean), np.squeeze(np.clip(estimate, 0, 1))
     channel_axis = 2 if clean.ndim == 3 else None
     return float(structural_similarity(clean, estimate, data_range=1.0, channel_axis=channel_axis))
+
+
+def luminance_chroma_psnr(clean: np.ndarray, estimate: np.ndarray) -> tuple[float, float]:
+    """Split the error of a colour ``estimate`` (clipped to [0, 1]) into luminance and chroma.
+
+    The error's mean over the channels is its luminance part; what is left in each channel
+    (which sums to zero over the channels) is its chroma part. Their mean squares add up to
+    the error's, so each PSNR is the one the image would have with only that part of the error.
+
+    Parameters
+    ----------
+    clean, estimate : ndarray
+        H x W x 3 images in [0, 1].
+
+    Returns
+    -------
+    tuple of float
+        PSNR in dB of the luminance part and of the chroma part (data range 1).
+
+    Raises
+    ------
+    ValueError
+        If the images are not H x W x 3 of the same shape.
+
+    """
+    if clean.shape != estimate.shape or clean.ndim != 3 or clean.shape[2] != 3:
+        raise ValueError(f"expected two H x W x 3 images of one shape, got {clean.shape} and {estimate.shape}")
+    error = np.clip(estimate, 0, 1).astype(np.float64) - clean
+    luminance = error.mean(axis=2, keepdims=True)
+    squares = (float(np.mean(luminance**2)), float(np.mean((error - luminance) ** 2)))
+    return tuple(float(10 * np.log10(1 / square)) if square > 0 else float("inf") for square in squares)

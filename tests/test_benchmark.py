@@ -207,3 +207,21 @@ def test_luminance_weights_table_starts_with_the_colour_model_alone(luminance_mo
     assert [row["weight"] for row in rows] == [None, 0.5, 1.0] and all(row["images"] == 2 for row in rows)
     assert len({row["psnr"] for row in rows}) == 3
     assert "| colour model alone |" in capsys.readouterr().out
+
+
+def test_colour_error_splits_each_method_into_luminance_and_chroma(luminance_models, tmp_path, capsys):
+    from benchmarks import colour_error
+
+    folder = tmp_path / "set"
+    folder.mkdir()
+    Image.fromarray(gradient(48, 64, 3)).save(folder / "0.png")
+    output = tmp_path / "error"
+    assert colour_error.main([str(folder), "--sigma", "25", "--output", str(output)]) == 0
+    rows = json.loads(output.with_suffix(".json").read_text())["rows"]
+    methods = [row["method"] for row in rows]
+    assert methods[:2] == ["default (unet)", "colour model alone"] and methods[2:] in ([], ["CBM3D"])
+    for row in rows:  # one image: the two parts' mean squares add up to the whole error's
+        parts = 10 ** (-row["luminance_psnr"] / 10) + 10 ** (-row["chroma_psnr"] / 10)
+        assert parts == pytest.approx(10 ** (-row["psnr"] / 10))
+    assert rows[0]["luminance_psnr"] != rows[1]["luminance_psnr"]
+    assert "| colour model alone | 25 |" in capsys.readouterr().out
