@@ -403,7 +403,7 @@ class Denoiser:
         channels = array.shape[2]
         entry = self._models.get(channels) or next(iter(self._models.values()))
         if channels == 3 and self.luminance_weight is not None:
-            return array, _Plan(entry, self._route(self._models[1], _luminance(array)))
+            return array, _Plan(self._route(entry, array), self._route(self._models[1], _luminance(array)))
         return array, _Plan(self._route(entry, array))
 
     def _route(self, entry: LoadedModel, array: np.ndarray) -> LoadedModel:

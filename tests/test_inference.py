@@ -214,6 +214,19 @@ def test_colour_images_get_the_grey_models_luminance(luminance_models, astronaut
     np.testing.assert_array_equal(family.denoise(grey_image), load_model("unet-gray").denoise(grey_image))
 
 
+def test_a_colour_low_noise_model_is_routed_like_the_grey_one(luminance_models, astronaut):
+    card = json.loads((luminance_models / "unet-color.json").read_text())
+    card["low_noise"] = {"model": "conv-2-color", "below_sigma": 20}
+    (luminance_models / "unet-color.json").write_text(json.dumps(card))
+    family = load_model("default")
+    low = add_noise(astronaut[:64, :96], "gaussian", 5, seed=0, clip=False)
+    high = add_noise(astronaut[:64, :96], "gaussian", 40, seed=0, clip=False)
+    assert family.model_name(low) == "conv-2-color + unet-gray luminance"
+    assert family.model_name(high) == "unet-color + unet-gray luminance"
+    family.luminance_weight = None
+    np.testing.assert_array_equal(family.denoise(low), load_model("conv-2-color").denoise(low))
+
+
 @pytest.mark.parametrize("link", [{"weight": 0}, {"weight": 1.5}, {"weight": "0.7"}, {"weight": True}, {}, 0.7])
 def test_bad_luminance_weights_are_refused(luminance_models, link):
     card = json.loads((luminance_models / "unet-color.json").read_text()) | {"grey_luminance": link}
