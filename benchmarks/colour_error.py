@@ -10,6 +10,9 @@ images the models were not trained on, such as the last 22 of ``train/color432``
 Example::
 
     python -m benchmarks.colour_error /tmp/held-out-color --sigma 15 25 50
+
+With ``DENOISE_MODELS`` pointing at a copy of ``pretrained/`` in which another colour model
+stands as ``unet-color.keras``, it measures that model in the default family instead.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from denoise.metrics import luminance_chroma_psnr, psnr
 Method = Callable[[np.ndarray, float], np.ndarray]
 
 
-def methods() -> dict[str, Method]:
+def methods(cbm3d: bool = True) -> dict[str, Method]:
     """Return the compared methods by name; each maps a noisy image and its sigma (0-1) to an estimate."""
     default = load_model("default")
     colour_alone = load_model("default")
@@ -39,7 +42,7 @@ def methods() -> dict[str, Method]:
         f"default ({default.label})": lambda noisy, sigma: default.denoise(noisy),
         "colour model alone": lambda noisy, sigma: colour_alone.denoise(noisy),
     }
-    if importlib.util.find_spec("bm3d") is not None:
+    if cbm3d and importlib.util.find_spec("bm3d") is not None:
         compared["CBM3D"] = bm3d
     return compared
 
@@ -81,9 +84,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("folder", help="folder of clean colour images")
     parser.add_argument("--sigma", type=float, nargs="+", default=[15, 25, 50])
     parser.add_argument("--output", default="results/colour-error")
+    parser.add_argument("--no-cbm3d", action="store_true", help="leave CBM3D out (most of the time)")
     arguments = parser.parse_args(argv)
 
-    rows = error_rows(arguments.folder, arguments.sigma, methods())
+    rows = error_rows(arguments.folder, arguments.sigma, methods(cbm3d=not arguments.no_cbm3d))
     print("| method | sigma | PSNR | luminance error alone | chroma error alone |")
     print("|---|---|---|---|---|")
     for row in rows:

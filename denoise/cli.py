@@ -122,6 +122,7 @@ def _command_train(arguments: argparse.Namespace) -> int:
         command="denoise " + shlex.join(arguments.argv),
         initial_weights=arguments.initial_weights,
         workers=arguments.workers,
+        luminance_loss_weight=arguments.luminance_loss_weight,
     )
     card = train(config)
     print(json.dumps(card, indent=2))
@@ -196,6 +197,12 @@ def _parser() -> argparse.ArgumentParser:
         help="start from this finished model (same architecture and channels) with a new schedule",
     )
     train.add_argument("--workers", type=int, default=1, help="threads preparing batches (more keep a GPU busy)")
+    train.add_argument(
+        "--luminance-loss-weight",
+        type=float,
+        default=1.0,
+        help="weight of the error's luminance part in the loss (colour; 1: mean squared error)",
+    )
     train.set_defaults(handler=_command_train)
     return parser
 

@@ -45,6 +45,35 @@ def psnr_metric(clean: keras.KerasTensor, denoised: keras.KerasTensor) -> keras.
     return -10.0 * ops.log10(ops.maximum(error, 1e-10))
 
 
+@keras.saving.register_keras_serializable(package="denoise", name="LuminanceWeightedError")
+class LuminanceWeightedError(keras.losses.Loss):
+    """Squared error whose luminance part (the error's mean over the channels) is weighted.
+
+    Per pixel, the mean squared error over the channels is the squared luminance part plus
+    the mean squared chroma part (what is left in each channel); this loss multiplies the
+    first by ``luminance_weight``, so a weight of 1 is the mean squared error.
+
+    Parameters
+    ----------
+    luminance_weight : float, default 1.0
+        Weight of the luminance part; below 1, training spends more of the model on colour.
+
+    """
+
+    def __init__(self, luminance_weight: float = 1.0, name: str = "luminance_weighted_error", **kwargs) -> None:
+        super().__init__(name=name, **kwargs)
+        self.luminance_weight = float(luminance_weight)
+
+    def call(self, clean: keras.KerasTensor, denoised: keras.KerasTensor) -> keras.KerasTensor:
+        error = denoised - clean
+        luminance = ops.mean(error, axis=-1, keepdims=True)
+        chroma = ops.mean(ops.square(error - luminance), axis=-1)
+        return chroma + self.luminance_weight * ops.square(luminance[..., 0])
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "luminance_weight": self.luminance_weight}
+
+
 @dataclass
 class TrainingConfig:
     """Everything that defines a training run; saved in the model card.
@@ -90,6 +119,9 @@ class TrainingConfig:
         :func:`_start_from`), so training begins from the same function, with more capacity.
     workers : int
         Threads preparing batches; more keep a GPU busy. The batches do not depend on it.
+    luminance_loss_weight : float
+        Weight of the error's luminance part in the loss (:class:`LuminanceWeightedError`);
+        1 is the mean squared error.
 
     """
 
@@ -113,6 +145,7 @@ class TrainingConfig:
     command: str = ""
     initial_weights: str | None = None
     workers: int = 1
+    luminance_loss_weight: float = 1.0
 
 
 DENSE_PATCH_SIZE = 8
@@ -210,6 +243,7 @@ def _initial_card(config: TrainingConfig, model: keras.Model, training_images: i
             "learning_rate": config.learning_rate,
             "warmup_epochs": config.warmup_epochs,
             "weight_by_noise": config.weight_by_noise,
+            "luminance_loss_weight": config.luminance_loss_weight,
             "seed": config.seed,
         },
         "patches_seen": 0,
@@ -366,7 +400,8 @@ def train(config: TrainingConfig) -> dict:
         model, origin = _start_from(config) if config.initial_weights else (_build(config), None)
         schedule = learning_rate_schedule(config)
         psnr = keras.metrics.MeanMetricWrapper(psnr_metric, name="psnr")
-        model.compile(optimizer=keras.optimizers.Adam(schedule), loss="mse", metrics=[psnr])
+        loss = "mse" if config.luminance_loss_weight == 1 else LuminanceWeightedError(config.luminance_loss_weight)
+        model.compile(optimizer=keras.optimizers.Adam(schedule), loss=loss, metrics=[psnr])
         card = _initial_card(config, model, len(training_images))
         if origin is not None:
             card["initialized_from"] = origin

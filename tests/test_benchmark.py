@@ -225,3 +225,5 @@ def test_colour_error_splits_each_method_into_luminance_and_chroma(luminance_mod
         assert parts == pytest.approx(10 ** (-row["psnr"] / 10))
     assert rows[0]["luminance_psnr"] != rows[1]["luminance_psnr"]
     assert "| colour model alone | 25 |" in capsys.readouterr().out
+    assert colour_error.main([str(folder), "--sigma", "25", "--no-cbm3d", "--output", str(output)]) == 0
+    assert len(json.loads(output.with_suffix(".json").read_text())["rows"]) == 2

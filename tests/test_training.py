@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from denoise.data import WEIGHT_NOISE_FLOOR, NoiseRange, PatchSequence, noise_weights, parse_noise_range
-from denoise.training import TrainingConfig, learning_rate_schedule
+from denoise.training import LuminanceWeightedError, TrainingConfig, learning_rate_schedule
 from tests.conftest import train_tiny
 
 
@@ -202,3 +202,23 @@ def test_data_threads_do_not_change_the_batches_of_each_epoch():
         epochs_seen[workers] = list(batches_by_epoch.items())[-3:]
     assert epochs_seen[3] == epochs_seen[1]
     assert [batches for _, batches in epochs_seen[1]] == [[0, 1, 2, 3]] * 3
+
+
+def test_luminance_weighted_error_weights_only_the_errors_channel_mean():
+    clean = np.zeros((2, 4, 4, 3), np.float32)
+    shared = clean + 0.1  # the same error in every channel: all luminance
+    chroma = clean + np.array([0.1, -0.2, 0.1], np.float32)  # sums to zero over the channels
+    mixed = clean + np.array([0.3, -0.1, 0.1], np.float32)
+    mse = keras.losses.MeanSquaredError()
+    for weight, estimate, expected in [(1, mixed, mse(clean, mixed)), (0, shared, 0), (0, chroma, mse(clean, chroma))]:
+        loss = LuminanceWeightedError(weight)(clean, estimate)
+        assert float(loss) == pytest.approx(float(expected), abs=1e-7)
+    assert float(LuminanceWeightedError(0.5)(clean, shared)) == pytest.approx(0.5 * 0.01)
+
+
+def test_training_with_a_luminance_loss_weight_resumes(training_folder, tmp_path):
+    train_tiny(training_folder, tmp_path / "model", "unet", 3, 8, epochs=1, luminance_loss_weight=0.25)
+    card = train_tiny(training_folder, tmp_path / "model", "unet", 3, 8, epochs=2, luminance_loss_weight=0.25)
+    log = json.loads((tmp_path / "checkpoints" / "model.log.json").read_text())
+    assert [entry["epoch"] for entry in log] == [1, 2] and np.isfinite([entry["loss"] for entry in log]).all()
+    assert card["training"]["luminance_loss_weight"] == 0.25
