@@ -36,8 +36,7 @@ Method = Callable[[np.ndarray, float], np.ndarray]
 def methods(cbm3d: bool = True) -> dict[str, Method]:
     """Return the compared methods by name; each maps a noisy image and its sigma (0-1) to an estimate."""
     default = load_model("default")
-    colour_alone = load_model("default")
-    colour_alone.luminance_weight = None
+    colour_alone = load_model(default.cards[3]["name"])  # one model by name runs alone
     compared: dict[str, Method] = {
         f"default ({default.label})": lambda noisy, sigma: default.denoise(noisy),
         "colour model alone": lambda noisy, sigma: colour_alone.denoise(noisy),
