@@ -82,15 +82,18 @@ def use_tiny_models(tiny_models: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tiny_models
 
 
+def set_card_field(folder: Path, model: str, field: str, value: object) -> None:
+    """Set ``field`` in the card of ``model`` in ``folder``."""
+    card_path = folder / f"{model}.json"
+    card_path.write_text(json.dumps(json.loads(card_path.read_text()) | {field: value}))
+
+
 def tiny_models_with_link(
     tiny_models: Path, folder: Path, monkeypatch: pytest.MonkeyPatch, model: str, field: str, value: object
 ) -> Path:
     """Copy the tiny models to ``folder``, set ``field`` in ``model``'s card and point the registry there."""
     shutil.copytree(tiny_models, folder)
-    card_path = folder / f"{model}.json"
-    card = json.loads(card_path.read_text())
-    card[field] = value
-    card_path.write_text(json.dumps(card))
+    set_card_field(folder, model, field, value)
     monkeypatch.setenv("DENOISE_MODELS", str(folder))
     return folder
 

@@ -1,10 +1,9 @@
-import json
-
 import numpy as np
 import pytest
 
 import denoise
 from denoise import ModelFileError, add_noise, load_model
+from tests.conftest import set_card_field
 
 
 @pytest.fixture
@@ -215,9 +214,7 @@ def test_colour_images_get_the_grey_models_luminance(luminance_models, astronaut
 
 
 def test_a_colour_low_noise_model_is_routed_like_the_grey_one(luminance_models, astronaut):
-    card = json.loads((luminance_models / "unet-color.json").read_text())
-    card["low_noise"] = {"model": "conv-2-color", "below_sigma": 20}
-    (luminance_models / "unet-color.json").write_text(json.dumps(card))
+    set_card_field(luminance_models, "unet-color", "low_noise", {"model": "conv-2-color", "below_sigma": 20})
     family = load_model("default")
     low = add_noise(astronaut[:64, :96], "gaussian", 5, seed=0, clip=False)
     high = add_noise(astronaut[:64, :96], "gaussian", 40, seed=0, clip=False)
@@ -229,8 +226,7 @@ def test_a_colour_low_noise_model_is_routed_like_the_grey_one(luminance_models, 
 
 @pytest.mark.parametrize("link", [{"weight": 0}, {"weight": 1.5}, {"weight": "0.7"}, {"weight": True}, {}, 0.7])
 def test_bad_luminance_weights_are_refused(luminance_models, link):
-    card = json.loads((luminance_models / "unet-color.json").read_text()) | {"grey_luminance": link}
-    (luminance_models / "unet-color.json").write_text(json.dumps(card))
+    set_card_field(luminance_models, "unet-color", "grey_luminance", link)
     with pytest.raises(ModelFileError, match="needs a weight above 0 and at most 1"):
         load_model("default")
 
@@ -311,7 +307,6 @@ def test_pipeline_and_cli_name_the_model_that_ran(low_noise_models, camera, tmp_
     ],
 )
 def test_bad_low_noise_links_are_refused(low_noise_models, link, message):
-    card = json.loads((low_noise_models / "unet-gray.json").read_text()) | {"low_noise": link}
-    (low_noise_models / "unet-gray.json").write_text(json.dumps(card))
+    set_card_field(low_noise_models, "unet-gray", "low_noise", link)
     with pytest.raises(ModelFileError, match=message):
         load_model("default")
