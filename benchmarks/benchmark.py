@@ -31,6 +31,7 @@ import denoise
 from denoise.classical import bm3d, non_local_means, total_variation
 from denoise.evaluation import evaluate
 from denoise.inference import run_label
+from denoise.models import PRECISIONS
 
 CLASSICAL = {
     "nlm": ("Non-local means (fast)", non_local_means),
@@ -98,31 +99,49 @@ def write_folder_report(script: str, argv: list[str] | None, output: str, folder
     print(f"wrote {path}", file=sys.stderr)
 
 
-def model_runs(models: list[str], orientations: list[int]) -> list[tuple[str, str, int]]:
-    """Return ``(row name, model family, orientations)`` for each model run.
+def model_runs(
+    models: list[str], orientations: list[int], precisions: tuple[str, ...] = ()
+) -> list[tuple[str, str, int, str]]:
+    """Return ``(row name, model family, orientations, precision)`` for each model run.
 
-    Every family runs once on each image; the default family also runs averaging each count
-    of ``orientations`` above 1, in rows named like ``unet x8``.
+    Every family runs once on each image in float32; the default family also runs averaging
+    each count of ``orientations`` above 1, in rows named like ``unet x8``, and once in each
+    other of ``precisions``, in rows named like ``unet bfloat16``.
     """
     runs = []
     for name in models:
-        counts = sorted(set(orientations) | {1}) if name in DEFAULT_NAMES else [1]
-        runs += [(run_label(name, count), name, count) for count in counts]
+        default = name in DEFAULT_NAMES
+        counts = sorted(set(orientations) | {1}) if default else [1]
+        runs += [(run_label(name, count), name, count, "float32") for count in counts]
+        others = [precision for precision in dict.fromkeys(precisions) if precision != "float32"] if default else []
+        runs += [(run_label(name, 1, precision), name, 1, precision) for precision in others]
     return runs
 
 
 def run(
-    folders: list[str], sigmas: list[float], models: list[str], classical: list[str], orientations: list[int]
+    folders: list[str],
+    sigmas: list[float],
+    models: list[str],
+    classical: list[str],
+    orientations: list[int],
+    precisions: tuple[str, ...] = (),
 ) -> list[dict]:
     """Evaluate every method on every folder; return one row per method, folder and sigma."""
     rows = []
     for folder in folders:
-        for label, name, count in model_runs(models, orientations):
-            denoiser = denoise.load_model(name, orientations=count)
+        for label, name, count, precision in model_runs(models, orientations, precisions):
+            denoiser = denoise.load_model(name, orientations=count, precision=precision)
             denoiser.warm_up()  # the first image's time is the model's, as for the classical methods
             for row in evaluate(denoiser.denoise, folder, sigmas):
                 rows.append(
-                    {"method": label, "kind": "model", "orientations": count, "folder": Path(folder).name, **row}
+                    {
+                        "method": label,
+                        "kind": "model",
+                        "orientations": count,
+                        "precision": precision,
+                        "folder": Path(folder).name,
+                        **row,
+                    }
                 )
                 print_row(rows[-1])
         for key in classical:
@@ -334,7 +353,7 @@ def plot_latent_curve(rows: list[dict], path: Path) -> bool:
 def update_cards(rows: list[dict], command: str) -> None:
     """Write each model's measured PSNR/SSIM into its card in the models folder."""
     for row in rows:
-        if row["kind"] != "model" or row.get("orientations", 1) != 1:
+        if row["kind"] != "model" or row.get("orientations", 1) != 1 or row.get("precision", "float32") != "float32":
             continue
         family = denoise.DEFAULT_MODEL if row["method"] in DEFAULT_NAMES else row["method"]
         member = f"{family}-{'gray' if row['channels'] == 1 else 'color'}"
@@ -372,6 +391,13 @@ def main(argv: list[str] | None = None) -> int:
         default=[1],
         help="also run the default model averaging this many flipped or turned copies (rows 'unet xN')",
     )
+    parser.add_argument(
+        "--precision",
+        nargs="+",
+        choices=PRECISIONS,
+        default=[],
+        help="also run the default model in this arithmetic (rows 'unet bfloat16')",
+    )
     parser.add_argument("--output", default="results/benchmark", help="path prefix for .json, .md and .png")
     parser.add_argument("--update-cards", action="store_true", help="write measured PSNR into the model cards")
     parser.add_argument(
@@ -393,11 +419,19 @@ def main(argv: list[str] | None = None) -> int:
             *arguments.classical,
             "--orientations",
             *map(str, arguments.orientations),
+            *(["--precision", *arguments.precision] if arguments.precision else []),
         ]
         rows = run_in_parallel(arguments.folders, arguments.jobs, job_arguments)
         threads = 1
     else:
-        rows = run(arguments.folders, arguments.sigma, models, arguments.classical, arguments.orientations)
+        rows = run(
+            arguments.folders,
+            arguments.sigma,
+            models,
+            arguments.classical,
+            arguments.orientations,
+            tuple(arguments.precision),
+        )
         threads = int(os.environ.get("TF_NUM_INTRAOP_THREADS", 0)) or os.cpu_count()
     output = Path(arguments.output)
     comparison = targets(rows)

@@ -36,17 +36,24 @@ import denoise
 from benchmarks.benchmark import machine, write_report
 from benchmarks.memory import noisy_photo
 from denoise.inference import LoadedModel
+from denoise.models import PRECISIONS
 from denoise.training import TrainingConfig, train
 
 SAMPLE_PHOTOS = ("astronaut", "coffee", "chelsea", "rocket")
 
 
-def parse_variant(text: str) -> tuple[str, int]:
-    """Parse an inference variant ``"direct:1024"`` or ``"compiled:4096"`` (call, tile size)."""
-    call, _, tile = text.partition(":")
-    if call not in ("direct", "compiled") or not tile.isdigit():
-        raise argparse.ArgumentTypeError(f"variant must be direct:TILE or compiled:TILE, got {text!r}")
-    return call, int(tile)
+def parse_variant(text: str) -> tuple[str, int, str]:
+    """Parse an inference variant ``"direct:1024"`` or ``"compiled:4096:bfloat16"`` (call, tile size, precision)."""
+    parts = text.split(":")
+    if len(parts) == 2:
+        parts.append("float32")
+    valid = len(parts) == 3 and parts[0] in ("direct", "compiled") and parts[1].isdigit() and parts[2] in PRECISIONS
+    if not valid:
+        raise argparse.ArgumentTypeError(
+            f"variant must be direct:TILE or compiled:TILE, optionally with :{'/:'.join(PRECISIONS)}, got {text!r}"
+        )
+    call, tile, precision = parts
+    return call, int(tile), precision
 
 
 def time_transfer(height: int, width: int, repeats: int) -> dict:
@@ -91,6 +98,7 @@ def time_inference(denoiser: denoise.Denoiser, height: int, width: int, repeats:
         "model": denoiser.model_name(image),  # with the grey model on the luminance where it runs
         "call": "compiled" if denoiser.compiled else "direct",
         "tile_size": denoiser.tile_size,
+        "precision": denoiser.precision,
         "image": f"{width}x{height} RGB float32",
         "megapixels": round(height * width / 1e6, 2),
         "first_call_ms": round(first * 1000, 1),
@@ -149,9 +157,10 @@ def main(argv: list[str] | None = None) -> int:
         "--variants",
         type=parse_variant,
         nargs="+",
-        default=[("compiled", 1024)],
-        metavar="CALL:TILE",
-        help="inference calls to time: direct or compiled, with a tile size (default compiled:1024, as load_model)",
+        default=[("compiled", 1024, "float32")],
+        metavar="CALL:TILE[:PRECISION]",
+        help="inference calls to time: direct or compiled, a tile size and optionally bfloat16 "
+        "(default compiled:1024, as load_model)",
     )
     parser.add_argument("--data", help="folder of training images (default: scikit-image samples)")
     parser.add_argument("--epochs", type=int, default=3, help="training epochs; the first is not counted")
@@ -164,10 +173,12 @@ def main(argv: list[str] | None = None) -> int:
     if arguments.epochs < 2:
         parser.error("--epochs must be at least 2: the first epoch compiles and is not counted")
     inference = []
-    for call, tile_size in arguments.variants:
-        denoiser = denoise.load_model(arguments.model, tile_size=tile_size, compiled=call == "compiled")
+    for call, tile_size, precision in arguments.variants:
+        denoiser = denoise.load_model(
+            arguments.model, tile_size=tile_size, compiled=call == "compiled", precision=precision
+        )
         inference.append(time_inference(denoiser, *arguments.size, arguments.repeats))
-    call, tile_size = arguments.variants[0]
+    call, tile_size, _ = arguments.variants[0]
     identity = identity_denoiser(compiled=call == "compiled", tile_size=tile_size)
     inference.append(time_inference(identity, *arguments.size, arguments.repeats))
     transfer = time_transfer(*arguments.size, arguments.repeats)
@@ -183,7 +194,8 @@ def main(argv: list[str] | None = None) -> int:
     where = f"| {report['machine']['device']} | {report['machine']['backend']} |"
     side = training["patch_size"]
     rows = [
-        f"{where} {timing['model']} on {timing['image']}, {timing['call']} call, tiles of {timing['tile_size']} "
+        f"{where} {timing['model']} on {timing['image']}, {timing['call']} call, tiles of {timing['tile_size']}, "
+        f"{timing['precision']} "
         f"| {timing['median_ms']:.0f} ms (first call {timing['first_call_ms']:.0f} ms) |"
         for timing in inference
     ]

@@ -56,8 +56,10 @@ def summary_table(report: dict) -> str:
 
 def display_name(row: dict) -> str:
     """How the method of a benchmark row is named in the README."""
-    method, count = row["method"], row.get("orientations", 1)
-    if method in {run_label(name, count) for name in DEFAULT_NAMES}:
+    method, count, precision = row["method"], row.get("orientations", 1), row.get("precision", "float32")
+    if method in {run_label(name, count, precision) for name in DEFAULT_NAMES}:
+        if precision != "float32":
+            return f"{DEFAULT_MODEL} in {precision}"
         return f"{DEFAULT_MODEL} (default)" if count == 1 else f"{DEFAULT_MODEL}, {count} orientations averaged"
     if method == "BM3D":
         return "BM3D (CBM3D on colour)"

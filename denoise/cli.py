@@ -14,6 +14,8 @@ EXIT_REFUSED = 2
 #: denoise.ORIENTATION_COUNTS, written out so that ``--help`` need not import Keras (a test
 #: checks that the two agree).
 ORIENTATION_CHOICES = (1, 2, 4, 8)
+#: denoise.models.PRECISIONS, written out for the same reason (the same test checks it).
+PRECISIONS = ("float32", "bfloat16")
 
 
 def _unique_output(folder: Path, stem: str, taken: set[str]) -> Path:
@@ -31,12 +33,13 @@ def _command_run(arguments: argparse.Namespace) -> int:
     from denoise.noise import add_noise, parse_noise
 
     noise = parse_noise(arguments.noise) if arguments.noise else None
-    denoiser = load_model(arguments.model, orientations=arguments.orientations)
+    denoiser = load_model(arguments.model, orientations=arguments.orientations, precision=arguments.precision)
     output_folder = Path(arguments.out)
     output_folder.mkdir(parents=True, exist_ok=True)
     refused, taken = 0, set()
     views = f", {denoiser.orientations} orientations averaged" if denoiser.orientations > 1 else ""
-    print(f"model {denoiser.name}{views} on {device_name()}", file=sys.stderr)
+    arithmetic = f", {denoiser.precision}" if denoiser.precision != "float32" else ""
+    print(f"model {denoiser.name}{views}{arithmetic} on {device_name()}", file=sys.stderr)
     for index, input_path in enumerate(arguments.inputs):
         try:
             image = read_image(input_path)
@@ -59,10 +62,15 @@ def _command_eval(arguments: argparse.Namespace) -> int:
     from denoise.evaluation import evaluate
     from denoise.inference import load_model
 
-    denoiser = load_model(arguments.model, orientations=arguments.orientations)
+    denoiser = load_model(arguments.model, orientations=arguments.orientations, precision=arguments.precision)
     rows = evaluate(denoiser.denoise, arguments.folder, arguments.sigma)
     for row in rows:
-        row.update(model=denoiser.name, orientations=denoiser.orientations, folder=str(arguments.folder))
+        row.update(
+            model=denoiser.name,
+            orientations=denoiser.orientations,
+            precision=denoiser.precision,
+            folder=str(arguments.folder),
+        )
     if arguments.json:
         print(json.dumps(rows, indent=2))
         return 0
@@ -129,13 +137,20 @@ def _command_train(arguments: argparse.Namespace) -> int:
     return 0
 
 
-def _add_orientations(parser: argparse.ArgumentParser) -> None:
+def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--orientations",
         type=int,
         choices=ORIENTATION_CHOICES,
         default=1,
         help="average the model over this many flipped or turned copies: slower, a little better (default 1)",
+    )
+    parser.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default="float32",
+        help="arithmetic of the model: bfloat16 is faster where the processor has bfloat16 instructions, "
+        "and slightly less accurate (default float32)",
     )
 
 
@@ -149,7 +164,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--model", default="default", help="model name or .keras path (see `denoise models`)")
     run.add_argument("--noise", metavar="KIND:LEVEL", help="add synthetic noise first, e.g. gaussian:25")
     run.add_argument("--seed", type=int, default=0, help="seed of the synthetic noise")
-    _add_orientations(run)
+    _add_run_options(run)
     run.set_defaults(handler=_command_run)
 
     evaluation = commands.add_parser("eval", help="PSNR/SSIM on a folder of clean images with Gaussian noise")
@@ -157,7 +172,7 @@ def _parser() -> argparse.ArgumentParser:
     evaluation.add_argument("--sigma", type=float, nargs="+", default=[15, 25, 50], help="noise levels (0-255)")
     evaluation.add_argument("--model", default="default")
     evaluation.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    _add_orientations(evaluation)
+    _add_run_options(evaluation)
     evaluation.set_defaults(handler=_command_eval)
 
     models = commands.add_parser("models", help="list the shipped models and their cards")

@@ -17,14 +17,14 @@ import threading
 import time
 import zipfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import keras
 import numpy as np
 
 from denoise.classical import estimate_noise_sigma
-from denoise.models import LATENT_LAYER, model_stride
+from denoise.models import LATENT_LAYER, PRECISIONS, model_stride, with_precision
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -294,9 +294,10 @@ def _tiled(run: Callable[[np.ndarray], np.ndarray], image: np.ndarray, *, stride
     return output[:height, :width]
 
 
-def run_label(name: str, orientations: int) -> str:
-    """Short name of a model run: ``unet``, or ``unet x2`` when it averages two orientations."""
-    return name if orientations == 1 else f"{name} x{orientations}"
+def run_label(name: str, orientations: int, precision: str = "float32") -> str:
+    """Short name of a model run: ``unet``, ``unet x2`` (two orientations), ``unet bfloat16``."""
+    label = name if orientations == 1 else f"{name} x{orientations}"
+    return label if precision == "float32" else f"{label} {precision}"
 
 
 @dataclass(frozen=True)
@@ -348,11 +349,16 @@ class Denoiser:
     luminance_weight : float, optional
         With a grey and a colour model: the grey model also denoises each colour image's
         luminance, which gets this weight in the result's (see :data:`LUMINANCE_FIELD`).
+    precision : {"float32", "bfloat16"}, default "float32"
+        Arithmetic the models run in (:func:`denoise.models.with_precision`). bfloat16 is
+        faster on processors with bfloat16 instructions and slightly less accurate; the
+        README's benchmark measures both.
 
     Raises
     ------
     ValueError
-        If ``orientations`` is not one of :data:`ORIENTATION_COUNTS`.
+        If ``orientations`` is not one of :data:`ORIENTATION_COUNTS` or ``precision`` not one
+        of :data:`~denoise.models.PRECISIONS`.
 
     """
 
@@ -366,16 +372,23 @@ class Denoiser:
         orientations: int = 1,
         low_noise: dict[int, LowNoiseModel] | None = None,
         luminance_weight: float | None = None,
+        precision: str = "float32",
     ) -> None:
         if orientations not in ORIENTATION_COUNTS:
             counts = ", ".join(str(count) for count in ORIENTATION_COUNTS)
             raise ValueError(f"orientations must be one of {counts}, got {orientations}")
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
         self.name = name
-        self._models = {entry.channels: entry for entry in models}
+        self.precision = precision
+        self._models = {entry.channels: _in_precision(entry, precision) for entry in models}
         self.tile_size = tile_size
         self.compiled = compiled
         self.orientations = orientations
-        self._low_noise = low_noise or {}
+        self._low_noise = {
+            channels: replace(low_model, entry=_in_precision(low_model.entry, precision))
+            for channels, low_model in (low_noise or {}).items()
+        }
         self.luminance_weight = luminance_weight if 1 in self._models and 3 in self._models else None
         self._encoders: dict[Path, keras.Model] = {}
         # One model may be shared by several app sessions; calls into it take turns.
@@ -384,7 +397,7 @@ class Denoiser:
     @property
     def label(self) -> str:
         """Short name of this model run, as in :func:`run_label`."""
-        return run_label(self.name, self.orientations)
+        return run_label(self.name, self.orientations, self.precision)
 
     @property
     def cards(self) -> dict[int, dict]:
@@ -542,8 +555,11 @@ class Denoiser:
             if grid[0] == 0 or grid[1] == 0:
                 raise ValueError(f"image is smaller than the {entry.card['patch_size']}-pixel patch")
             encoder = self._encoder(entry)
-            return np.asarray(encoder.predict(patches, batch_size=8192, verbose=0)).reshape(*grid, -1)
-        return _call(self._encoder(entry), _pad_to_multiple(array, model_stride(entry.model)), compiled=self.compiled)
+            latent = np.asarray(encoder.predict(patches, batch_size=8192, verbose=0)).reshape(*grid, -1)
+        else:
+            padded = _pad_to_multiple(array, model_stride(entry.model))
+            latent = _call(self._encoder(entry), padded, compiled=self.compiled)
+        return latent.astype(np.float32, copy=False)  # bfloat16 from a model run in that precision
 
     def _encoder(self, entry: LoadedModel) -> keras.Model:
         if entry.path not in self._encoders:
@@ -553,7 +569,12 @@ class Denoiser:
 
 
 def load_model(
-    name_or_path: str | Path = "default", *, tile_size: int = TILE_SIZE, compiled: bool = True, orientations: int = 1
+    name_or_path: str | Path = "default",
+    *,
+    tile_size: int = TILE_SIZE,
+    compiled: bool = True,
+    orientations: int = 1,
+    precision: str = "float32",
 ) -> Denoiser:
     """Load a shipped model family, a single shipped model, or a ``.keras`` file.
 
@@ -572,16 +593,19 @@ def load_model(
         Compiled rather than direct model calls (see :func:`_call`); the results are the same.
     orientations : {1, 2, 4, 8}, default 1
         Orientations of each image averaged (see :class:`Denoiser`).
+    precision : {"float32", "bfloat16"}, default "float32"
+        Arithmetic the models run in (see :class:`Denoiser`).
 
     Raises
     ------
     ModelFileError
         If no such model exists or a file cannot be loaded.
     ValueError
-        If ``orientations`` is not one of :data:`ORIENTATION_COUNTS`.
+        If ``orientations`` is not one of :data:`ORIENTATION_COUNTS` or ``precision`` not one
+        of :data:`~denoise.models.PRECISIONS`.
 
     """
-    options = {"tile_size": tile_size, "compiled": compiled, "orientations": orientations}
+    options = {"tile_size": tile_size, "compiled": compiled, "orientations": orientations, "precision": precision}
     name = DEFAULT_MODEL if str(name_or_path) == "default" else str(name_or_path)
     path = Path(name)
     if path.suffix == ".keras":
@@ -604,6 +628,11 @@ def load_model(
     low_noise = {channels: model for channels, model in low_noise.items() if model is not None}
     luminance_weight = next((_read_luminance_weight(member) for member in members if member.channels == 3), None)
     return Denoiser(members, name=name, low_noise=low_noise, luminance_weight=luminance_weight, **options)
+
+
+def _in_precision(entry: LoadedModel, precision: str) -> LoadedModel:
+    """Return ``entry`` with its model computing in ``precision`` (itself for float32)."""
+    return entry if precision == "float32" else replace(entry, model=with_precision(entry.model, precision))
 
 
 def _read_low_noise_model(member: LoadedModel, folder: Path) -> LowNoiseModel | None:

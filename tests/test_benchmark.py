@@ -73,6 +73,15 @@ def test_report_writes_the_readme_section_from_the_json(tmp_path):
             "ssim": 0.8,
             "seconds_per_megapixel": 4,
         },
+        {
+            "method": "unet bfloat16",
+            "precision": "bfloat16",
+            "folder": "bsd68",
+            "sigma": 25.0,
+            "psnr": 28.2,
+            "ssim": 0.8,
+            "seconds_per_megapixel": 0.3,
+        },
     ]
     machine = {"processor": "Test CPU", "cpus": 2, "keras": "3", "backend": "tensorflow", "device": "CPU"}
     report = tmp_path / "bench.json"
@@ -90,6 +99,8 @@ def test_report_writes_the_readme_section_from_the_json(tmp_path):
     assert "| BM3D (CBM3D on colour) | – / 28.57 | 9.00 |" in text
     assert "| bsd68 | 25 | 28.25 | 28.57 | -0.32 ✗ |" in text  # the targets are the single pass's
     assert "| unet, 8 orientations averaged | – / 28.40 | 4.00 |" in text
+    assert "| unet in bfloat16 | – / 28.20 | 0.30 |" in text
+    assert "28.20 | 28.57" not in text  # nor the bfloat16 run's
 
 
 def test_latent_curve_plot(tmp_path):
@@ -139,14 +150,14 @@ def test_parallel_jobs_give_the_same_psnr_as_one_process(use_tiny_models, tmp_pa
 
 def test_device_speed_times_inference_and_training(use_tiny_models, tmp_path, capsys):
     arguments = ["--size", "40", "56", "--repeats", "2", "--epochs", "3", "--batches", "2", "--batch-size", "4"]
-    arguments += ["--variants", "direct:16", "compiled:64", "--workers", "2"]
+    arguments += ["--variants", "direct:16", "compiled:64:bfloat16", "--workers", "2"]
     assert device_speed.main([*arguments, "--patch-size", "32", "--output", str(tmp_path / "speed")]) == 0
     report = json.loads((tmp_path / "speed.json").read_text())
     assert report["machine"]["device"] in capsys.readouterr().out
-    assert [(timing["call"], timing["tile_size"]) for timing in report["inference"]] == [
-        ("direct", 16),
-        ("compiled", 64),
-        ("direct", 16),  # the identity model, with the first variant's call
+    assert [(timing["call"], timing["tile_size"], timing["precision"]) for timing in report["inference"]] == [
+        ("direct", 16, "float32"),
+        ("compiled", 64, "bfloat16"),
+        ("direct", 16, "float32"),  # the identity model, with the first variant's call
     ]
     assert report["inference"][-1]["model"] == "identity (no model)"
     for timing in report["inference"]:
@@ -156,22 +167,30 @@ def test_device_speed_times_inference_and_training(use_tiny_models, tmp_path, ca
     assert report["transfer"]["image"] == "56x40 RGB float32" and report["transfer"]["median_ms"] >= 0
 
 
-def test_device_speed_refuses_an_unknown_variant():
+@pytest.mark.parametrize("variant", ["fast:1024", "direct:big", "compiled:1024:float16", "direct:64:bfloat16:x"])
+def test_device_speed_refuses_an_unknown_variant(variant):
     with pytest.raises(SystemExit):
-        device_speed.main(["--variants", "fast:1024"])
+        device_speed.main(["--variants", variant])
 
 
-def test_orientation_rows_only_for_the_default_model(use_tiny_models, tmp_path):
-    assert model_runs(["unet", "conv-2"], [8]) == [("unet", "unet", 1), ("unet x8", "unet", 8), ("conv-2", "conv-2", 1)]
+def test_orientation_and_precision_rows_only_for_the_default_model(use_tiny_models, tmp_path):
+    assert model_runs(["unet", "conv-2"], [8], ("bfloat16",)) == [
+        ("unet", "unet", 1, "float32"),
+        ("unet x8", "unet", 8, "float32"),
+        ("unet bfloat16", "unet", 1, "bfloat16"),
+        ("conv-2", "conv-2", 1, "float32"),
+    ]
     folder = tmp_path / "set"
     folder.mkdir()
     Image.fromarray(gradient(48, 64, 1)).save(folder / "a.png")
     output = tmp_path / "bench"
     arguments = [str(folder), "--sigma", "25", "--models", "unet", "--classical", "--orientations", "1", "2"]
-    assert main([*arguments, "--output", str(output), "--update-cards"]) == 0
-    rows = {row["method"]: row for row in json.loads(output.with_suffix(".json").read_text())["rows"]}
-    assert set(rows) == {"unet", "unet x2"} and rows["unet x2"]["orientations"] == 2
-    assert rows["unet x2"]["psnr"] != rows["unet"]["psnr"]
+    assert main([*arguments, "--precision", "bfloat16", "--output", str(output), "--update-cards"]) == 0
+    report = json.loads(output.with_suffix(".json").read_text())
+    rows = {row["method"]: row for row in report["rows"]}
+    assert set(rows) == {"unet", "unet x2", "unet bfloat16"} and rows["unet x2"]["orientations"] == 2
+    assert rows["unet bfloat16"]["precision"] == "bfloat16" and rows["unet"]["precision"] == "float32"
+    assert rows["unet x2"]["psnr"] != rows["unet"]["psnr"] and rows["unet bfloat16"]["psnr"] != rows["unet"]["psnr"]
     card = json.loads((use_tiny_models / "unet-gray.json").read_text())
     assert card["measured"]["results"]["set"]["sigma_25"]["psnr"] == round(rows["unet"]["psnr"], 2)
 

@@ -310,3 +310,30 @@ def test_bad_low_noise_links_are_refused(low_noise_models, link, message):
     set_card_field(low_noise_models, "unet-gray", "low_noise", link)
     with pytest.raises(ModelFileError, match=message):
         load_model("default")
+
+
+@pytest.mark.parametrize("name", ["default", "dense"])
+def test_bfloat16_runs_close_to_float32(luminance_models, noisy_colour, name):
+    exact = load_model(name)
+    fast = load_model(name, precision="bfloat16")
+    assert fast.label == f"{exact.label} bfloat16" and fast.model_name(noisy_colour) == exact.model_name(noisy_colour)
+    for image in (noisy_colour, noisy_colour[:, :, :1]):  # colour with the grey luminance, and grey
+        expected, result = exact.denoise(image), fast.denoise(image)
+        assert result.dtype == np.float32 and result.shape == expected.shape
+        error = np.abs(result - expected)
+        assert 0 < error.max() < 0.05 and error.mean() < 0.005
+        latent = fast.encode(image)
+        assert latent.dtype == np.float32 and latent.shape == exact.encode(image).shape
+
+
+def test_bfloat16_reaches_the_low_noise_model(low_noise_models, camera):
+    low = add_noise(camera[:96, :96], "gaussian", 5, seed=0, clip=False)
+    fast = load_model("default", precision="bfloat16")
+    assert fast.model_name(low) == "conv-2-gray"
+    expected = load_model("conv-2-gray").denoise(low)
+    assert 0 < np.abs(fast.denoise(low) - expected).max() < 0.05
+
+
+def test_unknown_precision_is_refused_with_one_line(use_tiny_models):
+    with pytest.raises(ValueError, match="precision must be one of float32, bfloat16, got 'int8'"):
+        load_model("default", precision="int8")

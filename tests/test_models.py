@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from denoise import build_model
-from denoise.models import model_stride
+from denoise.models import model_stride, with_precision
 
 
 @pytest.mark.parametrize("channels,latent", [(1, 16), (3, 40)])
@@ -50,3 +50,26 @@ def test_fully_convolutional(architecture):
 def test_bad_arguments(arguments):
     with pytest.raises(ValueError):
         build_model(*arguments)
+
+
+@pytest.mark.parametrize("architecture", ["dense", "conv", "unet"])
+def test_bfloat16_copy_keeps_weights_and_computes_its_output_in_float32(architecture):
+    model = build_model(architecture, 3, 8, **({} if architecture == "dense" else {"width": 8}))
+    fast = with_precision(model, "bfloat16")
+    assert with_precision(model, "float32") is model
+    for original, copy in zip(model.get_weights(), fast.get_weights(), strict=True):
+        np.testing.assert_array_equal(original, copy)  # weights stay float32, unrounded
+    policies = {layer.name: layer.dtype_policy.name for layer in fast.layers if layer.weights}
+    assert policies.pop(model.output_names[0], "float32") == "float32"
+    assert set(policies.values()) == {"mixed_bfloat16"}
+    shape = (2, 8 * 8 * 3) if architecture == "dense" else (2, 16, 24, 3)
+    inputs = np.random.default_rng(0).random(shape, np.float32)
+    expected, result = np.asarray(model.predict_on_batch(inputs)), np.asarray(fast.predict_on_batch(inputs))
+    assert result.dtype == np.float32
+    error = np.abs(result - expected)
+    assert 0 < error.max() < 0.05 and error.mean() < 0.01  # bfloat16 keeps about 3 significant digits
+
+
+def test_unknown_precision_is_refused():
+    with pytest.raises(ValueError, match="precision must be one of float32, bfloat16"):
+        with_precision(build_model("conv", 1, 2, width=4), "float16")
