@@ -5,10 +5,12 @@
 # schedule: 160 epochs from random weights into pretrained/base/; a second stage at a lower
 # peak learning rate into pretrained/stage2/; a third that weights each patch's error inversely
 # to its noise (so low noise levels count as much as high ones) into pretrained/stage3/; a
-# fourth in batches of 64, which ships for colour. The shipped fourth stage ran on the GPU
-# machine (scripts/gpu_session.sh, 6.5 minutes); here on two CPU cores it takes many hours.
+# fourth in batches of 64 into pretrained/stage4/. The fourth stage ran on the GPU machine
+# (scripts/gpu_session.sh, 6.5 minutes); here on two CPU cores it takes many hours.
 # Grey has a fifth, a sixth and a seventh stage on the CPU (new data seeds, batches of 32); the
-# seventh draws half its patches' noise from 0-30 instead of 0-55 and ships. The fifth was
+# seventh draws half its patches' noise from 0-30 instead of 0-55 and ships. Colour has a fifth
+# and a sixth on the CPU whose loss weights the error's luminance part by 0.2 (the default takes
+# most of a colour image's luminance from the grey U-Net); the sixth ships. The fifth was
 # stopped after epoch 246 of 300 (pretrained/stage5/unet-gray.json says why); run it to the end
 # for the full schedule. "low" trains grey's low-noise model (unet-low-gray) from the shipped
 # seventh stage on noise from 0-30 only, and links it from pretrained/unet-gray.json; "luminance"
@@ -31,8 +33,6 @@ common=("${data_options[@]}" --batches-per-epoch 100)
 # only); small (conv, dense)
 stages=(all unet second third fourth fifth sixth seventh low luminance small)
 stage=${3:-all}
-fourth_output="pretrained/unet-$kind"
-[ "$kind" = gray ] && fourth_output="pretrained/stage4/unet-$kind"  # grey ships its seventh stage
 runs() {  # true if the chosen stage is one of the arguments
   local name
   for name in "$@"; do [ "$stage" = "$name" ] && return 0; done
@@ -59,7 +59,7 @@ if runs all unet fourth; then
   "$denoise" train "${data_options[@]}" "${unet_model[@]}" \
     --batch-size 64 --batches-per-epoch 200 --epochs 106 --learning-rate 3e-4 \
     --warmup-epochs 2 --weight-by-noise --workers 2 \
-    --initial-weights "pretrained/stage3/unet-$kind.keras" --output "$fourth_output"
+    --initial-weights "pretrained/stage3/unet-$kind.keras" --output "pretrained/stage4/unet-$kind"
 fi
 set_card_field() {  # CARD FIELD JSON: set one field of a model card (after the training that wrote it)
   CARD="$1" FIELD="$2" VALUE="$3" "${PYTHON:-.venv/bin/python}" - <<'EOF'
@@ -87,6 +87,19 @@ fi
 if runs all unet seventh && [ "$kind" = gray ]; then  # a second noise range: half the patches from 0-30
   grey_cpu_stage 140 1e-4 7 pretrained/stage6/unet-gray.keras pretrained/unet-gray gaussian:0-55 gaussian:0-30
 fi
+# The colour U-Net's later CPU stages, with the error's luminance part weighted 0.2 in the loss:
+# EPOCHS SEED FROM OUTPUT
+colour_cpu_stage() {
+  "$denoise" train "${data_options[@]}" "${unet_model[@]}" \
+    --batch-size 32 --batches-per-epoch 100 --epochs "$1" --learning-rate 1e-4 --warmup-epochs 2 \
+    --weight-by-noise --luminance-loss-weight 0.2 --seed "$2" --initial-weights "$3" --output "$4"
+}
+if runs all unet fifth && [ "$kind" = color ]; then
+  colour_cpu_stage 50 10 pretrained/stage4/unet-color.keras pretrained/stage5/unet-color
+fi
+if runs all unet sixth && [ "$kind" = color ]; then
+  colour_cpu_stage 60 11 pretrained/stage5/unet-color.keras pretrained/unet-color
+fi
 # The grey U-Net's low-noise model (unet-low-gray), which its card names for images whose estimated
 # noise is low: the shipped seventh stage trained further on noise from 0-30 only.
 if runs all unet low && [ "$kind" = gray ]; then
@@ -98,7 +111,7 @@ fi
 # The link in the colour U-Net's card (denoise.inference.LUMINANCE_FIELD): the grey U-Net also
 # denoises each colour image's luminance, which gets weight 0.75 in the result's (the best weight
 # on the held-out colour images: benchmarks/luminance_weights.py).
-if runs all unet fourth luminance && [ "$kind" = color ]; then
+if runs all unet sixth luminance && [ "$kind" = color ]; then
   set_card_field pretrained/unet-color.json grey_luminance '{"weight": 0.75}'
 fi
 runs all small || exit 0
