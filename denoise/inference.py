@@ -24,7 +24,7 @@ import keras
 import numpy as np
 
 from denoise.classical import estimate_noise_sigma
-from denoise.models import LATENT_LAYER, PRECISIONS, model_stride, with_precision
+from denoise.models import LATENT_LAYER, model_stride, with_precision
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -377,10 +377,9 @@ class Denoiser:
         if orientations not in ORIENTATION_COUNTS:
             counts = ", ".join(str(count) for count in ORIENTATION_COUNTS)
             raise ValueError(f"orientations must be one of {counts}, got {orientations}")
-        if precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
         self.name = name
         self.precision = precision
+        # with_precision checks the precision and leaves float32 models as they are.
         self._models = {entry.channels: _in_precision(entry, precision) for entry in models}
         self.tile_size = tile_size
         self.compiled = compiled
@@ -631,8 +630,8 @@ def load_model(
 
 
 def _in_precision(entry: LoadedModel, precision: str) -> LoadedModel:
-    """Return ``entry`` with its model computing in ``precision`` (itself for float32)."""
-    return entry if precision == "float32" else replace(entry, model=with_precision(entry.model, precision))
+    """Return ``entry`` with its model computing in ``precision`` (:func:`denoise.models.with_precision`)."""
+    return replace(entry, model=with_precision(entry.model, precision))
 
 
 def _read_low_noise_model(member: LoadedModel, folder: Path) -> LowNoiseModel | None:
