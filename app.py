@@ -186,7 +186,7 @@ def show_image(
     height, width = image.pixels.shape[:2]
     how = f"{result.model}, {passes} passes" if passes > 1 else result.model
     st.caption(
-        f"{how} on {result.device}: {result.seconds:.2f} s for {width}×{height} "
+        f"{how} on {result.device} in {result.arithmetic} precision: {result.seconds:.2f} s for {width}×{height} "
         f"({result.seconds / (width * height / 1e6):.2f} s per megapixel)"
     )
 

@@ -30,8 +30,7 @@ import keras
 import denoise
 from denoise.classical import bm3d, non_local_means, total_variation
 from denoise.evaluation import evaluate
-from denoise.inference import run_label
-from denoise.models import PRECISIONS
+from denoise.inference import DEFAULT_PRECISION, PRECISION_CHOICES, run_label
 
 CLASSICAL = {
     "nlm": ("Non-local means (fast)", non_local_means),
@@ -104,16 +103,17 @@ def model_runs(
 ) -> list[tuple[str, str, int, str]]:
     """Return ``(row name, model family, orientations, precision)`` for each model run.
 
-    Every family runs once on each image in float32; the default family also runs averaging
-    each count of ``orientations`` above 1, in rows named like ``unet x8``, and once in each
-    other of ``precisions``, in rows named like ``unet bfloat16``.
+    Every family runs once on each image in the default precision (``"auto"``); the default
+    family also runs averaging each count of ``orientations`` above 1, in rows named like
+    ``unet x8``, and once in each other of ``precisions``, in rows named like ``unet bfloat16``.
     """
     runs = []
     for name in models:
         default = name in DEFAULT_NAMES
         counts = sorted(set(orientations) | {1}) if default else [1]
-        runs += [(run_label(name, count), name, count, "float32") for count in counts]
-        others = [precision for precision in dict.fromkeys(precisions) if precision != "float32"] if default else []
+        runs += [(run_label(name, count), name, count, DEFAULT_PRECISION) for count in counts]
+        others = [precision for precision in dict.fromkeys(precisions) if precision != DEFAULT_PRECISION]
+        others = others if default else []
         runs += [(run_label(name, 1, precision), name, 1, precision) for precision in others]
     return runs
 
@@ -139,6 +139,7 @@ def run(
                         "kind": "model",
                         "orientations": count,
                         "precision": precision,
+                        "arithmetic": denoiser.arithmetic,
                         "folder": Path(folder).name,
                         **row,
                     }
@@ -353,7 +354,7 @@ def plot_latent_curve(rows: list[dict], path: Path) -> bool:
 def update_cards(rows: list[dict], command: str) -> None:
     """Write each model's measured PSNR/SSIM into its card in the models folder."""
     for row in rows:
-        if row["kind"] != "model" or row.get("orientations", 1) != 1 or row.get("precision", "float32") != "float32":
+        if row["kind"] != "model" or row["orientations"] != 1 or row["precision"] != DEFAULT_PRECISION:
             continue
         family = denoise.DEFAULT_MODEL if row["method"] in DEFAULT_NAMES else row["method"]
         member = f"{family}-{'gray' if row['channels'] == 1 else 'color'}"
@@ -363,6 +364,7 @@ def update_cards(rows: list[dict], command: str) -> None:
         card = json.loads(card_path.read_text())
         measured = card.setdefault("measured", {"command": command, "results": {}})
         measured["command"] = command
+        measured["arithmetic"] = row["arithmetic"]
         measured["results"].setdefault(row["folder"], {})[f"sigma_{row['sigma']:g}"] = {
             "psnr": round(row["psnr"], 2),
             "ssim": round(row["ssim"], 4),
@@ -394,9 +396,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--precision",
         nargs="+",
-        choices=PRECISIONS,
+        choices=PRECISION_CHOICES,
         default=[],
-        help="also run the default model in this arithmetic (rows 'unet bfloat16')",
+        help="also run the default model in this precision (rows 'unet bfloat16')",
     )
     parser.add_argument("--output", default="results/benchmark", help="path prefix for .json, .md and .png")
     parser.add_argument("--update-cards", action="store_true", help="write measured PSNR into the model cards")

@@ -35,8 +35,7 @@ from skimage import data as sample_images
 import denoise
 from benchmarks.benchmark import machine, write_report
 from benchmarks.memory import noisy_photo
-from denoise.inference import LoadedModel
-from denoise.models import PRECISIONS
+from denoise.inference import DEFAULT_PRECISION, PRECISION_CHOICES, LoadedModel
 from denoise.training import TrainingConfig, train
 
 SAMPLE_PHOTOS = ("astronaut", "coffee", "chelsea", "rocket")
@@ -46,11 +45,14 @@ def parse_variant(text: str) -> tuple[str, int, str]:
     """Parse an inference variant ``"direct:1024"`` or ``"compiled:4096:bfloat16"`` (call, tile size, precision)."""
     parts = text.split(":")
     if len(parts) == 2:
-        parts.append("float32")
-    valid = len(parts) == 3 and parts[0] in ("direct", "compiled") and parts[1].isdigit() and parts[2] in PRECISIONS
+        parts.append(DEFAULT_PRECISION)
+    valid = (
+        len(parts) == 3 and parts[0] in ("direct", "compiled") and parts[1].isdigit() and parts[2] in PRECISION_CHOICES
+    )
     if not valid:
         raise argparse.ArgumentTypeError(
-            f"variant must be direct:TILE or compiled:TILE, optionally with :{'/:'.join(PRECISIONS)}, got {text!r}"
+            f"variant must be direct:TILE or compiled:TILE, optionally with :{'/:'.join(PRECISION_CHOICES)}, "
+            f"got {text!r}"
         )
     call, tile, precision = parts
     return call, int(tile), precision
@@ -99,6 +101,7 @@ def time_inference(denoiser: denoise.Denoiser, height: int, width: int, repeats:
         "call": "compiled" if denoiser.compiled else "direct",
         "tile_size": denoiser.tile_size,
         "precision": denoiser.precision,
+        "arithmetic": denoiser.arithmetic,
         "image": f"{width}x{height} RGB float32",
         "megapixels": round(height * width / 1e6, 2),
         "first_call_ms": round(first * 1000, 1),
@@ -195,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     side = training["patch_size"]
     rows = [
         f"{where} {timing['model']} on {timing['image']}, {timing['call']} call, tiles of {timing['tile_size']}, "
-        f"{timing['precision']} "
+        f"{timing['arithmetic']} "
         f"| {timing['median_ms']:.0f} ms (first call {timing['first_call_ms']:.0f} ms) |"
         for timing in inference
     ]

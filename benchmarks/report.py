@@ -19,7 +19,7 @@ from pathlib import Path
 
 from benchmarks.benchmark import DEFAULT_NAMES, targets_table
 from denoise import DEFAULT_MODEL
-from denoise.inference import run_label
+from denoise.inference import DEFAULT_PRECISION, run_label
 
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 FOLDER_NAMES = {"set12": "Set12", "bsd68": "BSD68", "cbsd68": "CBSD68"}
@@ -56,9 +56,9 @@ def summary_table(report: dict) -> str:
 
 def display_name(row: dict) -> str:
     """How the method of a benchmark row is named in the README."""
-    method, count, precision = row["method"], row.get("orientations", 1), row.get("precision", "float32")
+    method, count, precision = row["method"], row.get("orientations", 1), row.get("precision", DEFAULT_PRECISION)
     if method in {run_label(name, count, precision) for name in DEFAULT_NAMES}:
-        if precision != "float32":
+        if precision != DEFAULT_PRECISION:
             return f"{DEFAULT_MODEL} in {precision}"
         return f"{DEFAULT_MODEL} (default)" if count == 1 else f"{DEFAULT_MODEL}, {count} orientations averaged"
     if method == "BM3D":

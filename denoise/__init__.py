@@ -13,6 +13,7 @@ from denoise.image_io import ImageReadError, LoadedImage, encode_png, read_image
 from denoise.inference import (
     DEFAULT_MODEL,
     ORIENTATION_COUNTS,
+    PRECISION_CHOICES,
     Denoised,
     Denoiser,
     ModelFileError,
@@ -30,6 +31,7 @@ __all__ = [
     "DEFAULT_MODEL",
     "NOISE_KINDS",
     "ORIENTATION_COUNTS",
+    "PRECISION_CHOICES",
     "Denoised",
     "Denoiser",
     "ImageReadError",

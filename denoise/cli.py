@@ -14,8 +14,8 @@ EXIT_REFUSED = 2
 #: denoise.ORIENTATION_COUNTS, written out so that ``--help`` need not import Keras (a test
 #: checks that the two agree).
 ORIENTATION_CHOICES = (1, 2, 4, 8)
-#: denoise.models.PRECISIONS, written out for the same reason (the same test checks it).
-PRECISIONS = ("float32", "bfloat16")
+#: denoise.inference.PRECISION_CHOICES, written out for the same reason (the same test checks it).
+PRECISION_CHOICES = ("auto", "float32", "mixed", "bfloat16")
 
 
 def _unique_output(folder: Path, stem: str, taken: set[str]) -> Path:
@@ -38,8 +38,7 @@ def _command_run(arguments: argparse.Namespace) -> int:
     output_folder.mkdir(parents=True, exist_ok=True)
     refused, taken = 0, set()
     views = f", {denoiser.orientations} orientations averaged" if denoiser.orientations > 1 else ""
-    arithmetic = f", {denoiser.precision}" if denoiser.precision != "float32" else ""
-    print(f"model {denoiser.name}{views}{arithmetic} on {device_name()}", file=sys.stderr)
+    print(f"model {denoiser.name}{views}, {denoiser.arithmetic} precision on {device_name()}", file=sys.stderr)
     for index, input_path in enumerate(arguments.inputs):
         try:
             image = read_image(input_path)
@@ -69,6 +68,7 @@ def _command_eval(arguments: argparse.Namespace) -> int:
             model=denoiser.name,
             orientations=denoiser.orientations,
             precision=denoiser.precision,
+            arithmetic=denoiser.arithmetic,
             folder=str(arguments.folder),
         )
     if arguments.json:
@@ -147,10 +147,11 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--precision",
-        choices=PRECISIONS,
-        default="float32",
-        help="arithmetic of the model: bfloat16 is faster where the processor has bfloat16 instructions, "
-        "and slightly less accurate (default float32)",
+        choices=PRECISION_CHOICES,
+        default="auto",
+        help="arithmetic of the model: mixed computes its downsampled layers in bfloat16, bfloat16 all but "
+        "its output; both are faster where the processor has bfloat16 instructions and slightly less "
+        "accurate (default auto: mixed where they are, float32 elsewhere)",
     )
 
 

@@ -24,11 +24,13 @@ import keras
 import numpy as np
 
 from denoise.classical import estimate_noise_sigma
-from denoise.models import LATENT_LAYER, model_stride, with_precision
+from denoise.models import LATENT_LAYER, PRECISIONS, model_stride, with_precision
 
 __all__ = [
     "DEFAULT_MODEL",
+    "DEFAULT_PRECISION",
     "ORIENTATION_COUNTS",
+    "PRECISION_CHOICES",
     "Denoised",
     "Denoiser",
     "LOW_NOISE_FIELD",
@@ -39,8 +41,10 @@ __all__ = [
     "available_models",
     "device_name",
     "load_model",
+    "native_bfloat16",
     "pretrained_dir",
     "read_model_file",
+    "resolve_precision",
     "run_label",
 ]
 
@@ -83,6 +87,12 @@ LOW_NOISE_FIELD = "low_noise"
 #: carries Gaussian noise √3 times weaker than each channel, which the grey model, trained
 #: longer, removes better; the colour differences stay the colour model's.
 LUMINANCE_FIELD = "grey_luminance"
+#: Precisions a Denoiser runs in: ``"auto"`` (:func:`resolve_precision`) or one of
+#: :data:`~denoise.models.PRECISIONS`.
+PRECISION_CHOICES = ("auto", *PRECISIONS)
+DEFAULT_PRECISION = "auto"
+#: Linux CPU flags of the bfloat16 instructions that TensorFlow's CPU kernels (oneDNN) use.
+BFLOAT16_CPU_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
 
 
 class ModelFileError(ValueError):
@@ -119,6 +129,49 @@ def device_name() -> str:
             details = tf.config.experimental.get_device_details(gpus[0])
             return f"GPU ({details.get('device_name', gpus[0].name)})"
     return "CPU"
+
+
+def _cpu_flags() -> set[str]:
+    """Return the CPU's feature flags as Linux lists them (empty elsewhere)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return set()
+    match = re.search(r"^flags\s*:(.*)$", text, re.MULTILINE)
+    return set(match.group(1).split()) if match else set()
+
+
+def native_bfloat16() -> bool:
+    """Whether the models run faster in bfloat16 here: TensorFlow on a CPU with bfloat16 instructions.
+
+    Measured on an AMD EPYC with AVX-512 BF16 (README, "Measured quality"): TensorFlow runs
+    the U-Nets about twice as fast in bfloat16, JAX on the same CPU about a tenth slower.
+    Without those instructions bfloat16 is emulated. GPUs are not measured yet, so they count
+    as not native.
+    """
+    if keras.backend.backend() != "tensorflow" or device_name() != "CPU":
+        return False
+    return bool(BFLOAT16_CPU_FLAGS & _cpu_flags())
+
+
+def resolve_precision(precision: str) -> str:
+    """Return the arithmetic that ``precision`` means on this machine.
+
+    ``"auto"`` means ``"mixed"`` where bfloat16 is native (:func:`native_bfloat16`) and
+    ``"float32"`` elsewhere; the others mean themselves (see
+    :func:`denoise.models.with_precision`).
+
+    Raises
+    ------
+    ValueError
+        If ``precision`` is not one of :data:`PRECISION_CHOICES`.
+
+    """
+    if precision not in PRECISION_CHOICES:
+        raise ValueError(f"precision must be one of {', '.join(PRECISION_CHOICES)}, got {precision!r}")
+    if precision == "auto":
+        return "mixed" if native_bfloat16() else "float32"
+    return precision
 
 
 @dataclass
@@ -294,10 +347,10 @@ def _tiled(run: Callable[[np.ndarray], np.ndarray], image: np.ndarray, *, stride
     return output[:height, :width]
 
 
-def run_label(name: str, orientations: int, precision: str = "float32") -> str:
+def run_label(name: str, orientations: int, precision: str = DEFAULT_PRECISION) -> str:
     """Short name of a model run: ``unet``, ``unet x2`` (two orientations), ``unet bfloat16``."""
     label = name if orientations == 1 else f"{name} x{orientations}"
-    return label if precision == "float32" else f"{label} {precision}"
+    return label if precision == DEFAULT_PRECISION else f"{label} {precision}"
 
 
 @dataclass(frozen=True)
@@ -349,16 +402,24 @@ class Denoiser:
     luminance_weight : float, optional
         With a grey and a colour model: the grey model also denoises each colour image's
         luminance, which gets this weight in the result's (see :data:`LUMINANCE_FIELD`).
-    precision : {"float32", "bfloat16"}, default "float32"
-        Arithmetic the models run in (:func:`denoise.models.with_precision`). bfloat16 is
-        faster on processors with bfloat16 instructions and slightly less accurate; the
-        README's benchmark measures both.
+    precision : {"auto", "float32", "mixed", "bfloat16"}, default "auto"
+        Arithmetic the models run in (:func:`denoise.models.with_precision`); ``"auto"`` is
+        ``"mixed"`` where bfloat16 is native and ``"float32"`` elsewhere
+        (:func:`resolve_precision`). bfloat16 is faster on processors with bfloat16
+        instructions and slightly less accurate; the README's benchmark measures each.
+
+    Attributes
+    ----------
+    precision : str
+        The precision asked for.
+    arithmetic : str
+        What it means on this machine: one of :data:`~denoise.models.PRECISIONS`.
 
     Raises
     ------
     ValueError
         If ``orientations`` is not one of :data:`ORIENTATION_COUNTS` or ``precision`` not one
-        of :data:`~denoise.models.PRECISIONS`.
+        of :data:`PRECISION_CHOICES`.
 
     """
 
@@ -372,20 +433,20 @@ class Denoiser:
         orientations: int = 1,
         low_noise: dict[int, LowNoiseModel] | None = None,
         luminance_weight: float | None = None,
-        precision: str = "float32",
+        precision: str = DEFAULT_PRECISION,
     ) -> None:
         if orientations not in ORIENTATION_COUNTS:
             counts = ", ".join(str(count) for count in ORIENTATION_COUNTS)
             raise ValueError(f"orientations must be one of {counts}, got {orientations}")
         self.name = name
         self.precision = precision
-        # with_precision checks the precision and leaves float32 models as they are.
-        self._models = {entry.channels: _in_precision(entry, precision) for entry in models}
+        self.arithmetic = resolve_precision(precision)
+        self._models = {entry.channels: _in_precision(entry, self.arithmetic) for entry in models}
         self.tile_size = tile_size
         self.compiled = compiled
         self.orientations = orientations
         self._low_noise = {
-            channels: replace(low_model, entry=_in_precision(low_model.entry, precision))
+            channels: replace(low_model, entry=_in_precision(low_model.entry, self.arithmetic))
             for channels, low_model in (low_noise or {}).items()
         }
         self.luminance_weight = luminance_weight if 1 in self._models and 3 in self._models else None
@@ -573,7 +634,7 @@ def load_model(
     tile_size: int = TILE_SIZE,
     compiled: bool = True,
     orientations: int = 1,
-    precision: str = "float32",
+    precision: str = DEFAULT_PRECISION,
 ) -> Denoiser:
     """Load a shipped model family, a single shipped model, or a ``.keras`` file.
 
@@ -592,7 +653,7 @@ def load_model(
         Compiled rather than direct model calls (see :func:`_call`); the results are the same.
     orientations : {1, 2, 4, 8}, default 1
         Orientations of each image averaged (see :class:`Denoiser`).
-    precision : {"float32", "bfloat16"}, default "float32"
+    precision : {"auto", "float32", "mixed", "bfloat16"}, default "auto"
         Arithmetic the models run in (see :class:`Denoiser`).
 
     Raises
@@ -601,7 +662,7 @@ def load_model(
         If no such model exists or a file cannot be loaded.
     ValueError
         If ``orientations`` is not one of :data:`ORIENTATION_COUNTS` or ``precision`` not one
-        of :data:`~denoise.models.PRECISIONS`.
+        of :data:`PRECISION_CHOICES`.
 
     """
     options = {"tile_size": tile_size, "compiled": compiled, "orientations": orientations, "precision": precision}

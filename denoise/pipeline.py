@@ -33,6 +33,8 @@ class DenoiseResult:
         Wall-clock time of the model call (see :class:`denoise.inference.Denoised`).
     device : str
         Device that ran the model.
+    arithmetic : str
+        Precision it ran in (:attr:`denoise.inference.Denoiser.arithmetic`).
     model : str
         Name of the model that ran (a family picks one by the image's channels and noise).
     scores : dict
@@ -48,6 +50,7 @@ class DenoiseResult:
     denoised: np.ndarray
     seconds: float
     device: str
+    arithmetic: str
     model: str
     scores: dict[str, float]
     estimated_sigma: float | None
@@ -79,7 +82,14 @@ def denoise_image(denoiser: Denoiser, noisy: np.ndarray, clean: np.ndarray | Non
             "ssim_denoised": ssim(clean, denoised.pixels),
         }
     return DenoiseResult(
-        noisy, denoised.pixels, denoised.seconds, device_name(), denoised.model, scores, estimated_sigma
+        noisy,
+        denoised.pixels,
+        denoised.seconds,
+        device_name(),
+        denoiser.arithmetic,
+        denoised.model,
+        scores,
+        estimated_sigma,
     )
 
 

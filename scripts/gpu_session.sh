@@ -5,7 +5,8 @@
 # Within about SECONDS in all:
 # 1. installs Keras from .whl if it is missing, and runs everything with KERAS_BACKEND=jax;
 # 2. benchmarks.device_speed: ms for a 12-megapixel colour photo (direct calls on tiles of 1024
-#    and on the whole photo, and compiled calls on the whole photo in float32 and in bfloat16),
+#    and on the whole photo, and compiled calls on the whole photo in float32 (auto on a GPU),
+#    mixed and bfloat16),
 #    the photo's round trip to the GPU and back without a model, and training patches/s;
 # 3. for each KIND, side by side on the one GPU: a further training stage of the shipped U-Net
 #    (batches of 64 patches of 96x96, $BATCHES_PER_EPOCH batches per epoch, default 200;
@@ -40,7 +41,7 @@ export PYTHONPATH="$PWD:${PYTHONPATH:-}"
 started=$SECONDS
 # shellcheck disable=SC2086  # the photo size is two words on purpose
 [ -n "${TRAINING_RATE:-}" ] || python3 -m benchmarks.device_speed --size $photo \
-  --variants direct:1024 direct:4096 compiled:4096 compiled:4096:bfloat16 \
+  --variants direct:1024 direct:4096 compiled:4096 compiled:4096:mixed compiled:4096:bfloat16 \
   --data .gpu-data/train/color432 --batches 50 --batch-size "$batch_size" --patch-size "$patch_size" \
   --workers "$workers" --output "$out/device-speed" || echo "device_speed failed; training goes on" >&2
 [ ${#kinds[@]} -gt 0 ] || exit 0

@@ -14,8 +14,30 @@ import pytest  # noqa: E402
 from skimage import data as sample_images  # noqa: E402
 from skimage.transform import resize  # noqa: E402
 
+import denoise.inference  # noqa: E402
 from denoise.image_io import write_png  # noqa: E402
 from denoise.training import TrainingConfig, train  # noqa: E402
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cpu_without_bfloat16():
+    """Make ``precision="auto"`` mean float32 whatever CPU the tests run on.
+
+    The tests that check what "auto" picks set the flags themselves (``cpu_flags``).
+    """
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(denoise.inference, "_cpu_flags", lambda: set())
+        yield
+
+
+@pytest.fixture
+def cpu_flags(monkeypatch: pytest.MonkeyPatch):
+    """Return a function that makes the CPU seem to have the given flags for this test."""
+
+    def set_flags(*flags: str) -> None:
+        monkeypatch.setattr(denoise.inference, "_cpu_flags", lambda: set(flags))
+
+    return set_flags
 
 
 @pytest.fixture(scope="session")

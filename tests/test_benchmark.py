@@ -155,10 +155,11 @@ def test_device_speed_times_inference_and_training(use_tiny_models, tmp_path, ca
     report = json.loads((tmp_path / "speed.json").read_text())
     assert report["machine"]["device"] in capsys.readouterr().out
     assert [(timing["call"], timing["tile_size"], timing["precision"]) for timing in report["inference"]] == [
-        ("direct", 16, "float32"),
+        ("direct", 16, "auto"),
         ("compiled", 64, "bfloat16"),
-        ("direct", 16, "float32"),  # the identity model, with the first variant's call
+        ("direct", 16, "auto"),  # the identity model, with the first variant's call
     ]
+    assert [timing["arithmetic"] for timing in report["inference"]] == ["float32", "bfloat16", "float32"]
     assert report["inference"][-1]["model"] == "identity (no model)"
     for timing in report["inference"]:
         assert timing["image"] == "56x40 RGB float32" and timing["median_ms"] > 0
@@ -174,11 +175,12 @@ def test_device_speed_refuses_an_unknown_variant(variant):
 
 
 def test_orientation_and_precision_rows_only_for_the_default_model(use_tiny_models, tmp_path):
-    assert model_runs(["unet", "conv-2"], [8], ("bfloat16",)) == [
-        ("unet", "unet", 1, "float32"),
-        ("unet x8", "unet", 8, "float32"),
+    assert model_runs(["unet", "conv-2"], [8], ("float32", "bfloat16", "auto")) == [
+        ("unet", "unet", 1, "auto"),
+        ("unet x8", "unet", 8, "auto"),
+        ("unet float32", "unet", 1, "float32"),
         ("unet bfloat16", "unet", 1, "bfloat16"),
-        ("conv-2", "conv-2", 1, "float32"),
+        ("conv-2", "conv-2", 1, "auto"),
     ]
     folder = tmp_path / "set"
     folder.mkdir()
@@ -189,10 +191,12 @@ def test_orientation_and_precision_rows_only_for_the_default_model(use_tiny_mode
     report = json.loads(output.with_suffix(".json").read_text())
     rows = {row["method"]: row for row in report["rows"]}
     assert set(rows) == {"unet", "unet x2", "unet bfloat16"} and rows["unet x2"]["orientations"] == 2
-    assert rows["unet bfloat16"]["precision"] == "bfloat16" and rows["unet"]["precision"] == "float32"
+    assert rows["unet bfloat16"]["precision"] == "bfloat16" and rows["unet"]["precision"] == "auto"
+    assert rows["unet bfloat16"]["arithmetic"] == "bfloat16" and rows["unet"]["arithmetic"] == "float32"
     assert rows["unet x2"]["psnr"] != rows["unet"]["psnr"] and rows["unet bfloat16"]["psnr"] != rows["unet"]["psnr"]
     card = json.loads((use_tiny_models / "unet-gray.json").read_text())
     assert card["measured"]["results"]["set"]["sigma_25"]["psnr"] == round(rows["unet"]["psnr"], 2)
+    assert card["measured"]["arithmetic"] == "float32"
 
 
 def test_noise_estimates_bracket_each_sigma(tmp_path, capsys):

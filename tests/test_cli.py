@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 import denoise
-from denoise.cli import ORIENTATION_CHOICES, PRECISIONS, main
+from denoise.cli import ORIENTATION_CHOICES, PRECISION_CHOICES, main
 from tests.images import gradient, png_bytes
 
 
@@ -149,10 +149,8 @@ def test_eval_averages_orientations(use_tiny_models, tmp_path, capsys):
 
 def test_orientation_choices_match_the_library():
     """The CLI writes the counts out (so --help needs no Keras); they must stay the library's."""
-    from denoise.models import PRECISIONS as LIBRARY_PRECISIONS
-
     assert ORIENTATION_CHOICES == denoise.ORIENTATION_COUNTS
-    assert PRECISIONS == LIBRARY_PRECISIONS
+    assert PRECISION_CHOICES == denoise.PRECISION_CHOICES
 
 
 def test_eval_and_run_in_bfloat16(use_tiny_models, tmp_path, capsys):
@@ -160,13 +158,15 @@ def test_eval_and_run_in_bfloat16(use_tiny_models, tmp_path, capsys):
     folder.mkdir()
     Image.fromarray(gradient(32, 40, 1)).save(folder / "0.png")
     rows = {}
-    for precision in PRECISIONS:
+    for precision in PRECISION_CHOICES:
         assert main(["eval", str(folder), "--sigma", "25", "--precision", precision, "--json"]) == 0
         [rows[precision]] = json.loads(capsys.readouterr().out)
         assert rows[precision]["precision"] == precision
-    assert abs(rows["bfloat16"]["psnr"] - rows["float32"]["psnr"]) < 0.5  # the same model, rounded
+        assert rows[precision]["arithmetic"] == ("float32" if precision == "auto" else precision)
+    for precision in ("mixed", "bfloat16"):
+        assert abs(rows[precision]["psnr"] - rows["float32"]["psnr"]) < 0.5  # the same model, rounded
     assert main(["run", str(folder / "0.png"), "--out", str(tmp_path / "out"), "--precision", "bfloat16"]) == 0
-    assert ", bfloat16 on " in capsys.readouterr().err
+    assert ", bfloat16 precision on " in capsys.readouterr().err
     assert Image.open(tmp_path / "out" / "0.png").size == (40, 32)
     with pytest.raises(SystemExit):
         main(["eval", str(folder), "--precision", "float16"])

@@ -1,3 +1,4 @@
+import keras
 import numpy as np
 import pytest
 
@@ -334,6 +335,24 @@ def test_bfloat16_reaches_the_low_noise_model(low_noise_models, camera):
     assert 0 < np.abs(fast.denoise(low) - expected).max() < 0.05
 
 
+def test_mixed_runs_close_to_float32(luminance_models, noisy_colour):
+    exact = load_model("default", precision="float32")
+    mixed = load_model("default", precision="mixed")
+    assert mixed.label == "unet mixed" and mixed.arithmetic == "mixed"
+    for image in (noisy_colour, noisy_colour[:, :, :1]):
+        error = np.abs(mixed.denoise(image) - exact.denoise(image))
+        assert 0 < error.max() < 0.05 and error.mean() < 0.005
+
+
+def test_auto_precision_is_mixed_only_where_tensorflow_has_bfloat16_instructions(use_tiny_models, cpu_flags):
+    assert load_model("default").arithmetic == "float32"  # the tests' CPU has no bfloat16 instructions
+    cpu_flags("fpu", "avx512f", "avx512_bf16")
+    expected = "mixed" if keras.backend.backend() == "tensorflow" else "float32"  # JAX's CPU bfloat16 is slower
+    denoiser = load_model("default")
+    assert (denoiser.precision, denoiser.arithmetic, denoiser.label) == ("auto", expected, "unet")
+    assert load_model("default", precision="float32").arithmetic == "float32"
+
+
 def test_unknown_precision_is_refused_with_one_line(use_tiny_models):
-    with pytest.raises(ValueError, match="precision must be one of float32, bfloat16, got 'int8'"):
+    with pytest.raises(ValueError, match="precision must be one of auto, float32, mixed, bfloat16, got 'int8'"):
         load_model("default", precision="int8")

@@ -70,6 +70,28 @@ def test_bfloat16_copy_keeps_weights_and_computes_its_output_in_float32(architec
     assert 0 < error.max() < 0.05 and error.mean() < 0.01  # bfloat16 keeps about 3 significant digits
 
 
+@pytest.mark.parametrize("architecture", ["conv", "unet"])
+def test_mixed_copy_computes_only_the_downsampled_layers_in_bfloat16(architecture):
+    model = build_model(architecture, 3, 8, width=8)
+    mixed = with_precision(model, "mixed")
+    inputs = np.random.default_rng(0).random((2, 32, 48, 3), np.float32)
+    for original, copy in zip(model.get_weights(), mixed.get_weights(), strict=True):
+        np.testing.assert_array_equal(original, copy)
+    for layer in mixed.layers[1:]:
+        side = keras.Model(mixed.input, layer.output).compute_output_shape(inputs.shape)[1]
+        expected = "mixed_bfloat16" if side <= inputs.shape[1] // 4 else "float32"
+        assert layer.dtype_policy.name == expected, layer.name
+    assert {layer.dtype_policy.name for layer in mixed.layers} == {"float32", "mixed_bfloat16"}
+    expected, result = np.asarray(model.predict_on_batch(inputs)), np.asarray(mixed.predict_on_batch(inputs))
+    error = np.abs(result - expected)
+    assert result.dtype == np.float32 and 0 < error.max() < 0.05 and error.mean() < 0.01
+
+
+def test_mixed_leaves_a_model_that_does_not_downsample_as_it_is():
+    model = build_model("dense", 1, 8)
+    assert with_precision(model, "mixed") is model
+
+
 def test_unknown_precision_is_refused():
-    with pytest.raises(ValueError, match="precision must be one of float32, bfloat16"):
+    with pytest.raises(ValueError, match="precision must be one of float32, mixed, bfloat16"):
         with_precision(build_model("conv", 1, 2, width=4), "float16")
