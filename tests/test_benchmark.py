@@ -250,3 +250,31 @@ def test_colour_error_splits_each_method_into_luminance_and_chroma(luminance_mod
     assert "| colour model alone | 25 |" in capsys.readouterr().out
     assert colour_error.main([str(folder), "--sigma", "25", "--no-cbm3d", "--output", str(output)]) == 0
     assert len(json.loads(output.with_suffix(".json").read_text())["rows"]) == 2
+
+
+def test_speed_ratio_times_the_model_and_non_local_means_in_turns(use_tiny_models, tmp_path, monkeypatch, capsys):
+    from benchmarks import speed_ratio
+    from benchmarks.benchmark import ONE_THREAD
+
+    for name, value in ONE_THREAD.items():  # as in the process main() would start
+        monkeypatch.setenv(name, value)
+    folder = tmp_path / "set"
+    folder.mkdir()
+    Image.fromarray(gradient(48, 64, 3)).save(folder / "a.png")
+    Image.fromarray(gradient(32, 40, 3)).save(folder / "b.png")
+    output = tmp_path / "ratio"
+    arguments = [str(folder), "--sigma", "15", "50", "--rounds", "2", "--precision", "float32", "--output", str(output)]
+    assert speed_ratio.main(arguments) == 0
+    report = json.loads(output.with_suffix(".json").read_text())
+    assert report["command"].startswith("python -m benchmarks.speed_ratio ")
+    assert report["machine"]["threads_per_method"] == 1
+    assert [(row["folder"], row["sigma"], row["images"], row["rounds"]) for row in report["rows"]] == [
+        ("set", 15.0, 2, 2),
+        ("set", 50.0, 2, 2),
+    ]
+    for row in report["rows"]:
+        assert row["megapixels"] == round((48 * 64 + 32 * 40) / 1e6, 3) and row["model"] == "unet float32"
+        assert row["model_seconds_per_megapixel"] > 0 and row["nlm_seconds_per_megapixel"] > 0
+        ratio = row["model_seconds_per_megapixel"] / row["nlm_seconds_per_megapixel"]
+        assert row["time_ratio_to_nlm"] == pytest.approx(ratio) and row["speed_goal_met"] == (ratio <= 1)
+    assert "| set | 50 | unet float32 | float32 |" in capsys.readouterr().out
