@@ -204,7 +204,7 @@ def with_precision(model: keras.Model, precision: str) -> keras.Model:
     - ``"mixed"``: those whose output is at least :data:`MIXED_FROM_DOWNSAMPLING` times
       smaller than the input, where most of a U-Net's work is and its rounding is averaged
       away. The layers at the image's full and half resolution keep float32, as quantized
-      networks keep their first and last layers. The shipped models lose about 0.001 dB
+      networks keep their first and last layers. The shipped models lose at most about 0.001 dB
       this way, against up to 0.06 dB with every layer in bfloat16 (the README's benchmark
       measures both). A model that does not downsample (the dense patch model) stays float32.
     - ``"bfloat16"``: every layer except the output layers, which compute in float32 so that
