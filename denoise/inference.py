@@ -90,6 +90,7 @@ LUMINANCE_FIELD = "grey_luminance"
 #: Precisions a Denoiser runs in: ``"auto"`` (:func:`resolve_precision`) or one of
 #: :data:`~denoise.models.PRECISIONS`.
 PRECISION_CHOICES = ("auto", *PRECISIONS)
+#: The precision a Denoiser runs in unless told otherwise; labels do not name it.
 DEFAULT_PRECISION = "auto"
 #: Linux CPU flags of the bfloat16 instructions that TensorFlow's CPU kernels (oneDNN) use.
 BFLOAT16_CPU_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
@@ -348,7 +349,10 @@ def _tiled(run: Callable[[np.ndarray], np.ndarray], image: np.ndarray, *, stride
 
 
 def run_label(name: str, orientations: int, precision: str = DEFAULT_PRECISION) -> str:
-    """Short name of a model run: ``unet``, ``unet x2`` (two orientations), ``unet bfloat16``."""
+    """Short name of a model run: ``unet``, ``unet x2`` (two orientations), ``unet bfloat16``.
+
+    The default precision (:data:`DEFAULT_PRECISION`) goes unnamed.
+    """
     label = name if orientations == 1 else f"{name} x{orientations}"
     return label if precision == DEFAULT_PRECISION else f"{label} {precision}"
 
