@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 from skimage import data as sample_images
+from streamlit.runtime.scriptrunner import script_runner
 
 import denoise
 from denoise.classical import classical_methods
@@ -24,6 +25,12 @@ FAMILIES = {
 }
 
 st.set_page_config(page_title="denoise", layout="wide")
+
+# After every script run Streamlit calls keras.backend.clear_session() (its "problem modules"
+# clean-up), which empties TensorFlow's kernel cache, so the first model call of each rerun
+# rebuilt its kernels: about 0.1 s more on every interaction on this project's CPU, shown in
+# the caption. The models here are built once and shared; there is no Keras state to clear.
+script_runner._clean_problem_modules = lambda: None
 
 
 @st.cache_resource(show_spinner="Loading model…")

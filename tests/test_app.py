@@ -5,6 +5,7 @@ import re
 import zipfile
 from pathlib import Path
 
+import keras
 import numpy as np
 import pytest
 import streamlit.testing.v1.app_test as app_test_module
@@ -56,6 +57,14 @@ def test_first_visit_shows_the_sample():
     assert len(app.metric) == 2 and app.metric[0].value.endswith("dB")
     assert any(re.search(r"on (CPU|GPU).* in (float32|mixed) precision", caption.value) for caption in app.caption)
     assert any("Latent feature maps" in str(image.proto) for image in app.get("image"))
+
+
+def test_reruns_keep_the_keras_session():
+    """Streamlit's clear_session after each run would empty TensorFlow's kernel cache (app.py)."""
+    app = start()
+    before = keras.layers.Dense(1).name
+    app.run()
+    assert keras.layers.Dense(1).name != before  # a cleared session restarts Keras's name counter
 
 
 def test_upload_good_and_bad_files(media):
