@@ -169,11 +169,14 @@ def show_image(
     st.subheader(name)
     for note in image.notes:
         st.info(note)
-    with st.spinner("Denoising…"):
-        result = cached_result(data, kind, level, seed, model, passes)
+    # The input goes on screen before the model runs: a rerun that stops this run during the
+    # model call (a slider moved) has then already shown it again, so Streamlit does not delete
+    # its file while the browser still displays it (a broken image).
     columns = st.columns(3)
     show(columns[0], image.pixels, "Original")
-    show(columns[1], result.noisy, "Noisy" if kind else "Input")
+    show(columns[1], cached_noisy(data, kind, level, seed), "Noisy" if kind else "Input")
+    with columns[2], st.spinner("Denoising…"):
+        result = cached_result(data, kind, level, seed, model, passes)
     show(columns[2], result.denoised, "Denoised")
 
     if result.scores:
