@@ -2,7 +2,9 @@
 
 For each test folder and noise level it measures PSNR, SSIM and CPU seconds per megapixel of
 every chosen model family and classical method, prints a Markdown table, writes JSON, and
-(when matplotlib is installed) draws PSNR against seconds per megapixel.
+(when matplotlib is installed) draws PSNR against seconds per megapixel. When the default model
+and non-local means both run, a paired pass (``benchmarks.speed_ratio``: the two take turns on
+each noisy image, one thread) gives the targets' time ratio, after every other row is done.
 
 Example::
 
@@ -23,6 +25,7 @@ import platform
 import subprocess
 import sys
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import keras
@@ -39,6 +42,10 @@ CLASSICAL = {
 }
 DEFAULT_NAMES = {"default", denoise.DEFAULT_MODEL}  # how the default model's rows are named
 QUALITY_MARGIN = 0.3  # dB the default model must gain over BM3D (issue #4)
+PAIRED_NOTE = (
+    "Time ratios from the paired pass (`benchmarks.speed_ratio`): the default model and non-local means "
+    "take turns on each noisy image, one thread, the first of the two alternating."
+)
 # Environment of a parallel job: every library (TensorFlow, OpenMP, BLAS) on one thread.
 ONE_THREAD = {
     "TF_NUM_INTRAOP_THREADS": "1",
@@ -194,14 +201,39 @@ def run_in_parallel(folders: list[str], jobs: int, job_arguments: list[str]) -> 
     return sorted(rows, key=lambda row: order.index(row["folder"]))
 
 
-def targets(rows: list[dict]) -> list[dict]:
+def paired_timing(folders: list[str], sigmas: list[float], rounds: int) -> list[dict]:
+    """Time the default model against non-local means in turns, in a one-thread process.
+
+    Runs ``benchmarks.speed_ratio`` on ``folders`` and returns its rows (one per folder and
+    sigma, with ``time_ratio_to_nlm``). Both methods see the same machine at the same moment,
+    which the rows of a ``--jobs`` run, each method timed at its own moment, do not.
+
+    Raises
+    ------
+    RuntimeError
+        If the timing process fails.
+
+    """
+    with tempfile.TemporaryDirectory() as scratch:
+        output = Path(scratch) / "paired"
+        command = [sys.executable, "-m", "benchmarks.speed_ratio", *folders, "--sigma", *map(str, sigmas)]
+        command += ["--rounds", str(rounds), "--output", str(output)]
+        if subprocess.call(command, env={**os.environ, **ONE_THREAD}, stdout=subprocess.DEVNULL) != 0:
+            raise RuntimeError(f"paired timing {' '.join(command)} failed")
+        return json.loads(output.with_suffix(".json").read_text())["rows"]
+
+
+def targets(rows: list[dict], paired: Sequence[dict] = ()) -> list[dict]:
     """Compare the default model with BM3D (quality) and non-local means (speed), per folder and sigma.
 
     Returns one entry per folder and sigma where the default model and at least one of the two
     classical methods ran: PSNR margin over BM3D and whether it reaches ``QUALITY_MARGIN``,
     and the default's seconds per megapixel divided by those of non-local means (goal: <= 1).
+    The time ratio comes from the ``paired`` timing of that folder and sigma where there is
+    one (``timing: "paired"``), else from the two methods' rows (``timing: "rows"``).
     """
     found = {(row["folder"], row["sigma"], row["method"]): row for row in rows}
+    paired_ratios = {(row["folder"], row["sigma"]): row["time_ratio_to_nlm"] for row in paired}
     entries = []
     for (folder, sigma, method), row in found.items():
         if method not in DEFAULT_NAMES:
@@ -214,9 +246,12 @@ def targets(rows: list[dict]) -> list[dict]:
         if bm3d_row is not None:
             margin = row["psnr"] - bm3d_row["psnr"]
             entry.update(bm3d_psnr=bm3d_row["psnr"], margin_over_bm3d=margin, quality_goal_met=margin >= QUALITY_MARGIN)
-        if nlm_row is not None:
+        if (folder, sigma) in paired_ratios:
+            ratio = paired_ratios[folder, sigma]
+            entry.update(time_ratio_to_nlm=ratio, speed_goal_met=ratio <= 1, timing="paired")
+        elif nlm_row is not None:
             ratio = row["seconds_per_megapixel"] / nlm_row["seconds_per_megapixel"]
-            entry.update(time_ratio_to_nlm=ratio, speed_goal_met=ratio <= 1)
+            entry.update(time_ratio_to_nlm=ratio, speed_goal_met=ratio <= 1, timing="rows")
         entries.append(entry)
     return entries
 
@@ -241,6 +276,8 @@ def targets_table(entries: list[dict]) -> str:
             else "–"
         )
         lines.append(f"| {entry['folder']} | {entry['sigma']:g} | {entry['psnr']:.2f} | {bm3d_cells} | {speed} |")
+    if any(entry.get("timing") == "paired" for entry in entries):
+        lines += ["", PAIRED_NOTE]
     return "\n".join(lines) + "\n"
 
 
@@ -400,6 +437,12 @@ def main(argv: list[str] | None = None) -> int:
         default=[],
         help="also run the default model in this precision (rows 'unet bfloat16')",
     )
+    parser.add_argument(
+        "--paired-rounds",
+        type=int,
+        default=2,
+        help="rounds of the paired timing that gives the targets' time ratio (0: take it from the rows)",
+    )
     parser.add_argument("--output", default="results/benchmark", help="path prefix for .json, .md and .png")
     parser.add_argument("--update-cards", action="store_true", help="write measured PSNR into the model cards")
     parser.add_argument(
@@ -422,6 +465,8 @@ def main(argv: list[str] | None = None) -> int:
             "--orientations",
             *map(str, arguments.orientations),
             *(["--precision", *arguments.precision] if arguments.precision else []),
+            "--paired-rounds",
+            "0",
         ]
         rows = run_in_parallel(arguments.folders, arguments.jobs, job_arguments)
         threads = 1
@@ -435,12 +480,15 @@ def main(argv: list[str] | None = None) -> int:
             tuple(arguments.precision),
         )
         threads = int(os.environ.get("TF_NUM_INTRAOP_THREADS", 0)) or os.cpu_count()
+    paired = []
+    if arguments.paired_rounds > 0 and "nlm" in arguments.classical and DEFAULT_NAMES & set(models):
+        paired = paired_timing(arguments.folders, arguments.sigma, arguments.paired_rounds)
     output = Path(arguments.output)
-    comparison = targets(rows)
+    comparison = targets(rows, paired)
     table = markdown_table(rows, arguments.sigma) + "\n" + targets_table(comparison)
     print(table)
     where = {**machine(), "threads_per_method": threads}
-    report = {"command": command, "machine": where, "rows": rows, "targets": comparison}
+    report = {"command": command, "machine": where, "rows": rows, "paired_timing": paired, "targets": comparison}
     write_report(output, report)
     output.with_suffix(".md").write_text(f"Command: `{command}`\n\nMachine: {where}\n\n{table}")
     if arguments.update_cards:

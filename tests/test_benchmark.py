@@ -23,6 +23,9 @@ def test_benchmark_writes_table_and_json(use_tiny_models, tmp_path, capsys):
     assert "| default |" in capsys.readouterr().out
     [target] = report["targets"]
     assert target["folder"] == "set" and target["time_ratio_to_nlm"] > 0 and "margin_over_bm3d" not in target
+    [paired] = report["paired_timing"]  # the default and NLM in turns, after the rows
+    assert (paired["folder"], paired["sigma"], paired["rounds"]) == ("set", 25.0, 2)
+    assert target["timing"] == "paired" and target["time_ratio_to_nlm"] == paired["time_ratio_to_nlm"]
     card = json.loads((use_tiny_models / "unet-gray.json").read_text())
     assert card["measured"]["results"]["set"]["sigma_25"]["psnr"] > 0
 
@@ -45,7 +48,13 @@ def test_targets_compare_default_with_bm3d_and_nlm():
     assert by_sigma[25.0]["speed_goal_met"] and by_sigma[25.0]["time_ratio_to_nlm"] == 0.5
     assert not by_sigma[50.0]["quality_goal_met"] and "time_ratio_to_nlm" not in by_sigma[50.0]
     table = targets_table(targets(rows))
-    assert "+0.33 ✓" in table and "+0.08 ✗" in table
+    assert "+0.33 ✓" in table and "+0.08 ✗" in table and "paired" not in table
+    paired = [{"folder": "bsd68", "sigma": 25.0, "time_ratio_to_nlm": 1.2}]
+    by_sigma = {entry["sigma"]: entry for entry in targets(rows, paired)}
+    assert by_sigma[25.0]["time_ratio_to_nlm"] == 1.2 and not by_sigma[25.0]["speed_goal_met"]
+    assert by_sigma[25.0]["timing"] == "paired" and "time_ratio_to_nlm" not in by_sigma[50.0]
+    paired_table = targets_table(targets(rows, paired))
+    assert "| 1.20 ✗ |" in paired_table and "paired pass" in paired_table
 
 
 def test_report_writes_the_readme_section_from_the_json(tmp_path):
