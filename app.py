@@ -6,10 +6,14 @@ Run with ``streamlit run app.py``. This script only arranges widgets; the work i
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+
 import numpy as np
 import streamlit as st
 from skimage import data as sample_images
 from streamlit.runtime.scriptrunner import script_runner
+from streamlit.runtime.scriptrunner.script_runner import ScriptRunner, ScriptRunnerEvent
 
 import denoise
 from denoise.classical import classical_methods
@@ -31,6 +35,30 @@ st.set_page_config(page_title="denoise", layout="wide")
 # rebuilt its kernels: about 0.1 s more on every interaction on this project's CPU, shown in
 # the caption. The models here are built once and shared; there is no Keras state to clear.
 script_runner._clean_problem_modules = lambda: None
+
+
+def keep_files_of_interrupted_runs(finish: Callable[..., None]) -> Callable[..., None]:
+    """Wrap ``ScriptRunner._on_script_finished`` so that a run that was cut short deletes no files.
+
+    After each run Streamlit deletes the files of the images that the run did not show. A run
+    stopped by a rerun (a slider moved) has not shown them all yet, while the browser still
+    displays them and may fetch them again: a broken image (streamlit/streamlit#4711, #5834).
+    Streamlit already skips that clean-up for a run whose body never started; this treats a run
+    that stopped early the same way. The next run that finishes still deletes what nobody shows.
+    """
+
+    @functools.wraps(finish)
+    def finish_run(runner: ScriptRunner, ctx, event: ScriptRunnerEvent, premature_stop: bool, *rest) -> None:
+        if premature_stop or event == ScriptRunnerEvent.SCRIPT_STOPPED_FOR_RERUN:
+            ctx._has_script_started = False  # the flag Streamlit checks before its clean-up
+        finish(runner, ctx, event, premature_stop, *rest)
+
+    finish_run.keeps_files = True
+    return finish_run
+
+
+if not getattr(ScriptRunner._on_script_finished, "keeps_files", False):  # this script reruns; wrap once
+    ScriptRunner._on_script_finished = keep_files_of_interrupted_runs(ScriptRunner._on_script_finished)
 
 
 @st.cache_resource(show_spinner="Loading model…")
@@ -169,9 +197,7 @@ def show_image(
     st.subheader(name)
     for note in image.notes:
         st.info(note)
-    # The input goes on screen before the model runs: a rerun that stops this run during the
-    # model call (a slider moved) has then already shown it again, so Streamlit does not delete
-    # its file while the browser still displays it (a broken image).
+    # The input goes on screen before the model runs, so it shows while the model works.
     columns = st.columns(3)
     show(columns[0], image.pixels, "Original")
     show(columns[1], cached_noisy(data, kind, level, seed), "Noisy" if kind else "Input")

@@ -82,7 +82,8 @@ def identity_denoiser(*, compiled: bool, tile_size: int) -> denoise.Denoiser:
     model = keras.Model(inputs, keras.layers.Identity(name="denoised")(inputs))
     card = {"name": "identity (no model)", "architecture": "identity", "channels": 3}
     entry = LoadedModel(model, card, Path("identity"))
-    return denoise.Denoiser([entry], name="identity", compiled=compiled, tile_size=tile_size)
+    # float32: the identity has no layer that another precision would change, so its row says so.
+    return denoise.Denoiser([entry], name="identity", compiled=compiled, tile_size=tile_size, precision="float32")
 
 
 def time_inference(denoiser: denoise.Denoiser, height: int, width: int, repeats: int) -> dict:

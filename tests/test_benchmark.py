@@ -157,7 +157,10 @@ def test_parallel_jobs_give_the_same_psnr_as_one_process(use_tiny_models, tmp_pa
         assert abs(one["psnr"] - other["psnr"]) < 0.01
 
 
-def test_device_speed_times_inference_and_training(use_tiny_models, tmp_path, capsys):
+def test_device_speed_times_inference_and_training(use_tiny_models, tmp_path, capsys, cpu_flags):
+    from denoise.inference import resolve_precision
+
+    cpu_flags("avx512_bf16")  # "auto" may mean mixed here; the identity row still says float32
     arguments = ["--size", "40", "56", "--repeats", "2", "--epochs", "3", "--batches", "2", "--batch-size", "4"]
     arguments += ["--variants", "direct:16", "compiled:64:bfloat16", "--workers", "2"]
     assert device_speed.main([*arguments, "--patch-size", "32", "--output", str(tmp_path / "speed")]) == 0
@@ -166,9 +169,10 @@ def test_device_speed_times_inference_and_training(use_tiny_models, tmp_path, ca
     assert [(timing["call"], timing["tile_size"], timing["precision"]) for timing in report["inference"]] == [
         ("direct", 16, "auto"),
         ("compiled", 64, "bfloat16"),
-        ("direct", 16, "auto"),  # the identity model, with the first variant's call
+        ("direct", 16, "float32"),  # the identity model, with the first variant's call, in float32
     ]
-    assert [timing["arithmetic"] for timing in report["inference"]] == ["float32", "bfloat16", "float32"]
+    arithmetic = [timing["arithmetic"] for timing in report["inference"]]
+    assert arithmetic == [resolve_precision("auto"), "bfloat16", "float32"]
     assert report["inference"][-1]["model"] == "identity (no model)"
     for timing in report["inference"]:
         assert timing["image"] == "56x40 RGB float32" and timing["median_ms"] > 0

@@ -74,6 +74,11 @@ def test_upload_move_sliders_and_download(server, browser, tmp_path, camera):
     page.get_by_text("Best quality (U-Net)").click()
     page.get_by_text("unet-gray on").first.wait_for(timeout=60_000)
     page.wait_for_timeout(1500)
+    # Every image on the page loaded: none was deleted by a run that a slider move cut short.
+    page.wait_for_function("() => [...document.images].every(image => image.complete)", timeout=30_000)
+    broken = page.evaluate("() => [...document.images].filter(image => image.naturalWidth === 0).map(i => i.src)")
+    assert broken == []
+    assert page.evaluate("() => document.images.length") >= 6  # original, noisy, denoised, split, latent, error
 
     with page.expect_download(timeout=60_000) as download_info:
         page.get_by_role("button", name="Download camera-denoised.png").click()
