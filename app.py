@@ -132,8 +132,12 @@ def display_png(image: np.ndarray) -> bytes:
 
 
 def show(place: st.delta_generator.DeltaGenerator, image: np.ndarray, caption: str) -> None:
-    """Show an image; its PNG is encoded once, not on every rerun."""
-    place.image(display_png(image), caption=caption)
+    """Show an image as PNG, encoded once, not on every rerun.
+
+    ``output_format="PNG"``: Streamlit's default ("auto") re-encodes an image without alpha as
+    JPEG at quality 90, which would show JPEG artefacts beside a denoiser's output.
+    """
+    place.image(display_png(image), caption=caption, output_format="PNG")
 
 
 def sidebar() -> tuple[str, int, str | None, float, int, list[str]]:

@@ -73,6 +73,7 @@ def test_upload_move_sliders_and_download(server, browser, tmp_path, camera):
     page.get_by_text("conv-").first.wait_for(timeout=60_000)
     page.get_by_text("Best quality (U-Net)").click()
     page.get_by_text("unet-gray on").first.wait_for(timeout=60_000)
+    page.get_by_text("32 × 40 × 128").first.wait_for(timeout=60_000)  # the U-Net's latent section is drawn
     page.wait_for_timeout(1500)
     # Every image on the page loaded: none was deleted by a run that a slider move cut short.
     page.wait_for_function("() => [...document.images].every(image => image.complete)", timeout=30_000)
