@@ -14,6 +14,7 @@ import streamlit as st
 from skimage import data as sample_images
 from streamlit.runtime.scriptrunner import script_runner
 from streamlit.runtime.scriptrunner.script_runner import ScriptRunner, ScriptRunnerEvent
+from streamlit.runtime.scriptrunner_utils.script_run_context import ScriptRunContext
 
 import denoise
 from denoise.classical import classical_methods
@@ -48,7 +49,9 @@ def keep_files_of_interrupted_runs(finish: Callable[..., None]) -> Callable[...,
     """
 
     @functools.wraps(finish)
-    def finish_run(runner: ScriptRunner, ctx, event: ScriptRunnerEvent, premature_stop: bool, *rest) -> None:
+    def finish_run(
+        runner: ScriptRunner, ctx: ScriptRunContext, event: ScriptRunnerEvent, premature_stop: bool, *rest: object
+    ) -> None:
         if premature_stop or event == ScriptRunnerEvent.SCRIPT_STOPPED_FOR_RERUN:
             ctx._has_script_started = False  # the flag Streamlit checks before its clean-up
         finish(runner, ctx, event, premature_stop, *rest)
