@@ -19,10 +19,11 @@ from streamlit.runtime.scriptrunner_utils.script_run_context import ScriptRunCon
 import denoise
 from denoise.classical import classical_methods
 from denoise.pipeline import DenoiseResult, denoise_image, safe_file_stem, zip_files
-from denoise.visualize import before_after, describe_latent, heat_map, latent_grid
+from denoise.visualize import before_after, describe_latent, fit_width, heat_map, latent_grid
 
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "tif", "tiff", "bmp", "webp", "gif"]
 NO_NOISE = "none — my photo is already noisy"
+DISPLAY_WIDTH = 1460  # the widest image Streamlit shows (twice its 730-pixel column, for sharp screens)
 FAMILIES = {
     "Best quality (U-Net)": "unet",
     "Latent-size family (conv autoencoder)": "conv",
@@ -130,8 +131,13 @@ def sample_png() -> bytes:
 
 @st.cache_data(show_spinner=False, max_entries=256)
 def display_png(image: np.ndarray) -> bytes:
-    """Encode an image for display as a quickly compressed PNG (never JPEG: it is being judged)."""
-    return denoise.encode_png(image, compress_level=1)
+    """Encode an image for display as a quickly compressed PNG (never JPEG: it is being judged).
+
+    Shrunk to Streamlit's widest image (``DISPLAY_WIDTH``) first: Streamlit would otherwise
+    shrink and re-encode a wider one on every rerun, and a full-size PNG of a 12-megapixel photo
+    takes a second or more to encode.
+    """
+    return denoise.encode_png(fit_width(image, DISPLAY_WIDTH), compress_level=1)
 
 
 def show(place: st.delta_generator.DeltaGenerator, image: np.ndarray, caption: str) -> None:

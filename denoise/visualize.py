@@ -5,8 +5,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from PIL import Image
 
-__all__ = ["before_after", "describe_latent", "heat_map", "latent_grid", "to_display"]
+__all__ = ["before_after", "describe_latent", "fit_width", "heat_map", "latent_grid", "to_display"]
 
 # Stops of a black-red-yellow-white colour ramp for heat maps.
 _HEAT_STOPS = np.array([0.0, 0.35, 0.7, 1.0])
@@ -21,6 +22,30 @@ def to_display(image: np.ndarray) -> np.ndarray:
     """Convert a float image in [0, 1] to uint8 H x W (grey) or H x W x 3 for display."""
     pixels = np.round(np.clip(image, 0, 1) * 255).astype(np.uint8)
     return pixels[:, :, 0] if pixels.ndim == 3 and pixels.shape[2] == 1 else pixels
+
+
+def fit_width(image: np.ndarray, width: int) -> np.ndarray:
+    """Return ``image`` for display as uint8, shrunk (Lanczos) to ``width`` pixels if it is wider.
+
+    Parameters
+    ----------
+    image : ndarray
+        H x W or H x W x C image: floats in [0, 1] or uint8.
+    width : int
+        Widest the result may be; the height follows the aspect ratio.
+
+    Returns
+    -------
+    ndarray
+        uint8 H x W (grey) or H x W x 3.
+
+    """
+    pixels = image if image.dtype == np.uint8 else to_display(image)
+    pixels = pixels[:, :, 0] if pixels.ndim == 3 and pixels.shape[2] == 1 else pixels
+    if pixels.shape[1] <= width:
+        return pixels
+    height = max(1, round(pixels.shape[0] * width / pixels.shape[1]))
+    return np.asarray(Image.fromarray(pixels).resize((width, height), Image.Resampling.LANCZOS))
 
 
 def latent_grid(latent: np.ndarray, *, columns: int | None = None, gap: int = 2, cell: int = 96) -> np.ndarray:

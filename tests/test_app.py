@@ -267,6 +267,34 @@ def test_seed_changes_the_noise():
     assert [metric.value for metric in app.metric] + [metric.proto.delta for metric in app.metric] != before
 
 
+def test_fit_width_shrinks_only_wide_images_for_display():
+    from denoise.visualize import fit_width
+
+    wide = np.zeros((30, 400, 3), np.float32)
+    wide[:, 200:] = 1.0
+    shrunk = fit_width(wide, 100)
+    assert shrunk.shape == (8, 100, 3) and shrunk.dtype == np.uint8  # 30 x 400 -> 7.5 x 100, rounded
+    assert shrunk[:, :45].max() == 0 and shrunk[:, 55:].min() == 255  # each half keeps its value
+    grey = np.full((20, 50, 1), 0.5, np.float32)
+    assert fit_width(grey, 100).shape == (20, 50) and fit_width(grey, 100)[0, 0] == 128  # narrow: kept
+    assert fit_width(np.full((4, 200), 7, np.uint8), 100).tolist() == np.full((2, 100), 7).tolist()
+
+
+def test_large_uploads_are_shown_at_most_display_width_wide(media, monkeypatch):
+    from streamlit.elements.lib import image_utils
+
+    reencoded = []  # what Streamlit shrinks or converts itself, on every rerun
+    encode = image_utils._pil_to_bytes
+    monkeypatch.setattr(
+        image_utils, "_pil_to_bytes", lambda image, **options: reencoded.append(image.size) or encode(image, **options)
+    )
+    app = upload(start(), ("wide.png", png_bytes(100, 1600)))
+    urls = [item.url for image in app.get("image") for item in image.proto.imgs]
+    shown = [Image.open(io.BytesIO(media[-1].get_file(url.rsplit("/", 1)[-1]).content)) for url in urls]
+    assert len(shown) >= 6 and {image.format for image in shown} == {"PNG"} and reencoded == []
+    assert max(image.width for image in shown) == 1460  # Streamlit's widest image
+
+
 def test_heat_map_runs_from_black_to_white_at_the_99th_percentile():
     from denoise.visualize import heat_map
 
