@@ -104,6 +104,31 @@ def cached_latent(data: bytes, kind: str | None, level: float, seed: int, model:
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
+def cached_before_and_after(
+    data: bytes, kind: str | None, level: float, seed: int, model: str, passes: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return an upload's input and result shrunk for display, for the before/after slider."""
+    result = cached_result(data, kind, level, seed, model, passes)
+    return fit_width(result.noisy, DISPLAY_WIDTH), fit_width(result.denoised, DISPLAY_WIDTH)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def cached_latent_grid(data: bytes, kind: str | None, level: float, seed: int, model: str) -> np.ndarray:
+    """Lay out an upload's latent feature maps as one image, shrunk for display."""
+    return fit_width(latent_grid(cached_latent(data, kind, level, seed, model)), DISPLAY_WIDTH)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def cached_heat_map(
+    data: bytes, kind: str | None, level: float, seed: int, model: str, passes: int
+) -> tuple[np.ndarray, float]:
+    """Return the reconstruction-error heat map of an upload's result, shrunk for display, and its scale."""
+    result = cached_result(data, kind, level, seed, model, passes)
+    errors, scale = heat_map(result.denoised, result.noisy)
+    return fit_width(errors, DISPLAY_WIDTH), scale
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
 def cached_classical(data: bytes, kind: str | None, level: float, seed: int, method: str) -> np.ndarray:
     """Run a classical denoiser on an upload."""
     noisy = cached_noisy(data, kind, level, seed)
@@ -240,15 +265,17 @@ def show_image(
     )
 
     position = st.slider("Before ◀ ▶ after", 0.0, 1.0, 0.5, 0.01, key=f"split-{name}")
-    show(st, before_after(result.noisy, result.denoised, position), "Left: input · right: denoised")
+    before, after = cached_before_and_after(data, kind, level, seed, model, passes)
+    show(st, before_after(before, after, position), "Left: input · right: denoised")
 
     with st.expander("Latent space", expanded=True):
         with st.spinner("Reading the latent space…"):
             latent = cached_latent(data, kind, level, seed, model)
+            grid = cached_latent_grid(data, kind, level, seed, model)
         st.write(describe_latent(latent.shape, result.noisy.size))
         grid_column, error_column = st.columns(2)
-        show(grid_column, latent_grid(latent), "Latent feature maps")
-        errors, scale = heat_map(result.denoised, result.noisy)
+        show(grid_column, grid, "Latent feature maps")
+        errors, scale = cached_heat_map(data, kind, level, seed, model, passes)
         show(error_column, errors, f"Reconstruction error |x̂ − x| (white = {scale:.3f})")
 
     for method in comparisons:

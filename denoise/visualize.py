@@ -19,8 +19,8 @@ _HEAT_TABLE = np.stack(
 
 
 def to_display(image: np.ndarray) -> np.ndarray:
-    """Convert a float image in [0, 1] to uint8 H x W (grey) or H x W x 3 for display."""
-    pixels = np.round(np.clip(image, 0, 1) * 255).astype(np.uint8)
+    """Convert a float image in [0, 1] (or a uint8 one) to uint8 H x W (grey) or H x W x 3 for display."""
+    pixels = image if image.dtype == np.uint8 else np.round(np.clip(image, 0, 1) * 255).astype(np.uint8)
     return pixels[:, :, 0] if pixels.ndim == 3 and pixels.shape[2] == 1 else pixels
 
 
@@ -40,8 +40,7 @@ def fit_width(image: np.ndarray, width: int) -> np.ndarray:
         uint8 H x W (grey) or H x W x 3.
 
     """
-    pixels = image if image.dtype == np.uint8 else to_display(image)
-    pixels = pixels[:, :, 0] if pixels.ndim == 3 and pixels.shape[2] == 1 else pixels
+    pixels = to_display(image)
     if pixels.shape[1] <= width:
         return pixels
     height = max(1, round(pixels.shape[0] * width / pixels.shape[1]))

@@ -278,6 +278,7 @@ def test_fit_width_shrinks_only_wide_images_for_display():
     grey = np.full((20, 50, 1), 0.5, np.float32)
     assert fit_width(grey, 100).shape == (20, 50) and fit_width(grey, 100)[0, 0] == 128  # narrow: kept
     assert fit_width(np.full((4, 200), 7, np.uint8), 100).tolist() == np.full((2, 100), 7).tolist()
+    assert fit_width(np.full((4, 6, 1), 7, np.uint8), 100).tolist() == np.full((4, 6), 7).tolist()  # uint8 kept
 
 
 def test_large_uploads_are_shown_at_most_display_width_wide(media, monkeypatch):
