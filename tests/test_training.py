@@ -10,6 +10,9 @@ from tests.conftest import train_tiny
 
 
 def test_tiny_training_lowers_validation_loss_and_writes_card(training_folder, tmp_path):
+    # train() seeds its patches but not the weights' initialisation, which then depends on the
+    # tests that ran before; with some starting weights four tiny epochs did not lower the loss.
+    keras.utils.set_random_seed(0)
     card = train_tiny(training_folder, tmp_path / "model", "unet", 1, 8, epochs=4)
     log = json.loads((tmp_path / "checkpoints" / "model.log.json").read_text())
     assert len(log) == 4
