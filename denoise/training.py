@@ -110,6 +110,8 @@ class TrainingConfig:
     validation_fraction : float
         Share of the images held out for validation PSNR.
     seed : int
+        Seed of the training patches and of the starting weights; a new run with the same
+        config starts from the same weights and sees the same patches.
     command : str
         The command line that started the run.
     initial_weights : str or None
@@ -397,6 +399,9 @@ def train(config: TrainingConfig) -> dict:
         card.setdefault("resumed_by", []).append(config.command)
         print(f"resuming {output.name} after epoch {len(log)}", flush=True)
     else:
+        # Seeds Python's, NumPy's and the backend's generators for the whole process, so that
+        # the same config starts from the same random weights (the patches have their own seed).
+        keras.utils.set_random_seed(config.seed)
         model, origin = _start_from(config) if config.initial_weights else (_build(config), None)
         schedule = learning_rate_schedule(config)
         psnr = keras.metrics.MeanMetricWrapper(psnr_metric, name="psnr")
