@@ -7,7 +7,9 @@ Run with ``streamlit run app.py``. This script only arranges widgets; the work i
 from __future__ import annotations
 
 import functools
+import hashlib
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import numpy as np
 import streamlit as st
@@ -65,6 +67,43 @@ if not getattr(ScriptRunner._on_script_finished, "keeps_files", False):  # this 
     ScriptRunner._on_script_finished = keep_files_of_interrupted_runs(ScriptRunner._on_script_finished)
 
 
+@dataclass(frozen=True)
+class Upload:
+    """An uploaded file's bytes and their digest, by which the caches below know it.
+
+    Streamlit would otherwise hash the whole file (tens of megabytes for a large photo) in
+    every cached call of every rerun.
+    """
+
+    data: bytes = field(repr=False)
+    digest: str
+
+    @classmethod
+    def of(cls, data: bytes) -> Upload:
+        """Wrap ``data``, hashing it once."""
+        return cls(data, hashlib.sha256(data).hexdigest())
+
+
+def by_digest(upload: Upload) -> str:
+    """Cache key of an upload."""
+    return upload.digest
+
+
+#: Caches of small values, copied out on every hit (``st.cache_data``).
+cache_small = functools.partial(st.cache_data, show_spinner=False, max_entries=64, hash_funcs={Upload: by_digest})
+#: Caches of full-size images, handed out without a copy (``st.cache_resource``): copying a
+#: 12-megapixel result out of ``st.cache_data`` took about half a second on every rerun. Their
+#: arrays are made read-only, so no session can change what another one sees.
+cache_large = functools.partial(st.cache_resource, show_spinner=False, max_entries=64, hash_funcs={Upload: by_digest})
+
+
+def read_only(*arrays: np.ndarray | None) -> None:
+    """Make shared cached arrays read-only."""
+    for array in arrays:
+        if array is not None:
+            array.flags.writeable = False
+
+
 @st.cache_resource(show_spinner="Loading model…")
 def cached_model(name: str, orientations: int = 1) -> denoise.Denoiser:
     """Load each model once for all sessions (the Denoiser serialises its own calls).
@@ -76,75 +115,87 @@ def cached_model(name: str, orientations: int = 1) -> denoise.Denoiser:
     return denoiser
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
-def cached_read(data: bytes) -> denoise.LoadedImage:
+@cache_large
+def cached_read(upload: Upload) -> denoise.LoadedImage:
     """Decode an upload once."""
-    return denoise.read_image(data)
+    image = denoise.read_image(upload.data)
+    read_only(image.pixels, image.alpha)
+    return image
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
-def cached_noisy(data: bytes, kind: str | None, level: float, seed: int) -> np.ndarray:
+@cache_large
+def cached_noisy(upload: Upload, kind: str | None, level: float, seed: int) -> np.ndarray:
     """Add the chosen noise (or none) to an upload."""
-    clean = cached_read(data).pixels
-    return clean if kind is None else denoise.add_noise(clean, kind, level, seed=seed)
+    clean = cached_read(upload).pixels
+    if kind is None:
+        return clean
+    noisy = denoise.add_noise(clean, kind, level, seed=seed)
+    read_only(noisy)
+    return noisy
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
-def cached_result(data: bytes, kind: str | None, level: float, seed: int, model: str, passes: int) -> DenoiseResult:
+@cache_large
+def cached_result(upload: Upload, kind: str | None, level: float, seed: int, model: str, passes: int) -> DenoiseResult:
     """Denoise an upload with the chosen model, averaging ``passes`` orientations, and score it."""
-    clean = cached_read(data).pixels
+    clean = cached_read(upload).pixels
     denoiser = cached_model(model, passes)
-    return denoise_image(denoiser, cached_noisy(data, kind, level, seed), None if kind is None else clean)
+    result = denoise_image(denoiser, cached_noisy(upload, kind, level, seed), None if kind is None else clean)
+    read_only(result.noisy, result.denoised)
+    return result
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
-def cached_latent(data: bytes, kind: str | None, level: float, seed: int, model: str) -> np.ndarray:
+@cache_small
+def cached_latent(upload: Upload, kind: str | None, level: float, seed: int, model: str) -> np.ndarray:
     """Return the model's latent feature maps for an upload."""
-    return cached_model(model).encode(cached_noisy(data, kind, level, seed))
+    return cached_model(model).encode(cached_noisy(upload, kind, level, seed))
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
+@cache_small
 def cached_before_and_after(
-    data: bytes, kind: str | None, level: float, seed: int, model: str, passes: int
+    upload: Upload, kind: str | None, level: float, seed: int, model: str, passes: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Return an upload's input and result shrunk for display, for the before/after slider."""
-    result = cached_result(data, kind, level, seed, model, passes)
+    result = cached_result(upload, kind, level, seed, model, passes)
     return fit_width(result.noisy, DISPLAY_WIDTH), fit_width(result.denoised, DISPLAY_WIDTH)
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
-def cached_latent_grid(data: bytes, kind: str | None, level: float, seed: int, model: str) -> np.ndarray:
+@cache_small
+def cached_latent_grid(upload: Upload, kind: str | None, level: float, seed: int, model: str) -> np.ndarray:
     """Lay out an upload's latent feature maps as one image, shrunk for display."""
-    return fit_width(latent_grid(cached_latent(data, kind, level, seed, model)), DISPLAY_WIDTH)
+    return fit_width(latent_grid(cached_latent(upload, kind, level, seed, model)), DISPLAY_WIDTH)
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
+@cache_small
 def cached_heat_map(
-    data: bytes, kind: str | None, level: float, seed: int, model: str, passes: int
+    upload: Upload, kind: str | None, level: float, seed: int, model: str, passes: int
 ) -> tuple[np.ndarray, float]:
     """Return the reconstruction-error heat map of an upload's result, shrunk for display, and its scale."""
-    result = cached_result(data, kind, level, seed, model, passes)
+    result = cached_result(upload, kind, level, seed, model, passes)
     errors, scale = heat_map(result.denoised, result.noisy)
     return fit_width(errors, DISPLAY_WIDTH), scale
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
-def cached_classical(data: bytes, kind: str | None, level: float, seed: int, method: str) -> np.ndarray:
-    """Run a classical denoiser on an upload."""
-    noisy = cached_noisy(data, kind, level, seed)
+@cache_large
+def cached_classical(
+    upload: Upload, kind: str | None, level: float, seed: int, method: str
+) -> tuple[np.ndarray, float | None]:
+    """Run a classical denoiser on an upload; return its result and, when the noise was added here, its PSNR."""
+    noisy = cached_noisy(upload, kind, level, seed)
     sigma = level / 255 if kind == "gaussian" else None
-    return classical_methods()[method](noisy, sigma)
+    denoised = classical_methods()[method](noisy, sigma)
+    read_only(denoised)
+    return denoised, denoise.psnr(cached_read(upload).pixels, denoised) if kind else None
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
-def cached_png(data: bytes, kind: str | None, level: float, seed: int, model: str, passes: int) -> bytes:
+@cache_small
+def cached_png(upload: Upload, kind: str | None, level: float, seed: int, model: str, passes: int) -> bytes:
     """Encode the denoised upload as a PNG at its own size, channels and bit depth.
 
     zlib level 3: about a third of the default level's time on a 1-MP photo, for a file about
     7% larger.
     """
-    image = cached_read(data)
-    result = cached_result(data, kind, level, seed, model, passes)
+    image = cached_read(upload)
+    result = cached_result(upload, kind, level, seed, model, passes)
     return denoise.encode_png(result.denoised, alpha=image.alpha, bit_depth=image.bit_depth, compress_level=3)
 
 
@@ -218,7 +269,7 @@ def sidebar() -> tuple[str, int, str | None, float, int, list[str]]:
 
 def show_image(
     name: str,
-    data: bytes,
+    upload: Upload,
     kind: str | None,
     level: float,
     seed: int,
@@ -228,7 +279,7 @@ def show_image(
 ) -> tuple[str, bytes] | None:
     """Show one image's results; return the download name and PNG, or None if it was refused."""
     try:
-        image = cached_read(data)
+        image = cached_read(upload)
     except denoise.ImageReadError as error:
         st.error(f"{name}: {error}")
         return None
@@ -238,9 +289,9 @@ def show_image(
     # The input goes on screen before the model runs, so it shows while the model works.
     columns = st.columns(3)
     show(columns[0], image.pixels, "Original")
-    show(columns[1], cached_noisy(data, kind, level, seed), "Noisy" if kind else "Input")
+    show(columns[1], cached_noisy(upload, kind, level, seed), "Noisy" if kind else "Input")
     with columns[2], st.spinner("Denoising…"):
-        result = cached_result(data, kind, level, seed, model, passes)
+        result = cached_result(upload, kind, level, seed, model, passes)
     show(columns[2], result.denoised, "Denoised")
 
     if result.scores:
@@ -265,26 +316,25 @@ def show_image(
     )
 
     position = st.slider("Before ◀ ▶ after", 0.0, 1.0, 0.5, 0.01, key=f"split-{name}")
-    before, after = cached_before_and_after(data, kind, level, seed, model, passes)
+    before, after = cached_before_and_after(upload, kind, level, seed, model, passes)
     show(st, before_after(before, after, position), "Left: input · right: denoised")
 
     with st.expander("Latent space", expanded=True):
         with st.spinner("Reading the latent space…"):
-            latent = cached_latent(data, kind, level, seed, model)
-            grid = cached_latent_grid(data, kind, level, seed, model)
+            latent = cached_latent(upload, kind, level, seed, model)
+            grid = cached_latent_grid(upload, kind, level, seed, model)
         st.write(describe_latent(latent.shape, result.noisy.size))
         grid_column, error_column = st.columns(2)
         show(grid_column, grid, "Latent feature maps")
-        errors, scale = cached_heat_map(data, kind, level, seed, model, passes)
+        errors, scale = cached_heat_map(upload, kind, level, seed, model, passes)
         show(error_column, errors, f"Reconstruction error |x̂ − x| (white = {scale:.3f})")
 
     for method in comparisons:
         with st.spinner(f"Running {method}…"):
-            classical = cached_classical(data, kind, level, seed, method)
-        score = f" — PSNR {denoise.psnr(image.pixels, classical):.2f} dB" if kind else ""
-        show(st, classical, f"{method}{score}")
+            classical, psnr = cached_classical(upload, kind, level, seed, method)
+        show(st, classical, f"{method} — PSNR {psnr:.2f} dB" if psnr is not None else method)
 
-    png = cached_png(data, kind, level, seed, model, passes)
+    png = cached_png(upload, kind, level, seed, model, passes)
     file_name = f"{safe_file_stem(name)}-denoised.png"
     st.download_button(
         f"Download {file_name}", png, file_name=file_name, mime="image/png", on_click="ignore", key=f"download-{name}"
@@ -303,15 +353,15 @@ def main() -> None:
         accept_multiple_files=True,
         help="PNG, JPEG, TIFF, BMP, WebP or GIF; several at once.",
     )
-    files = [(upload.name, upload.getvalue()) for upload in uploads or []]
+    files = [(file.name, Upload.of(file.getvalue())) for file in uploads or []]
     if not files:
         st.info("No upload yet: showing a sample image. Drop your own photos above.")
-        files = [("astronaut-sample.png", sample_png())]
+        files = [("astronaut-sample.png", Upload.of(sample_png()))]
     downloads = []
     progress = st.progress(0.0, text="Denoising…") if len(files) > 1 else None
-    for index, (name, data) in enumerate(files):
+    for index, (name, upload) in enumerate(files):
         try:
-            outcome = show_image(name, data, kind, level, seed, model, passes, comparisons)
+            outcome = show_image(name, upload, kind, level, seed, model, passes, comparisons)
         except (ValueError, OSError, MemoryError) as error:  # one file's failure must not stop the others
             st.error(f"{name}: could not be denoised ({error})")
             outcome = None

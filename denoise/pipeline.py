@@ -101,10 +101,14 @@ def safe_file_stem(file_name: str) -> str:
 
 
 def zip_files(files: list[tuple[str, bytes]]) -> bytes:
-    """Pack ``(name, data)`` pairs into a ZIP; names are sanitised and made unique."""
+    """Pack ``(name, data)`` pairs into a ZIP; names are sanitised and made unique.
+
+    The files are stored, not deflated again: PNGs are compressed already, and deflating two
+    12-megapixel PNGs took about a second, on every rerun of the app's page.
+    """
     buffer = io.BytesIO()
     used: set[str] = set()
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
         for name, data in files:
             suffix = re.sub(r"[^a-z0-9]", "", name.rpartition(".")[2].lower()) if "." in name else ""
             stem, extension = safe_file_stem(name), f".{suffix}" if suffix else ""
