@@ -151,15 +151,6 @@ def cached_latent(upload: Upload, kind: str | None, level: float, seed: int, mod
 
 
 @cache_small
-def cached_before_and_after(
-    upload: Upload, kind: str | None, level: float, seed: int, model: str, passes: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Return an upload's input and result shrunk for display, for the before/after slider."""
-    result = cached_result(upload, kind, level, seed, model, passes)
-    return fit_width(result.noisy, DISPLAY_WIDTH), fit_width(result.denoised, DISPLAY_WIDTH)
-
-
-@cache_small
 def cached_latent_grid(upload: Upload, kind: str | None, level: float, seed: int, model: str) -> np.ndarray:
     """Lay out an upload's latent feature maps as one image, shrunk for display."""
     return fit_width(latent_grid(cached_latent(upload, kind, level, seed, model)), DISPLAY_WIDTH)
@@ -187,16 +178,21 @@ def cached_classical(
     return denoised, denoise.psnr(cached_read(upload).pixels, denoised) if kind else None
 
 
-@cache_small
-def cached_png(upload: Upload, kind: str | None, level: float, seed: int, model: str, passes: int) -> bytes:
-    """Encode the denoised upload as a PNG at its own size, channels and bit depth.
+def png_encoder(image: denoise.LoadedImage, result: DenoiseResult) -> Callable[[], bytes]:
+    """Return what encodes the denoised image as a PNG at its own size, channels and bit depth.
 
-    zlib level 3: about a third of the default level's time on a 1-MP photo, for a file about
-    7% larger.
+    A download button runs it when clicked, in a thread of its own, instead of every rerun
+    encoding every result (about 2 s for a 12-megapixel photo). zlib level 3: about a third
+    of the default level's time on a 1-MP photo, for a file about 7% larger.
     """
-    image = cached_read(upload)
-    result = cached_result(upload, kind, level, seed, model, passes)
-    return denoise.encode_png(result.denoised, alpha=image.alpha, bit_depth=image.bit_depth, compress_level=3)
+    return functools.partial(
+        denoise.encode_png, result.denoised, alpha=image.alpha, bit_depth=image.bit_depth, compress_level=3
+    )
+
+
+def zip_encoder(downloads: list[tuple[str, Callable[[], bytes]]]) -> Callable[[], bytes]:
+    """Return what encodes every result and packs them into one ZIP, for a download button."""
+    return lambda: zip_files([(name, encode()) for name, encode in downloads])
 
 
 @st.cache_data(show_spinner=False)
@@ -206,14 +202,19 @@ def sample_png() -> bytes:
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
-def display_png(image: np.ndarray) -> bytes:
-    """Encode an image for display as a quickly compressed PNG (never JPEG: it is being judged).
+def shrunk(image: np.ndarray) -> np.ndarray:
+    """Return ``image`` as uint8, shrunk to Streamlit's widest image (``DISPLAY_WIDTH``) if wider.
 
-    Shrunk to Streamlit's widest image (``DISPLAY_WIDTH``) first: Streamlit would otherwise
-    shrink and re-encode a wider one on every rerun, and a full-size PNG of a 12-megapixel photo
-    takes a second or more to encode.
+    Streamlit would otherwise shrink and re-encode a wider one on every rerun. Shrinking a
+    12-megapixel photo takes about 0.4 s, so it is done once per image.
     """
-    return denoise.encode_png(fit_width(image, DISPLAY_WIDTH), compress_level=1)
+    return fit_width(image, DISPLAY_WIDTH)
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def display_png(image: np.ndarray) -> bytes:
+    """Encode an image for display, shrunk, as a quickly compressed PNG (never JPEG: it is being judged)."""
+    return denoise.encode_png(shrunk(image), compress_level=1)
 
 
 def show(place: st.delta_generator.DeltaGenerator, image: np.ndarray, caption: str) -> None:
@@ -276,8 +277,8 @@ def show_image(
     model: str,
     passes: int,
     comparisons: list[str],
-) -> tuple[str, bytes] | None:
-    """Show one image's results; return the download name and PNG, or None if it was refused."""
+) -> tuple[str, Callable[[], bytes]] | None:
+    """Show one image's results; return the download's name and encoder, or None if it was refused."""
     try:
         image = cached_read(upload)
     except denoise.ImageReadError as error:
@@ -316,8 +317,7 @@ def show_image(
     )
 
     position = st.slider("Before ◀ ▶ after", 0.0, 1.0, 0.5, 0.01, key=f"split-{name}")
-    before, after = cached_before_and_after(upload, kind, level, seed, model, passes)
-    show(st, before_after(before, after, position), "Left: input · right: denoised")
+    show(st, before_after(shrunk(result.noisy), shrunk(result.denoised), position), "Left: input · right: denoised")
 
     with st.expander("Latent space", expanded=True):
         with st.spinner("Reading the latent space…"):
@@ -334,7 +334,7 @@ def show_image(
             classical, psnr = cached_classical(upload, kind, level, seed, method)
         show(st, classical, f"{method} — PSNR {psnr:.2f} dB" if psnr is not None else method)
 
-    png = cached_png(upload, kind, level, seed, model, passes)
+    png = png_encoder(image, result)
     file_name = f"{safe_file_stem(name)}-denoised.png"
     st.download_button(
         f"Download {file_name}", png, file_name=file_name, mime="image/png", on_click="ignore", key=f"download-{name}"
@@ -372,7 +372,7 @@ def main() -> None:
     if len(downloads) > 1:
         st.download_button(
             "Download all as ZIP",
-            zip_files(downloads),
+            zip_encoder(downloads),
             file_name="denoised.zip",
             mime="application/zip",
             on_click="ignore",

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import streamlit.testing.v1.app_test as app_test_module
 from PIL import Image
+from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 
@@ -21,18 +22,37 @@ from tests.images import png_bytes
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 
 
+class Media:
+    """The media files of AppTest's runs, to read back what the browser would fetch."""
+
+    def __init__(self) -> None:
+        self.managers: list[MediaFileManager] = []
+        self.storages: list[MemoryMediaFileStorage] = []
+
+    def file(self, url: str) -> bytes:
+        """The file at ``url``, from the latest run."""
+        return self.storages[-1].get_file(url.rsplit("/", 1)[-1]).content
+
+    def click(self, app: AppTest, label_start: str) -> bytes:
+        """Click a download button of the latest run: its data is made then, as on a server."""
+        button = next(button for button in app.get("download_button") if button.label.startswith(label_start))
+        assert not button.proto.url, "the data was made before the click"
+        return self.file(self.managers[-1].execute_deferred(button.proto.deferred_file_id))
+
+
 @pytest.fixture
 def media(monkeypatch):
-    """Keep the media storages AppTest creates, so downloads can be read back."""
-    storages = []
+    """Keep the media managers and storages AppTest creates, so their files can be read back."""
+    recorded = Media()
 
-    class RecordingStorage(MemoryMediaFileStorage):
-        def __init__(self, *arguments, **options):
-            super().__init__(*arguments, **options)
-            storages.append(self)
+    class RecordingManager(MediaFileManager):
+        def __init__(self, storage: MemoryMediaFileStorage) -> None:
+            super().__init__(storage)
+            recorded.managers.append(self)
+            recorded.storages.append(storage)
 
-    monkeypatch.setattr(app_test_module, "MemoryMediaFileStorage", RecordingStorage)
-    return storages
+    monkeypatch.setattr(app_test_module, "MediaFileManager", RecordingManager)
+    return recorded
 
 
 def start() -> AppTest:
@@ -46,11 +66,6 @@ def upload(app: AppTest, *files: tuple[str, bytes]) -> AppTest:
     app.get("file_uploader")[0].set_value([(name, data, "image/png") for name, data in files]).run()
     assert not app.exception, app.exception
     return app
-
-
-def download(app: AppTest, storages: list, label_start: str) -> bytes:
-    button = next(button for button in app.get("download_button") if button.label.startswith(label_start))
-    return storages[-1].get_file(button.proto.url.rsplit("/", 1)[-1]).content
 
 
 def test_first_visit_shows_the_sample():
@@ -110,15 +125,15 @@ def test_upload_good_and_bad_files(media):
     )
     assert len(app.error) == 1 and app.error[0].value.startswith("bad.png:")
     assert [header.value for header in app.subheader] == ["good.png", "other.png"]
-    result = Image.open(io.BytesIO(download(app, media, "Download good-denoised.png")))
+    result = Image.open(io.BytesIO(media.click(app, "Download good-denoised.png")))
     assert result.format == "PNG" and result.size == (64, 48) and result.mode == "RGB"
-    grey = Image.open(io.BytesIO(download(app, media, "Download other-denoised.png")))
+    grey = Image.open(io.BytesIO(media.click(app, "Download other-denoised.png")))
     assert grey.size == (30, 20) and grey.mode == "L"
 
 
 def test_zip_of_all_results(media):
     app = upload(start(), ("a.png", png_bytes(32, 32)), ("b.png", png_bytes(16, 24)))
-    archive = zipfile.ZipFile(io.BytesIO(download(app, media, "Download all as ZIP")))
+    archive = zipfile.ZipFile(io.BytesIO(media.click(app, "Download all as ZIP")))
     assert archive.namelist() == ["a-denoised.png", "b-denoised.png"]
     assert Image.open(io.BytesIO(archive.read("b-denoised.png"))).size == (24, 16)
     # PNGs are compressed already: deflating them again on every rerun only cost time.
@@ -217,7 +232,6 @@ def shared_runtime(monkeypatch):
     import streamlit.testing.v1.local_script_runner as local_script_runner
     from streamlit.runtime import Runtime
     from streamlit.runtime.caching.storage.dummy_cache_storage import MemoryCacheStorageManager
-    from streamlit.runtime.media_file_manager import MediaFileManager
     from streamlit.runtime.scriptrunner.script_cache import ScriptCache
 
     runtime = MagicMock(spec=Runtime)
@@ -313,7 +327,7 @@ def test_large_uploads_are_shown_at_most_display_width_wide(media, monkeypatch):
     )
     app = upload(start(), ("wide.png", png_bytes(100, 1600)))
     urls = [item.url for image in app.get("image") for item in image.proto.imgs]
-    shown = [Image.open(io.BytesIO(media[-1].get_file(url.rsplit("/", 1)[-1]).content)) for url in urls]
+    shown = [Image.open(io.BytesIO(media.file(url))) for url in urls]
     assert len(shown) >= 6 and {image.format for image in shown} == {"PNG"} and reencoded == []
     assert max(image.width for image in shown) == 1460  # Streamlit's widest image
 

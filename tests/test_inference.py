@@ -134,6 +134,22 @@ def test_pipeline_skips_the_noise_estimate_on_tiny_images(use_tiny_models):
     assert larger.estimated_sigma is not None and larger.estimated_sigma > 0
 
 
+def test_pipeline_scores_noisy_and_denoised_against_the_clean_image(use_tiny_models):
+    from denoise.metrics import psnr, ssim
+    from denoise.pipeline import denoise_image
+
+    clean = np.linspace(0.2, 0.8, 48 * 40 * 3, dtype=np.float32).reshape(48, 40, 3)
+    noisy = np.clip(clean + np.random.default_rng(1).normal(0, 0.1, clean.shape), 0, 1).astype(np.float32)
+    result = denoise_image(load_model("default"), noisy, clean)
+    assert result.scores == {
+        "psnr_noisy": psnr(clean, noisy),
+        "psnr_denoised": psnr(clean, result.denoised),
+        "ssim_noisy": ssim(clean, noisy),
+        "ssim_denoised": ssim(clean, result.denoised),
+    }
+    assert result.scores["ssim_noisy"] != result.scores["ssim_denoised"] and result.estimated_sigma is None
+
+
 @pytest.mark.parametrize("tile_size", [64, 4096])
 def test_compiled_calls_give_the_direct_calls_result(use_tiny_models, noisy_colour, tile_size):
     direct = load_model("default", tile_size=tile_size, compiled=False).denoise(noisy_colour)
