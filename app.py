@@ -145,15 +145,15 @@ def cached_result(upload: Upload, kind: str | None, level: float, seed: int, mod
 
 
 @cache_small
-def cached_latent(upload: Upload, kind: str | None, level: float, seed: int, model: str) -> np.ndarray:
-    """Return the model's latent feature maps for an upload."""
-    return cached_model(model).encode(cached_noisy(upload, kind, level, seed))
+def cached_latent(
+    upload: Upload, kind: str | None, level: float, seed: int, model: str
+) -> tuple[tuple[int, ...], np.ndarray]:
+    """Return the shape of an upload's latent feature maps, and the maps as one image for display.
 
-
-@cache_small
-def cached_latent_grid(upload: Upload, kind: str | None, level: float, seed: int, model: str) -> np.ndarray:
-    """Lay out an upload's latent feature maps as one image, shrunk for display."""
-    return fit_width(latent_grid(cached_latent(upload, kind, level, seed, model)), DISPLAY_WIDTH)
+    Not the maps themselves: 96 MB for a 12-megapixel photo, copied out on every rerun.
+    """
+    latent = cached_model(model).encode(cached_noisy(upload, kind, level, seed))
+    return latent.shape, fit_width(latent_grid(latent), DISPLAY_WIDTH)
 
 
 @cache_small
@@ -321,9 +321,8 @@ def show_image(
 
     with st.expander("Latent space", expanded=True):
         with st.spinner("Reading the latent space…"):
-            latent = cached_latent(upload, kind, level, seed, model)
-            grid = cached_latent_grid(upload, kind, level, seed, model)
-        st.write(describe_latent(latent.shape, result.noisy.size))
+            latent_shape, grid = cached_latent(upload, kind, level, seed, model)
+        st.write(describe_latent(latent_shape, result.noisy.size))
         grid_column, error_column = st.columns(2)
         show(grid_column, grid, "Latent feature maps")
         errors, scale = cached_heat_map(upload, kind, level, seed, model, passes)
