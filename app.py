@@ -341,6 +341,22 @@ def show_image(
     return file_name, png
 
 
+def numbered_repeats(names: list[str]) -> list[str]:
+    """Give repeated file names a number: the second ``photo.png`` becomes ``photo (2).png``.
+
+    Files of the same name (from two folders, or dropped twice) must be told apart on the
+    page, and each image's widgets are keyed by its name.
+    """
+    numbered: list[str] = []
+    for name in names:
+        stem, dot, extension = name.rpartition(".") if "." in name else (name, "", "")
+        unique, number = name, 2
+        while unique in numbered:
+            unique, number = f"{stem} ({number}){dot}{extension}", number + 1
+        numbered.append(unique)
+    return numbered
+
+
 def main() -> None:
     """Lay out the page."""
     st.title("denoise")
@@ -352,7 +368,8 @@ def main() -> None:
         accept_multiple_files=True,
         help="PNG, JPEG, TIFF, BMP, WebP or GIF; several at once.",
     )
-    files = [(file.name, Upload.of(file.getvalue())) for file in uploads or []]
+    names = numbered_repeats([file.name for file in uploads or []])
+    files = [(name, Upload.of(file.getvalue())) for name, file in zip(names, uploads or [], strict=True)]
     if not files:
         st.info("No upload yet: showing a sample image. Drop your own photos above.")
         files = [("astronaut-sample.png", Upload.of(sample_png()))]

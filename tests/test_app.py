@@ -131,6 +131,15 @@ def test_upload_good_and_bad_files(media):
     assert grey.size == (30, 20) and grey.mode == "L"
 
 
+def test_files_of_the_same_name_are_numbered_and_each_gets_its_result(media):
+    app = upload(start(), *[("photo.png", png_bytes(8 * size, 8 * size)) for size in (2, 3, 4)])
+    assert [header.value for header in app.subheader] == ["photo.png", "photo (2).png", "photo (3).png"]
+    third = Image.open(io.BytesIO(media.click(app, "Download photo_3-denoised.png")))
+    assert third.size == (32, 32)
+    archive = zipfile.ZipFile(io.BytesIO(media.click(app, "Download all as ZIP")))
+    assert archive.namelist() == ["photo-denoised.png", "photo_2-denoised.png", "photo_3-denoised.png"]
+
+
 def test_zip_of_all_results(media):
     app = upload(start(), ("a.png", png_bytes(32, 32)), ("b.png", png_bytes(16, 24)))
     archive = zipfile.ZipFile(io.BytesIO(media.click(app, "Download all as ZIP")))
