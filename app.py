@@ -26,6 +26,13 @@ from denoise.visualize import before_after, describe_latent, fit_width, heat_map
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "tif", "tiff", "bmp", "webp", "gif"]
 NO_NOISE = "none — my photo is already noisy"
 DISPLAY_WIDTH = 1460  # the widest image Streamlit shows (twice its 730-pixel column, for sharp screens)
+#: What each classical method costs, in seconds per megapixel on the project's 2-core benchmark
+#: machine (results/benchmark.json, README "Measured quality").
+COMPARISON_HELP = {
+    "Non-local means": "scikit-image's fast non-local means: about 1–1.5 s per megapixel on a 2-core CPU.",
+    "Total variation": "scikit-image's Chambolle total variation: about 0.1–0.5 s per megapixel on a 2-core CPU.",
+    "BM3D": "Slow: about 40–130 s per megapixel on a 2-core CPU, so minutes for a large photo.",
+}
 FAMILIES = {
     "Best quality (U-Net)": "unet",
     "Latent-size family (conv autoencoder)": "conv",
@@ -264,7 +271,9 @@ def sidebar() -> tuple[str, int, str | None, float, int, list[str]]:
         seed = int(st.sidebar.number_input("Seed", min_value=0, max_value=2**31 - 1, value=0, step=1))
 
     st.sidebar.header("Compare with")
-    comparisons = [name for name in classical_methods() if st.sidebar.checkbox(name, value=False)]
+    comparisons = [
+        name for name in classical_methods() if st.sidebar.checkbox(name, value=False, help=COMPARISON_HELP.get(name))
+    ]
     return model, passes, kind, float(level), seed, comparisons
 
 

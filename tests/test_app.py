@@ -223,6 +223,7 @@ def test_before_after_slider_and_comparison():
     assert not app.exception
     app.sidebar.checkbox[0].check().run()  # non-local means
     assert any("Non-local means — PSNR" in str(image.proto) for image in app.get("image"))
+    assert all("per megapixel" in checkbox.proto.help for checkbox in app.sidebar.checkbox)  # what each costs
 
 
 @pytest.fixture
