@@ -311,11 +311,12 @@ def show_image(
             f"{result.scores['psnr_denoised']:.2f} dB",
             f"{result.scores['psnr_denoised'] - result.scores['psnr_noisy']:+.2f} dB vs noisy",
         )
-        metrics[1].metric(
-            "SSIM",
-            f"{result.scores['ssim_denoised']:.3f}",
-            f"{result.scores['ssim_denoised'] - result.scores['ssim_noisy']:+.3f} vs noisy",
-        )
+        if "ssim_denoised" in result.scores:  # not for images smaller than SSIM's window
+            metrics[1].metric(
+                "SSIM",
+                f"{result.scores['ssim_denoised']:.3f}",
+                f"{result.scores['ssim_denoised'] - result.scores['ssim_noisy']:+.3f} vs noisy",
+            )
     elif result.estimated_sigma is not None:
         st.metric("Estimated noise level", f"σ ≈ {result.estimated_sigma:.1f} (0-255)")
     height, width = image.pixels.shape[:2]

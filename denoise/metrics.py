@@ -5,7 +5,11 @@ from __future__ import annotations
 import numpy as np
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-__all__ = ["luminance_chroma_psnr", "psnr", "ssim"]
+__all__ = ["SSIM_WINDOW", "luminance_chroma_psnr", "psnr", "ssim"]
+
+#: Side of SSIM's square window (scikit-image's default): :func:`ssim` needs images at least
+#: this many pixels high and wide.
+SSIM_WINDOW = 7
 
 
 def psnr(clean: np.ndarray, estimate: np.ndarray) -> float:
@@ -15,9 +19,13 @@ def psnr(clean: np.ndarray, estimate: np.ndarray) -> float:
 
 def ssim(clean: np.ndarray, estimate: np.ndarray) -> float:
     """SSIM of ``estimate`` clipped to [0, 1] against ``clean`` (data range 1, RGB per channel)."""
-    clean, estimate = np.squeeze(clean), np.squeeze(np.clip(estimate, 0, 1))
+    clean, estimate = np.asarray(clean), np.clip(estimate, 0, 1)
+    if clean.ndim == 3 and clean.shape[2] == 1:
+        clean, estimate = clean[:, :, 0], estimate[:, :, 0]
     channel_axis = 2 if clean.ndim == 3 else None
-    return float(structural_similarity(clean, estimate, data_range=1.0, channel_axis=channel_axis))
+    return float(
+        structural_similarity(clean, estimate, data_range=1.0, channel_axis=channel_axis, win_size=SSIM_WINDOW)
+    )
 
 
 def luminance_chroma_psnr(clean: np.ndarray, estimate: np.ndarray) -> tuple[float, float]:

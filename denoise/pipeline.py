@@ -17,7 +17,7 @@ import numpy as np
 
 from denoise.classical import estimate_noise_sigma
 from denoise.inference import Denoiser, device_name
-from denoise.metrics import psnr, ssim
+from denoise.metrics import SSIM_WINDOW, psnr, ssim
 
 __all__ = ["DenoiseResult", "denoise_image", "safe_file_stem", "zip_files"]
 
@@ -40,7 +40,8 @@ class DenoiseResult:
         Name of the model that ran (a family picks one by the image's channels and noise).
     scores : dict
         ``psnr_noisy``, ``psnr_denoised``, ``ssim_noisy``, ``ssim_denoised`` against the clean
-        original when the noise was added here; empty otherwise.
+        original when the noise was added here (the SSIMs only for images at least
+        :data:`denoise.metrics.SSIM_WINDOW` pixels high and wide); empty otherwise.
     estimated_sigma : float or None
         For inputs that were already noisy (no clean original): the noise standard deviation
         estimated from the input, on the 0-255 scale; None when the image is too small to tell.
@@ -81,7 +82,7 @@ def denoise_image(denoiser: Denoiser, noisy: np.ndarray, clean: np.ndarray | Non
         with ThreadPoolExecutor(max_workers=2) as pool:
             futures = {
                 f"{metric.__name__}_{name}": pool.submit(metric, clean, image)
-                for metric in (psnr, ssim)
+                for metric in ((psnr, ssim) if min(clean.shape[:2]) >= SSIM_WINDOW else (psnr,))
                 for name, image in (("noisy", noisy), ("denoised", denoised.pixels))
             }
         scores = {name: future.result() for name, future in futures.items()}

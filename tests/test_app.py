@@ -140,6 +140,12 @@ def test_files_of_the_same_name_are_numbered_and_each_gets_its_result(media):
     assert archive.namelist() == ["photo-denoised.png", "photo_2-denoised.png", "photo_3-denoised.png"]
 
 
+def test_images_smaller_than_the_ssim_window_are_denoised_and_scored_by_psnr():
+    app = upload(start(), ("strip.png", png_bytes(5, 64)), ("dot.png", png_bytes(1, 1)))
+    assert not app.error and [header.value for header in app.subheader] == ["strip.png", "dot.png"]
+    assert [metric.label for metric in app.metric] == ["PSNR", "PSNR"]
+
+
 def test_zip_of_all_results(media):
     app = upload(start(), ("a.png", png_bytes(32, 32)), ("b.png", png_bytes(16, 24)))
     archive = zipfile.ZipFile(io.BytesIO(media.click(app, "Download all as ZIP")))

@@ -134,6 +134,16 @@ def test_pipeline_skips_the_noise_estimate_on_tiny_images(use_tiny_models):
     assert larger.estimated_sigma is not None and larger.estimated_sigma > 0
 
 
+@pytest.mark.parametrize("shape", [(1, 1, 3), (1, 300, 3), (6, 40, 1), (40, 6, 3)])
+def test_pipeline_scores_images_smaller_than_the_ssim_window_by_psnr_only(use_tiny_models, shape):
+    from denoise.pipeline import denoise_image
+
+    clean = np.full(shape, 0.5, np.float32)
+    result = denoise_image(load_model("default"), clean + 0.1, clean)
+    assert set(result.scores) == {"psnr_noisy", "psnr_denoised"} and result.denoised.shape == shape
+    assert result.scores["psnr_noisy"] == pytest.approx(20.0, abs=1e-3)
+
+
 def test_pipeline_scores_noisy_and_denoised_against_the_clean_image(use_tiny_models):
     from denoise.metrics import psnr, ssim
     from denoise.pipeline import denoise_image
