@@ -304,18 +304,22 @@ def show_image(
         result = cached_result(upload, kind, level, seed, model, passes)
     show(columns[2], result.denoised, "Denoised")
 
-    if result.scores:
+    scores = result.scores
+    if scores:
         metrics = st.columns(2)
+        gain = scores["psnr_denoised"] - scores["psnr_noisy"]
+        noiseless = np.isinf(gain)  # a noise level of 0: the input is the original
         metrics[0].metric(
             "PSNR",
-            f"{result.scores['psnr_denoised']:.2f} dB",
-            f"{result.scores['psnr_denoised'] - result.scores['psnr_noisy']:+.2f} dB vs noisy",
+            f"{scores['psnr_denoised']:.2f} dB",
+            "no noise at this level" if noiseless else f"{gain:+.2f} dB vs noisy",
+            delta_color="off" if noiseless else "normal",
         )
-        if "ssim_denoised" in result.scores:  # not for images smaller than SSIM's window
+        if "ssim_denoised" in scores:  # not for images smaller than SSIM's window
             metrics[1].metric(
                 "SSIM",
-                f"{result.scores['ssim_denoised']:.3f}",
-                f"{result.scores['ssim_denoised'] - result.scores['ssim_noisy']:+.3f} vs noisy",
+                f"{scores['ssim_denoised']:.3f}",
+                f"{scores['ssim_denoised'] - scores['ssim_noisy']:+.3f} vs noisy",
             )
     elif result.estimated_sigma is not None:
         st.metric("Estimated noise level", f"σ ≈ {result.estimated_sigma:.1f} (0-255)")

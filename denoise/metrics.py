@@ -13,8 +13,9 @@ SSIM_WINDOW = 7
 
 
 def psnr(clean: np.ndarray, estimate: np.ndarray) -> float:
-    """PSNR in dB of ``estimate`` clipped to [0, 1] against ``clean`` (data range 1)."""
-    return float(peak_signal_noise_ratio(clean, np.clip(estimate, 0, 1), data_range=1.0))
+    """PSNR in dB of ``estimate`` clipped to [0, 1] against ``clean`` (data range 1); inf if they are equal."""
+    with np.errstate(divide="ignore"):  # equal images: a zero error, whose PSNR is infinite
+        return float(peak_signal_noise_ratio(clean, np.clip(estimate, 0, 1), data_range=1.0))
 
 
 def ssim(clean: np.ndarray, estimate: np.ndarray) -> float:

@@ -186,6 +186,14 @@ def test_every_noise_type_and_level(label):
     assert app.metric[0].value != low  # a new level gives a new result
 
 
+def test_a_noise_level_of_zero_compares_with_the_original_not_with_minus_infinity():
+    app = upload(start(), ("p.png", png_bytes(40, 48)))
+    next(slider for slider in app.sidebar.slider if slider.label.startswith("Level")).set_value(0.0).run()
+    assert not app.exception
+    psnr = next(metric for metric in app.metric if metric.label == "PSNR")
+    assert psnr.value.endswith(" dB") and psnr.proto.delta == "no noise at this level"
+
+
 def test_already_noisy_photo_shows_estimated_sigma():
     app = start()
     app.sidebar.selectbox[0].select("none — my photo is already noisy").run()

@@ -1,3 +1,5 @@
+import warnings
+
 import numpy as np
 import pytest
 
@@ -8,6 +10,12 @@ from denoise.metrics import luminance_chroma_psnr, psnr
 def clean() -> np.ndarray:
     rng = np.random.default_rng(0)
     return rng.uniform(0.2, 0.8, (16, 24, 3))
+
+
+def test_equal_images_have_an_infinite_psnr_without_a_warning(clean):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert psnr(clean, clean) == np.inf
 
 
 def test_an_error_shared_by_the_channels_is_all_luminance(clean):
