@@ -3,6 +3,7 @@
 import io
 import re
 import threading
+import traceback
 import zipfile
 from pathlib import Path
 from types import SimpleNamespace
@@ -250,13 +251,25 @@ def shared_runtime(monkeypatch):
     They also share one script cache, as on a real server: with a cache per session, eight
     threads parse app.py at once, which Python 3.11.7's AST module does not always survive
     ("AST constructor recursion depth mismatch").
+
+    AppTest also patches ``config.get_option`` (``global.appTest`` on) for the length of each
+    run, with ``unittest.mock``: threads leaving their patches in another order than they
+    entered them put the real function back under a running session, whose selectbox then
+    leaves out what AppTest reads back (about one run in twenty failed with a KeyError of the
+    widget's id). Here it is patched once, for the whole test.
     """
+    import contextlib
     from unittest.mock import MagicMock
 
     import streamlit.testing.v1.local_script_runner as local_script_runner
+    from streamlit import config
     from streamlit.runtime import Runtime
     from streamlit.runtime.caching.storage.dummy_cache_storage import MemoryCacheStorageManager
     from streamlit.runtime.scriptrunner.script_cache import ScriptCache
+    from streamlit.testing.v1.util import build_mock_config_get_option
+
+    monkeypatch.setattr(config, "get_option", build_mock_config_get_option({"global.appTest": True}))
+    monkeypatch.setattr(app_test_module, "patch_config_options", lambda overrides: contextlib.nullcontext())
 
     runtime = MagicMock(spec=Runtime)
     runtime.media_file_mgr = MediaFileManager(MemoryMediaFileStorage("/mock/media"))
@@ -290,15 +303,15 @@ def test_eight_concurrent_sessions_each_get_their_own_result(shared_runtime):
             app.get("file_uploader")[0].set_value([(f"user-{index}.png", data, "image/png")]).run()
             captions = " ".join(caption.value for caption in app.caption)
             results[index] = ([header.value for header in app.subheader], app.exception, captions)
-        except Exception as error:  # collected and reported by the main thread
-            errors.append(error)
+        except Exception:  # collected, with where it came from, and reported by the main thread
+            errors.append(traceback.format_exc())
 
     threads = [threading.Thread(target=session, args=(index,)) for index in range(8)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    assert not errors, errors
+    assert not errors, "\n".join(errors)
     for index in range(8):
         headers, exception, captions = results[index]
         assert not exception and headers == [f"user-{index}.png"]
