@@ -20,7 +20,7 @@ from streamlit.runtime.scriptrunner_utils.script_run_context import ScriptRunCon
 
 import denoise
 from denoise.classical import classical_methods
-from denoise.pipeline import DenoiseResult, denoise_image, safe_file_stem, zip_files
+from denoise.pipeline import DenoiseResult, claim_name, denoise_image, safe_file_stem, zip_files
 from denoise.visualize import before_after, describe_latent, fit_width, heat_map, latent_grid
 
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "tif", "tiff", "bmp", "webp", "gif"]
@@ -361,13 +361,11 @@ def numbered_repeats(names: list[str]) -> list[str]:
     Files of the same name (from two folders, or dropped twice) must be told apart on the
     page, and each image's widgets are keyed by its name.
     """
-    numbered: list[str] = []
+    taken: set[str] = set()
+    numbered = []
     for name in names:
         stem, dot, extension = name.rpartition(".") if "." in name else (name, "", "")
-        unique, number = name, 2
-        while unique in numbered:
-            unique, number = f"{stem} ({number}){dot}{extension}", number + 1
-        numbered.append(unique)
+        numbered.append(claim_name(stem, dot + extension, taken, "{stem} ({number}){extension}", first_number=2))
     return numbered
 
 

@@ -18,19 +18,11 @@ ORIENTATION_CHOICES = (1, 2, 4, 8)
 PRECISION_CHOICES = ("auto", "float32", "mixed", "bfloat16")
 
 
-def _unique_output(folder: Path, stem: str, taken: set[str]) -> Path:
-    """Return ``folder/stem.png``, numbered if another input already claimed that name."""
-    name, number = f"{stem}.png", 1
-    while name in taken:
-        name, number = f"{stem}-{number}.png", number + 1
-    taken.add(name)
-    return folder / name
-
-
 def _command_run(arguments: argparse.Namespace) -> int:
     from denoise.image_io import ImageReadError, read_image, write_png
     from denoise.inference import device_name, load_model
     from denoise.noise import add_noise, parse_noise
+    from denoise.pipeline import claim_name
 
     noise = parse_noise(arguments.noise) if arguments.noise else None
     denoiser = load_model(arguments.model, orientations=arguments.orientations, precision=arguments.precision)
@@ -46,7 +38,7 @@ def _command_run(arguments: argparse.Namespace) -> int:
             if noise is not None:
                 pixels = add_noise(pixels, *noise, seed=arguments.seed + index)
             result = denoiser.denoise_and_report(pixels)
-            target = _unique_output(output_folder, Path(input_path).stem, taken)
+            target = output_folder / claim_name(Path(input_path).stem, ".png", taken)
             write_png(target, result.pixels, alpha=image.alpha, bit_depth=image.bit_depth)
         except (ImageReadError, ValueError, OSError) as error:
             refused += 1

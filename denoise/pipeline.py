@@ -19,7 +19,7 @@ from denoise.classical import estimate_noise_sigma
 from denoise.inference import Denoiser, device_name
 from denoise.metrics import SSIM_WINDOW, psnr, ssim
 
-__all__ = ["DenoiseResult", "denoise_image", "safe_file_stem", "zip_files"]
+__all__ = ["DenoiseResult", "claim_name", "denoise_image", "safe_file_stem", "zip_files"]
 
 
 @dataclass
@@ -105,6 +105,30 @@ def safe_file_stem(file_name: str) -> str:
     return stem.strip("._")[:100] or "image"
 
 
+def claim_name(
+    stem: str, extension: str, taken: set[str], numbered: str = "{stem}-{number}{extension}", first_number: int = 1
+) -> str:
+    """Return ``stem + extension``, or if ``taken`` has it the first free numbered name; add it to ``taken``.
+
+    Parameters
+    ----------
+    stem, extension : str
+        The name wanted, split before its extension (``extension`` keeps its dot, or is empty).
+    taken : set of str
+        Names already given out; the returned one is added.
+    numbered : str
+        Format of a numbered name, with the fields ``stem``, ``number`` and ``extension``.
+    first_number : int
+        Number of the first numbered name tried.
+
+    """
+    name, number = f"{stem}{extension}", first_number
+    while name in taken:
+        name, number = numbered.format(stem=stem, number=number, extension=extension), number + 1
+    taken.add(name)
+    return name
+
+
 def zip_files(files: list[tuple[str, bytes]]) -> bytes:
     """Pack ``(name, data)`` pairs into a ZIP; names are sanitised and made unique.
 
@@ -116,10 +140,5 @@ def zip_files(files: list[tuple[str, bytes]]) -> bytes:
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
         for name, data in files:
             suffix = re.sub(r"[^a-z0-9]", "", name.rpartition(".")[2].lower()) if "." in name else ""
-            stem, extension = safe_file_stem(name), f".{suffix}" if suffix else ""
-            unique, number = f"{stem}{extension}", 1
-            while unique in used:
-                unique, number = f"{stem}-{number}{extension}", number + 1
-            used.add(unique)
-            archive.writestr(unique, data)
+            archive.writestr(claim_name(safe_file_stem(name), f".{suffix}" if suffix else "", used), data)
     return buffer.getvalue()

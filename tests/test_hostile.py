@@ -11,7 +11,7 @@ from PIL import Image
 
 from denoise import ImageReadError, ModelFileError, load_model, read_image
 from denoise.cli import main
-from denoise.pipeline import safe_file_stem, zip_files
+from denoise.pipeline import claim_name, safe_file_stem, zip_files
 from tests.hostile import HANDLED, REFUSED, noise_pixels
 from tests.images import encode
 
@@ -109,6 +109,13 @@ def test_upload_names_are_sanitised():
     listed = zipfile.ZipFile(io.BytesIO(names)).namelist()
     assert listed == ["a.png", "a-1.png", "a-2.png"]
     assert all("/" not in name and ".." not in name for name in listed)
+
+
+def test_claimed_names_are_numbered_past_every_taken_one():
+    taken = {"b (2).png"}
+    claimed = [claim_name("b", ".png", taken, "{stem} ({number}){extension}", first_number=2) for _ in range(3)]
+    assert claimed == ["b.png", "b (3).png", "b (4).png"] and taken == {"b.png", "b (2).png", "b (3).png", "b (4).png"}
+    assert [claim_name("c", "", taken) for _ in range(2)] == ["c", "c-1"]
 
 
 def test_shared_model_gives_each_thread_its_own_result(use_tiny_models):
