@@ -123,6 +123,7 @@ def _command_train(arguments: argparse.Namespace) -> int:
         initial_weights=arguments.initial_weights,
         workers=arguments.workers,
         luminance_loss_weight=arguments.luminance_loss_weight,
+        recolour=arguments.recolour,
     )
     card = train(config)
     print(json.dumps(card, indent=2))
@@ -210,6 +211,11 @@ def _parser() -> argparse.ArgumentParser:
         type=float,
         default=1.0,
         help="weight of the error's luminance part in the loss (colour; 1: mean squared error)",
+    )
+    train.add_argument(
+        "--recolour",
+        action="store_true",
+        help="permute colour patches' channels and scale their saturation, so every hue is seen",
     )
     train.set_defaults(handler=_command_train)
     return parser

@@ -20,9 +20,17 @@ import keras
 import numpy as np
 
 from denoise.image_io import IMAGE_SUFFIXES, read_image
-from denoise.noise import NOISE_KINDS, add_noise
+from denoise.noise import NOISE_KINDS, add_noise, camera_noise
 
-__all__ = ["NoiseRange", "PatchSequence", "load_folder", "noise_weights", "parse_noise_range", "validation_pairs"]
+__all__ = [
+    "NoiseRange",
+    "PatchSequence",
+    "load_folder",
+    "noise_weights",
+    "parse_noise_range",
+    "recolour",
+    "validation_pairs",
+]
 
 # Patches with less noise than this (root mean square, 0-1 scale: 5/255) share one weight, the largest.
 WEIGHT_NOISE_FLOOR = 5 / 255
@@ -90,18 +98,46 @@ def _augment(patch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def _noisy_batch(clean: np.ndarray, noise: list[NoiseRange], rng: np.random.Generator) -> np.ndarray:
-    """Add noise of a randomly chosen kind and level to each image of a batch."""
+    """Add noise of a randomly chosen kind and level to each image of a batch.
+
+    Colour patches that draw camera noise get it in one batched call (:func:`denoise.noise.camera_noise`),
+    which keeps a GPU fed where one call per patch would not.
+    """
     noisy = np.empty_like(clean)
+    camera_indices, camera_levels = [], []
     for index, image in enumerate(clean):
         noise_range = noise[int(rng.integers(len(noise)))]
         level = rng.uniform(noise_range.low, noise_range.high)
+        if noise_range.kind == "camera" and image.shape[-1] == 3:
+            camera_indices.append(index)
+            camera_levels.append(level)
+            continue
         # Gaussian noise stays unclipped, as in the evaluation convention.
         noisy[index] = add_noise(image, noise_range.kind, level, seed=rng, clip=noise_range.kind != "gaussian")
+    if camera_indices:
+        noisy[camera_indices] = camera_noise(clean[camera_indices], np.array(camera_levels), rng)
     return noisy
 
 
-def _random_patches(images: list[np.ndarray], count: int, patch_size: int, rng: np.random.Generator) -> np.ndarray:
-    """Cut ``count`` random, randomly flipped and rotated patches as float32 in [0, 1]."""
+def recolour(patch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Permute an H x W x 3 patch's channels at random and scale its saturation by U(0.5, 1.5).
+
+    Six channel orders turn a photo's usual hues (sky, foliage, skin) into all the others, and
+    the saturation scale reaches the saturated colours that the training photos lack; the
+    grey axis (the channels' mean) is left as it was. The result is clipped to [0, 1].
+    """
+    permuted = patch[..., rng.permutation(3)]
+    grey = permuted.mean(axis=-1, keepdims=True)
+    return np.clip(grey + rng.uniform(0.5, 1.5) * (permuted - grey), 0.0, 1.0)
+
+
+def _random_patches(
+    images: list[np.ndarray], count: int, patch_size: int, rng: np.random.Generator, *, recolour_patches: bool = False
+) -> np.ndarray:
+    """Cut ``count`` random, randomly flipped and rotated patches as float32 in [0, 1].
+
+    With ``recolour_patches``, colour patches are also passed through :func:`recolour`.
+    """
     patches = np.empty((count, patch_size, patch_size, images[0].shape[2]), np.float32)
     for index in range(count):
         image = images[int(rng.integers(len(images)))]
@@ -109,6 +145,8 @@ def _random_patches(images: list[np.ndarray], count: int, patch_size: int, rng: 
         left = int(rng.integers(image.shape[1] - patch_size + 1))
         patch = image[top : top + patch_size, left : left + patch_size]
         patches[index] = _augment(patch, rng) / np.float32(255)
+        if recolour_patches and patches.shape[3] == 3:
+            patches[index] = recolour(patches[index], rng)
     return patches
 
 
@@ -160,6 +198,8 @@ class PatchSequence(keras.utils.PyDataset):
     workers : int, default 1
         Threads that prepare batches ahead of training (Keras's ``PyDataset`` workers). A GPU
         outruns one thread; batches stay the same whatever the number.
+    recolour_patches : bool, default False
+        Pass colour patches through :func:`recolour` (channel order and saturation).
 
     """
 
@@ -175,6 +215,7 @@ class PatchSequence(keras.utils.PyDataset):
         flatten: bool = False,
         weight_by_noise: bool = False,
         workers: int = 1,
+        recolour_patches: bool = False,
     ) -> None:
         super().__init__(workers=workers, use_multiprocessing=False)
         too_small = [image.shape for image in images if min(image.shape[:2]) < patch_size]
@@ -188,6 +229,7 @@ class PatchSequence(keras.utils.PyDataset):
         self.seed = seed
         self.flatten = flatten
         self.weight_by_noise = weight_by_noise
+        self.recolour_patches = recolour_patches
         self.epoch = 0
 
     def __len__(self) -> int:
@@ -195,7 +237,9 @@ class PatchSequence(keras.utils.PyDataset):
 
     def __getitem__(self, index: int) -> tuple[np.ndarray, ...]:
         rng = np.random.default_rng([self.seed, self.epoch, index])
-        clean = _random_patches(self.images, self.batch_size, self.patch_size, rng)
+        clean = _random_patches(
+            self.images, self.batch_size, self.patch_size, rng, recolour_patches=self.recolour_patches
+        )
         noisy = _noisy_batch(clean, self.noise, rng)
         if self.flatten:
             noisy, clean = noisy.reshape(len(noisy), -1), clean.reshape(len(clean), -1)

@@ -124,6 +124,10 @@ class TrainingConfig:
     luminance_loss_weight : float
         Weight of the error's luminance part in the loss (:class:`LuminanceWeightedError`);
         1 is the mean squared error.
+    recolour : bool
+        Recolour colour training patches (:func:`denoise.data.recolour`: channel order and
+        saturation), so that the model sees every hue and strong saturation. Validation
+        patches are left as they are.
 
     """
 
@@ -148,6 +152,7 @@ class TrainingConfig:
     initial_weights: str | None = None
     workers: int = 1
     luminance_loss_weight: float = 1.0
+    recolour: bool = False
 
 
 DENSE_PATCH_SIZE = 8
@@ -246,6 +251,7 @@ def _initial_card(config: TrainingConfig, model: keras.Model, training_images: i
             "warmup_epochs": config.warmup_epochs,
             "weight_by_noise": config.weight_by_noise,
             "luminance_loss_weight": config.luminance_loss_weight,
+            "recolour": config.recolour,
             "seed": config.seed,
         },
         "patches_seen": 0,
@@ -386,6 +392,7 @@ def train(config: TrainingConfig) -> dict:
         flatten=dense,
         weight_by_noise=config.weight_by_noise,
         workers=config.workers,
+        recolour_patches=config.recolour,
     )
     noisy, clean = validation_pairs(validation_images, patch_size=patch_size, count=256, noise=config.noise)
     if dense:

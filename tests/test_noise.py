@@ -68,3 +68,90 @@ def test_parse_noise():
     for text in ["gaussian", "blur:3", "gaussian:lots"]:
         with pytest.raises(ValueError):
             parse_noise(text)
+
+
+# --- camera and correlated noise ----------------------------------------------------------
+
+
+@pytest.fixture
+def no_jpeg(monkeypatch):
+    """Camera noise without its random JPEG step, so the statistics below are the sensor's."""
+    import denoise.noise
+
+    monkeypatch.setattr(denoise.noise, "JPEG_PROBABILITY", 0.0)
+
+
+def test_sensor_noise_variance_grows_with_intensity():
+    from denoise.noise import camera_noise_variance, sensor_noise
+
+    rng = np.random.default_rng(3)
+    dark, bright = np.full((200_000,), 0.05), np.full((200_000,), 0.6)
+    variances = [np.var(sensor_noise(signal, 25600, rng) - signal) for signal in (dark, bright)]
+    shot, read = camera_noise_variance(25600)
+    assert variances[1] > 3 * variances[0]
+    # Poisson-Gaussian: the difference of the variances is the shot noise times the difference of the signals.
+    assert abs((variances[1] - variances[0]) / (0.55 * shot) - 1) < 0.05
+
+
+def test_camera_noise_grows_with_iso(no_jpeg):
+    image = np.full((128, 128, 3), 0.4, np.float32)
+    strengths = [(add_noise(image, "camera", iso, seed=4) - image).std() for iso in (400, 3200, 25600)]
+    assert strengths[0] < strengths[1] < strengths[2]
+
+
+def _correlations(residual: np.ndarray) -> tuple[float, float]:
+    neighbours = np.corrcoef(residual[:, :-1, 1].ravel(), residual[:, 1:, 1].ravel())[0, 1]
+    channels = np.corrcoef(residual[..., 0].ravel(), residual[..., 1].ravel())[0, 1]
+    return float(neighbours), float(channels)
+
+
+def test_camera_noise_is_correlated_like_real_photos(no_jpeg):
+    image = np.full((256, 256, 3), 0.4, np.float32)
+    neighbours, channels = _correlations(add_noise(image, "camera", 6400, seed=5) - image)
+    # PolyU's real noise: about 0.6-0.7 between neighbours and 0.4-0.8 between channels;
+    # white noise would give 0 for both.
+    assert 0.4 < neighbours < 0.9
+    assert 0.2 < channels < 0.9
+
+
+def test_correlated_gaussian_has_its_sigma_and_is_correlated():
+    image = np.full((256, 256, 3), 0.5, np.float32)
+    residuals = [add_noise(image, "correlated", 10, seed=seed, clip=False) - image for seed in range(6)]
+    assert all(abs(residual.std() * 255 / 10 - 1) < 0.05 for residual in residuals)
+    neighbours = [_correlations(residual)[0] for residual in residuals]
+    assert max(neighbours) > 0.3
+
+
+@pytest.mark.parametrize("kind, level", [("camera", 3200), ("correlated", 15)])
+@pytest.mark.parametrize("shape", [(33, 47), (33, 47, 1), (33, 47, 3)])
+def test_camera_and_correlated_noise_keep_every_layout_and_their_seed(kind, level, shape):
+    image = np.random.default_rng(0).random(shape).astype(np.float32)
+    first = add_noise(image, kind, level, seed=7)
+    assert first.shape == shape and first.dtype == np.float32
+    assert 0 <= first.min() and first.max() <= 1
+    assert np.array_equal(first, add_noise(image, kind, level, seed=7))
+    assert not np.array_equal(first, add_noise(image, kind, level, seed=8))
+
+
+def test_camera_pipeline_round_trip_is_close_to_identity():
+    from denoise.noise import CameraPipeline
+
+    image = np.random.default_rng(1).uniform(0.02, 0.85, (16, 16, 3))
+    camera = CameraPipeline.random(np.random.default_rng(2), count=2)
+    batch = np.stack([image, image[::-1]])
+    assert np.abs(camera.process(camera.unprocess(batch)) - batch).max() < 1e-6
+
+
+def test_demosaic_keeps_recorded_pixels_and_flat_images():
+    from denoise.noise import bayer_masks, demosaic
+
+    flat = np.full((10, 12), 0.3)
+    assert np.allclose(demosaic(flat), 0.3)
+    mosaic = np.random.default_rng(3).random((10, 12))
+    rgb = demosaic(mosaic)
+    assert np.allclose(rgb[bayer_masks(10, 12)], np.broadcast_to(mosaic[..., None], (10, 12, 3))[bayer_masks(10, 12)])
+
+
+def test_camera_noise_rejects_a_non_positive_iso():
+    with pytest.raises(ValueError, match="positive"):
+        add_noise(np.zeros((8, 8, 3), np.float32), "camera", 0)
