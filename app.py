@@ -21,6 +21,7 @@ from streamlit.runtime.scriptrunner_utils.script_run_context import ScriptRunCon
 import denoise
 from denoise.classical import classical_methods
 from denoise.pipeline import DenoiseResult, claim_name, denoise_image, safe_file_stem, zip_files
+from denoise.strength import MAX_STRENGTH
 from denoise.visualize import before_after, describe_latent, fit_width, heat_map, latent_grid
 
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "tif", "tiff", "bmp", "webp", "gif"]
@@ -33,6 +34,12 @@ COMPARISON_HELP = {
     "Total variation": "scikit-image's Chambolle total variation: about 0.1–0.5 s per megapixel on a 2-core CPU.",
     "BM3D": "Slow: about 40–130 s per megapixel on a 2-core CPU, so minutes for a large photo.",
 }
+#: Said beside the latent-size slider: what the conv and dense families are for.
+LATENT_NOTE = (
+    "These autoencoders are here to show what a bottleneck costs: each was trained until its validation "
+    "PSNR stopped rising, so a smaller latent size loses more only because it keeps less. For the best "
+    "result, pick the U-Net."
+)
 FAMILIES = {
     "Best quality (U-Net)": "unet",
     "Latent-size family (conv autoencoder)": "conv",
@@ -96,12 +103,41 @@ def by_digest(upload: Upload) -> str:
     return upload.digest
 
 
+@dataclass(frozen=True)
+class NoiseChoice:
+    """The noise the sidebar asks for: a kind (None: the photo is already noisy), its level and seed."""
+
+    kind: str | None
+    level: float = 0.0
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """The model the sidebar asks for, the orientations it averages and its strength."""
+
+    name: str
+    passes: int = 1
+    strength: float = 1.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the sidebar sets, as one frozen value."""
+
+    noise: NoiseChoice
+    model: ModelChoice
+    comparisons: tuple[str, ...] = ()
+
+
+#: Cache keys: an upload by its digest, a choice by its fields.
+CACHE_KEYS = {Upload: by_digest, NoiseChoice: repr, ModelChoice: repr}
 #: Caches of small values, copied out on every hit (``st.cache_data``).
-cache_small = functools.partial(st.cache_data, show_spinner=False, max_entries=64, hash_funcs={Upload: by_digest})
+cache_small = functools.partial(st.cache_data, show_spinner=False, max_entries=64, hash_funcs=CACHE_KEYS)
 #: Caches of full-size images, handed out without a copy (``st.cache_resource``): copying a
 #: 12-megapixel result out of ``st.cache_data`` took about half a second on every rerun. Their
 #: arrays are made read-only, so no session can change what another one sees.
-cache_large = functools.partial(st.cache_resource, show_spinner=False, max_entries=64, hash_funcs={Upload: by_digest})
+cache_large = functools.partial(st.cache_resource, show_spinner=False, max_entries=64, hash_funcs=CACHE_KEYS)
 
 
 def read_only(*arrays: np.ndarray | None) -> None:
@@ -131,58 +167,52 @@ def cached_read(upload: Upload) -> denoise.LoadedImage:
 
 
 @cache_large
-def cached_noisy(upload: Upload, kind: str | None, level: float, seed: int) -> np.ndarray:
+def cached_noisy(upload: Upload, noise: NoiseChoice) -> np.ndarray:
     """Add the chosen noise (or none) to an upload."""
     clean = cached_read(upload).pixels
-    if kind is None:
+    if noise.kind is None:
         return clean
-    noisy = denoise.add_noise(clean, kind, level, seed=seed)
+    noisy = denoise.add_noise(clean, noise.kind, noise.level, seed=noise.seed)
     read_only(noisy)
     return noisy
 
 
 @cache_large
-def cached_result(upload: Upload, kind: str | None, level: float, seed: int, model: str, passes: int) -> DenoiseResult:
-    """Denoise an upload with the chosen model, averaging ``passes`` orientations, and score it."""
-    clean = cached_read(upload).pixels
-    denoiser = cached_model(model, passes)
-    result = denoise_image(denoiser, cached_noisy(upload, kind, level, seed), None if kind is None else clean)
+def cached_result(upload: Upload, noise: NoiseChoice, model: ModelChoice) -> DenoiseResult:
+    """Denoise an upload with the chosen model, passes and strength, and score it."""
+    clean = None if noise.kind is None else cached_read(upload).pixels
+    denoiser = cached_model(model.name, model.passes)
+    result = denoise_image(denoiser, cached_noisy(upload, noise), clean, strength=model.strength)
     read_only(result.noisy, result.denoised)
     return result
 
 
 @cache_small
-def cached_latent(
-    upload: Upload, kind: str | None, level: float, seed: int, model: str
-) -> tuple[tuple[int, ...], np.ndarray]:
+def cached_latent(upload: Upload, noise: NoiseChoice, model_name: str) -> tuple[tuple[int, ...], np.ndarray]:
     """Return the shape of an upload's latent feature maps, and the maps as one image for display.
 
     Not the maps themselves: 96 MB for a 12-megapixel photo, copied out on every rerun.
     """
-    latent = cached_model(model).encode(cached_noisy(upload, kind, level, seed))
+    latent = cached_model(model_name).encode(cached_noisy(upload, noise))
     return latent.shape, fit_width(latent_grid(latent), DISPLAY_WIDTH)
 
 
 @cache_small
-def cached_heat_map(
-    upload: Upload, kind: str | None, level: float, seed: int, model: str, passes: int
-) -> tuple[np.ndarray, float]:
+def cached_heat_map(upload: Upload, noise: NoiseChoice, model: ModelChoice) -> tuple[np.ndarray, float]:
     """Return the reconstruction-error heat map of an upload's result, shrunk for display, and its scale."""
-    result = cached_result(upload, kind, level, seed, model, passes)
+    result = cached_result(upload, noise, model)
     errors, scale = heat_map(result.denoised, result.noisy)
     return fit_width(errors, DISPLAY_WIDTH), scale
 
 
 @cache_large
-def cached_classical(
-    upload: Upload, kind: str | None, level: float, seed: int, method: str
-) -> tuple[np.ndarray, float | None]:
+def cached_classical(upload: Upload, noise: NoiseChoice, method: str) -> tuple[np.ndarray, float | None]:
     """Run a classical denoiser on an upload; return its result and, when the noise was added here, its PSNR."""
-    noisy = cached_noisy(upload, kind, level, seed)
-    sigma = level / 255 if kind == "gaussian" else None
+    noisy = cached_noisy(upload, noise)
+    sigma = noise.level / 255 if noise.kind == "gaussian" else None
     denoised = classical_methods()[method](noisy, sigma)
     read_only(denoised)
-    return denoised, denoise.psnr(cached_read(upload).pixels, denoised) if kind else None
+    return denoised, denoise.psnr(cached_read(upload).pixels, denoised) if noise.kind else None
 
 
 def png_encoder(image: denoise.LoadedImage, result: DenoiseResult) -> Callable[[], bytes]:
@@ -233,12 +263,8 @@ def show(place: st.delta_generator.DeltaGenerator, image: np.ndarray, caption: s
     place.image(display_png(image), caption=caption, output_format="PNG")
 
 
-def sidebar() -> tuple[str, int, str | None, float, int, list[str]]:
-    """Draw the controls.
-
-    Returns model name, passes (orientations averaged), noise kind (None: already noisy),
-    level, seed and the classical methods to compare with.
-    """
+def sidebar() -> Settings:
+    """Draw the controls and return what they are set to."""
     cards = denoise.available_models()
     st.sidebar.header("Model")
     family = FAMILIES[st.sidebar.radio("Model", list(FAMILIES), label_visibility="collapsed")]
@@ -250,7 +276,8 @@ def sidebar() -> tuple[str, int, str | None, float, int, list[str]]:
         disabled=family != "conv",
         help="How many feature maps the conv autoencoder squeezes the image into.",
     )
-    model = f"conv-{latent}" if family == "conv" else family
+    if family in ("conv", "dense"):
+        st.sidebar.caption(LATENT_NOTE)
     passes = st.sidebar.select_slider(
         "Passes",
         options=denoise.ORIENTATION_COUNTS,
@@ -262,32 +289,38 @@ def sidebar() -> tuple[str, int, str | None, float, int, list[str]]:
     st.sidebar.header("Noise")
     labels = {kind.label: name for name, kind in denoise.NOISE_KINDS.items()} | {NO_NOISE: None}
     kind = labels[st.sidebar.selectbox("Noise type", list(labels))]
-    level, seed = 0.0, 0
-    if kind is not None:
+    noise, strength = NoiseChoice(kind), 1.0
+    if kind is None:
+        strength = st.sidebar.slider(
+            "Strength",
+            0.0,
+            MAX_STRENGTH,
+            1.0,
+            0.05,
+            help="How much of the noise to remove: 0 keeps your photo, 1 is the model's own judgement, "
+            "above 1 it removes more (and more detail with it).",
+        )
+    else:
         spec = denoise.NOISE_KINDS[kind]
         level = st.sidebar.slider(
             f"Level — {spec.unit}", spec.minimum, spec.maximum, spec.default, spec.step, key=f"level-{kind}"
         )
         seed = int(st.sidebar.number_input("Seed", min_value=0, max_value=2**31 - 1, value=0, step=1))
+        noise = NoiseChoice(kind, float(level), seed)
 
     st.sidebar.header("Compare with")
-    comparisons = [
+    comparisons = tuple(
         name for name in classical_methods() if st.sidebar.checkbox(name, value=False, help=COMPARISON_HELP.get(name))
-    ]
-    return model, passes, kind, float(level), seed, comparisons
+    )
+    # The best-quality choice is the model trained for the noise at hand: real photos and
+    # camera-like noise go to the photo model, synthetic noise of other kinds to the default.
+    model = {"conv": f"conv-{latent}", "dense": "dense"}.get(family) or denoise.model_for_noise(kind)
+    return Settings(noise, ModelChoice(model, passes, float(strength)), comparisons)
 
 
-def show_image(
-    name: str,
-    upload: Upload,
-    kind: str | None,
-    level: float,
-    seed: int,
-    model: str,
-    passes: int,
-    comparisons: list[str],
-) -> tuple[str, Callable[[], bytes]] | None:
+def show_image(name: str, upload: Upload, settings: Settings) -> tuple[str, Callable[[], bytes]] | None:
     """Show one image's results; return the download's name and encoder, or None if it was refused."""
+    noise, model = settings.noise, settings.model
     try:
         image = cached_read(upload)
     except denoise.ImageReadError as error:
@@ -297,12 +330,16 @@ def show_image(
     for note in image.notes:
         st.info(note)
     # The input goes on screen before the model runs, so it shows while the model works.
-    columns = st.columns(3)
-    show(columns[0], image.pixels, "Original")
-    show(columns[1], cached_noisy(upload, kind, level, seed), "Noisy" if kind else "Input")
-    with columns[2], st.spinner("Denoising…"):
-        result = cached_result(upload, kind, level, seed, model, passes)
-    show(columns[2], result.denoised, "Denoised")
+    if noise.kind is None:  # already noisy: the upload is the input, shown once
+        columns = st.columns(2)
+        show(columns[0], image.pixels, "Input")
+    else:
+        columns = st.columns(3)
+        show(columns[0], image.pixels, "Original")
+        show(columns[1], cached_noisy(upload, noise), "Noisy")
+    with columns[-1], st.spinner("Denoising…"):
+        result = cached_result(upload, noise, model)
+    show(columns[-1], result.denoised, "Denoised")
 
     scores = result.scores
     if scores:
@@ -322,9 +359,16 @@ def show_image(
                 f"{scores['ssim_denoised'] - scores['ssim_noisy']:+.3f} vs noisy",
             )
     elif result.estimated_sigma is not None:
-        st.metric("Estimated noise level", f"σ ≈ {result.estimated_sigma:.1f} (0-255)")
+        st.metric(
+            "Estimated noise level",
+            f"σ ≈ {result.estimated_sigma:.1f} (0-255)",
+            help="Measured on every 4th pixel, so that noise shared by neighbouring pixels (as in real photos) "
+            "counts; real camera noise still reads about a quarter low (docs/benchmarks.md).",
+        )
     height, width = image.pixels.shape[:2]
-    how = f"{result.model}, {passes} passes" if passes > 1 else result.model
+    how = f"{result.model}, {model.passes} passes" if model.passes > 1 else result.model
+    if model.strength != 1:
+        how += f", strength {model.strength:g}"
     st.caption(
         f"{how} on {result.device} in {result.arithmetic} precision: {result.seconds:.2f} s for {width}×{height} "
         f"({result.seconds / (width * height / 1e6):.2f} s per megapixel)"
@@ -335,16 +379,16 @@ def show_image(
 
     with st.expander("Latent space", expanded=True):
         with st.spinner("Reading the latent space…"):
-            latent_shape, grid = cached_latent(upload, kind, level, seed, model)
+            latent_shape, grid = cached_latent(upload, noise, model.name)
         st.write(describe_latent(latent_shape, result.noisy.size))
         grid_column, error_column = st.columns(2)
         show(grid_column, grid, "Latent feature maps")
-        errors, scale = cached_heat_map(upload, kind, level, seed, model, passes)
+        errors, scale = cached_heat_map(upload, noise, model)
         show(error_column, errors, f"Reconstruction error |x̂ − x| (white = {scale:.3f})")
 
-    for method in comparisons:
+    for method in settings.comparisons:
         with st.spinner(f"Running {method}…"):
-            classical, psnr = cached_classical(upload, kind, level, seed, method)
+            classical, psnr = cached_classical(upload, noise, method)
         show(st, classical, f"{method} — PSNR {psnr:.2f} dB" if psnr is not None else method)
 
     png = png_encoder(image, result)
@@ -373,7 +417,7 @@ def main() -> None:
     """Lay out the page."""
     st.title("denoise")
     st.caption("Keras autoencoders that remove noise from photos — and show what they keep.")
-    model, passes, kind, level, seed, comparisons = sidebar()
+    settings = sidebar()
     uploads = st.file_uploader(
         "Images",
         type=UPLOAD_TYPES,
@@ -389,7 +433,7 @@ def main() -> None:
     progress = st.progress(0.0, text="Denoising…") if len(files) > 1 else None
     for index, (name, upload) in enumerate(files):
         try:
-            outcome = show_image(name, upload, kind, level, seed, model, passes, comparisons)
+            outcome = show_image(name, upload, settings)
         except (ValueError, OSError, MemoryError) as error:  # one file's failure must not stop the others
             st.error(f"{name}: could not be denoised ({error})")
             outcome = None

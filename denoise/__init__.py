@@ -13,6 +13,7 @@ from denoise.image_io import ImageReadError, LoadedImage, encode_png, read_image
 from denoise.inference import (
     DEFAULT_MODEL,
     ORIENTATION_COUNTS,
+    PHOTO_MODEL,
     PRECISION_CHOICES,
     Denoised,
     Denoiser,
@@ -20,6 +21,7 @@ from denoise.inference import (
     available_models,
     device_name,
     load_model,
+    model_for_noise,
     pretrained_dir,
 )
 from denoise.metrics import psnr, ssim
@@ -31,6 +33,7 @@ __all__ = [
     "DEFAULT_MODEL",
     "NOISE_KINDS",
     "ORIENTATION_COUNTS",
+    "PHOTO_MODEL",
     "PRECISION_CHOICES",
     "Denoised",
     "Denoiser",
@@ -44,6 +47,7 @@ __all__ = [
     "device_name",
     "encode_png",
     "load_model",
+    "model_for_noise",
     "parse_noise",
     "pretrained_dir",
     "psnr",

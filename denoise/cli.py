@@ -16,16 +16,19 @@ EXIT_REFUSED = 2
 ORIENTATION_CHOICES = (1, 2, 4, 8)
 #: denoise.inference.PRECISION_CHOICES, written out for the same reason (the same test checks it).
 PRECISION_CHOICES = ("auto", "float32", "mixed", "bfloat16")
+#: denoise.strength.MAX_STRENGTH, written out for the same reason (the same test checks it).
+MAX_STRENGTH = 2.0
 
 
 def _command_run(arguments: argparse.Namespace) -> int:
     from denoise.image_io import ImageReadError, read_image, write_png
-    from denoise.inference import device_name, load_model
+    from denoise.inference import device_name, load_model, model_for_noise
     from denoise.noise import add_noise, parse_noise
     from denoise.pipeline import claim_name
 
     noise = parse_noise(arguments.noise) if arguments.noise else None
-    denoiser = load_model(arguments.model, orientations=arguments.orientations, precision=arguments.precision)
+    model = arguments.model or model_for_noise(noise[0] if noise else None)
+    denoiser = load_model(model, orientations=arguments.orientations, precision=arguments.precision)
     output_folder = Path(arguments.out)
     output_folder.mkdir(parents=True, exist_ok=True)
     refused, taken = 0, set()
@@ -37,7 +40,7 @@ def _command_run(arguments: argparse.Namespace) -> int:
             pixels = image.pixels
             if noise is not None:
                 pixels = add_noise(pixels, *noise, seed=arguments.seed + index)
-            result = denoiser.denoise_and_report(pixels)
+            result = denoiser.denoise_and_report(pixels, arguments.strength)
             target = output_folder / claim_name(Path(input_path).stem, ".png", taken)
             write_png(target, result.pixels, alpha=image.alpha, bit_depth=image.bit_depth)
         except (ImageReadError, ValueError, OSError) as error:
@@ -124,10 +127,23 @@ def _command_train(arguments: argparse.Namespace) -> int:
         workers=arguments.workers,
         luminance_loss_weight=arguments.luminance_loss_weight,
         recolour=arguments.recolour,
+        pairs=arguments.pairs,
+        pairs_fraction=arguments.pairs_fraction,
     )
     card = train(config)
     print(json.dumps(card, indent=2))
     return 0
+
+
+def _strength(text: str) -> float:
+    """Parse --strength: a number from 0 to :data:`MAX_STRENGTH`."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"strength must be a number, got {text!r}") from None
+    if not 0 <= value <= MAX_STRENGTH:
+        raise argparse.ArgumentTypeError(f"strength must be between 0 and {MAX_STRENGTH:g}, got {text}")
+    return value
 
 
 def _add_run_options(parser: argparse.ArgumentParser) -> None:
@@ -155,7 +171,17 @@ def _parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="denoise image files, writing one PNG per input")
     run.add_argument("inputs", nargs="+", metavar="INPUT", help="image files")
     run.add_argument("--out", required=True, help="output folder")
-    run.add_argument("--model", default="default", help="model name or .keras path (see `denoise models`)")
+    run.add_argument(
+        "--model",
+        help="model name or .keras path (see `denoise models`); default: the photo model for files as they are "
+        "and for --noise camera or correlated, the default model for other --noise",
+    )
+    run.add_argument(
+        "--strength",
+        type=_strength,
+        default=1.0,
+        help="how much noise to remove: 0 keeps the input, 1 the model's own result (default), up to 2 removes more",
+    )
     run.add_argument("--noise", metavar="KIND:LEVEL", help="add synthetic noise first, e.g. gaussian:25")
     run.add_argument("--seed", type=int, default=0, help="seed of the synthetic noise")
     _add_run_options(run)
@@ -216,6 +242,14 @@ def _parser() -> argparse.ArgumentParser:
         "--recolour",
         action="store_true",
         help="permute colour patches' channels and scale their saturation, so every hue is seen",
+    )
+    train.add_argument(
+        "--pairs",
+        metavar="FOLDER",
+        help="also train on real noisy/clean pairs: FOLDER/noisy and FOLDER/clean, images of the same names",
+    )
+    train.add_argument(
+        "--pairs-fraction", type=float, default=0.5, help="share of each batch cut from --pairs (default 0.5)"
     )
     train.set_defaults(handler=_command_train)
     return parser

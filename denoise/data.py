@@ -26,8 +26,10 @@ __all__ = [
     "NoiseRange",
     "PatchSequence",
     "load_folder",
+    "load_pairs",
     "noise_weights",
     "parse_noise_range",
+    "real_validation_pairs",
     "recolour",
     "validation_pairs",
 ]
@@ -88,6 +90,34 @@ def load_folder(folder: str | Path, channels: int) -> list[np.ndarray]:
         pixels = read_image(path, channels=channels).pixels
         images.append(np.round(pixels * 255).astype(np.uint8))
     return images
+
+
+def load_pairs(folder: str | Path, channels: int) -> list[np.ndarray]:
+    """Read noisy/clean pairs: ``folder/noisy/NAME`` with ``folder/clean/NAME``, each as one uint8 array.
+
+    Each pair is returned stacked along the channels, H x W x 2C (noisy first), so that random
+    patches, flips and rotations cut both alike (:class:`PatchSequence`).
+
+    Raises
+    ------
+    ValueError
+        If the folder holds no pair, a noisy image has no clean one, or a pair's sizes differ.
+
+    """
+    folder = Path(folder)
+    noisy_paths = sorted(p for p in (folder / "noisy").glob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not noisy_paths:
+        raise ValueError(f"no noisy/clean pairs found in {folder} (expected {folder}/noisy and {folder}/clean)")
+    pairs = []
+    for noisy_path in noisy_paths:
+        clean_path = folder / "clean" / noisy_path.name
+        if not clean_path.exists():
+            raise ValueError(f"{noisy_path} has no clean image {clean_path}")
+        noisy, clean = (np.round(read_image(path, channels=channels).pixels * 255) for path in (noisy_path, clean_path))
+        if noisy.shape != clean.shape:
+            raise ValueError(f"{noisy_path.name}: noisy {noisy.shape} and clean {clean.shape} differ in size")
+        pairs.append(np.concatenate([noisy, clean], axis=2).astype(np.uint8))
+    return pairs
 
 
 def _augment(patch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -200,6 +230,11 @@ class PatchSequence(keras.utils.PyDataset):
         outruns one thread; batches stay the same whatever the number.
     recolour_patches : bool, default False
         Pass colour patches through :func:`recolour` (channel order and saturation).
+    pairs : list of ndarray, optional
+        Real noisy/clean pairs from :func:`load_pairs`; ``pairs_fraction`` of each batch is cut
+        from them instead of getting synthetic noise.
+    pairs_fraction : float, default 0.5
+        Share of each batch taken from ``pairs``.
 
     """
 
@@ -216,6 +251,8 @@ class PatchSequence(keras.utils.PyDataset):
         weight_by_noise: bool = False,
         workers: int = 1,
         recolour_patches: bool = False,
+        pairs: list[np.ndarray] | None = None,
+        pairs_fraction: float = 0.5,
     ) -> None:
         super().__init__(workers=workers, use_multiprocessing=False)
         too_small = [image.shape for image in images if min(image.shape[:2]) < patch_size]
@@ -230,6 +267,8 @@ class PatchSequence(keras.utils.PyDataset):
         self.flatten = flatten
         self.weight_by_noise = weight_by_noise
         self.recolour_patches = recolour_patches
+        self.pairs = pairs or []
+        self.real_count = int(round(pairs_fraction * batch_size)) if self.pairs else 0
         self.epoch = 0
 
     def __len__(self) -> int:
@@ -238,9 +277,14 @@ class PatchSequence(keras.utils.PyDataset):
     def __getitem__(self, index: int) -> tuple[np.ndarray, ...]:
         rng = np.random.default_rng([self.seed, self.epoch, index])
         clean = _random_patches(
-            self.images, self.batch_size, self.patch_size, rng, recolour_patches=self.recolour_patches
+            self.images, self.batch_size - self.real_count, self.patch_size, rng, recolour_patches=self.recolour_patches
         )
         noisy = _noisy_batch(clean, self.noise, rng)
+        if self.real_count:
+            stacked = _random_patches(self.pairs, self.real_count, self.patch_size, rng)
+            channels = stacked.shape[3] // 2
+            noisy = np.concatenate([noisy, stacked[..., :channels]])
+            clean = np.concatenate([clean, stacked[..., channels:]])
         if self.flatten:
             noisy, clean = noisy.reshape(len(noisy), -1), clean.reshape(len(clean), -1)
         if not self.weight_by_noise:
@@ -266,3 +310,12 @@ def validation_pairs(
     rng = np.random.default_rng(seed)
     clean = _random_patches(images, count, patch_size, rng)
     return _noisy_batch(clean, noise, rng), clean
+
+
+def real_validation_pairs(
+    pairs: list[np.ndarray], *, patch_size: int, count: int, seed: int = 54321
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return a fixed set of ``(noisy, clean)`` patches cut from :func:`load_pairs`' pairs."""
+    stacked = _random_patches(pairs, count, patch_size, np.random.default_rng(seed))
+    channels = stacked.shape[3] // 2
+    return stacked[..., :channels], stacked[..., channels:]

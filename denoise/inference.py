@@ -25,6 +25,7 @@ import numpy as np
 
 from denoise.classical import estimate_noise_sigma
 from denoise.models import LATENT_LAYER, PRECISIONS, model_stride, with_precision
+from denoise.strength import apply_strength
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -34,6 +35,8 @@ __all__ = [
     "Denoised",
     "Denoiser",
     "LOW_NOISE_FIELD",
+    "PHOTO_MODEL",
+    "PHOTO_NOISE_KINDS",
     "LUMINANCE_FIELD",
     "LoadedModel",
     "LowNoiseModel",
@@ -41,6 +44,7 @@ __all__ = [
     "available_models",
     "device_name",
     "load_model",
+    "model_for_noise",
     "native_bfloat16",
     "pretrained_dir",
     "read_model_file",
@@ -48,8 +52,12 @@ __all__ = [
     "run_label",
 ]
 
-#: The best-quality family, picked by ``load_model("default")``.
+#: The best-quality family for synthetic white noise, picked by ``load_model("default")``.
 DEFAULT_MODEL = "unet"
+#: The blind model for photos that are already noisy (real camera noise), ``load_model("photo")``.
+PHOTO_MODEL = "photo"
+#: Noise kinds that :data:`PHOTO_MODEL` was trained for; every other kind goes to the default.
+PHOTO_NOISE_KINDS = frozenset({"camera", "correlated"})
 #: Pixels computed around each tile and thrown away. The U-Net's theoretical receptive field
 #: reaches about 110 pixels, but its weight beyond 64 is so small that a few seam pixels move
 #: by about 2/255 at most and the PSNR does not change (``tests/test_pretrained.py``).
@@ -550,18 +558,27 @@ class Denoiser:
         )
         return folded[border : border + region.shape[0], border : border + region.shape[1]]
 
-    def denoise(self, image: np.ndarray) -> np.ndarray:
+    def denoise(self, image: np.ndarray, strength: float = 1.0) -> np.ndarray:
         """Return the denoised image, float32 in [0, 1], with the input's shape.
+
+        Parameters
+        ----------
+        image : ndarray
+            H x W, H x W x 1 or H x W x 3 float image.
+        strength : float, default 1.0
+            How much of the noise to remove (:func:`denoise.strength.apply_strength`): 0 returns
+            the input, 1 the model's own result, up to 2 removes more.
 
         Raises
         ------
         ValueError
-            If the image has an unsupported shape or non-finite values.
+            If the image has an unsupported shape or non-finite values, or ``strength`` is
+            outside [0, 2].
 
         """
-        return self.denoise_and_report(image).pixels
+        return self.denoise_and_report(image, strength).pixels
 
-    def denoise_and_report(self, image: np.ndarray) -> Denoised:
+    def denoise_and_report(self, image: np.ndarray, strength: float = 1.0) -> Denoised:
         """Denoise like :meth:`denoise`; also say which model ran and how long it took.
 
         The image is checked and its noise estimated once, rather than again by
@@ -570,21 +587,27 @@ class Denoiser:
         Raises
         ------
         ValueError
-            If the image has an unsupported shape or non-finite values.
+            If the image has an unsupported shape or non-finite values, or ``strength`` is
+            outside [0, 2].
 
         """
         started = time.perf_counter()
         array, plan = self._prepare(image)
-        waiting_since = time.perf_counter()
-        with self._lock:
-            waited = time.perf_counter() - waiting_since
-            total = self._run_plan(plan, array)
-            for orientation in ORIENTATIONS[1 : self.orientations]:
-                total += _orient(self._run_plan(plan, _orient(array, orientation)), orientation, undo=True)
-        # In place: each copy of a 12-megapixel photo costs tens of milliseconds here.
-        total /= self.orientations
-        np.clip(total, 0.0, 1.0, out=total)
-        pixels = total.reshape(np.shape(image)).astype(np.float32, copy=False)
+        waited = 0.0
+
+        def run(pixels: np.ndarray) -> np.ndarray:
+            nonlocal waited
+            waiting_since = time.perf_counter()
+            with self._lock:
+                waited += time.perf_counter() - waiting_since
+                total = self._run_plan(plan, pixels)
+                for orientation in ORIENTATIONS[1 : self.orientations]:
+                    total += _orient(self._run_plan(plan, _orient(pixels, orientation)), orientation, undo=True)
+            # In place: each copy of a 12-megapixel photo costs tens of milliseconds here.
+            total /= self.orientations
+            return np.clip(total, 0.0, 1.0, out=total)
+
+        pixels = apply_strength(run, array, strength).reshape(np.shape(image))
         return Denoised(pixels, plan.name, time.perf_counter() - started - waited)
 
     def warm_up(self) -> None:
@@ -630,6 +653,15 @@ class Denoiser:
             model = entry.model
             self._encoders[entry.path] = keras.Model(model.input, model.get_layer(LATENT_LAYER).output)
         return self._encoders[entry.path]
+
+
+def model_for_noise(kind: str | None) -> str:
+    """Name of the shipped model for images with noise of ``kind`` (None: a photo that is already noisy).
+
+    Real photos and synthetic camera-like noise go to :data:`PHOTO_MODEL`; noise added by the
+    app or the command line of any other kind goes to the model trained for it, the default.
+    """
+    return PHOTO_MODEL if kind is None or kind in PHOTO_NOISE_KINDS else "default"
 
 
 def load_model(

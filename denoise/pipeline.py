@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from denoise.classical import estimate_noise_sigma
+from denoise.classical import PHOTO_NOISE_STRIDE, estimate_noise_sigma
 from denoise.inference import Denoiser, device_name
 from denoise.metrics import SSIM_WINDOW, psnr, ssim
 
@@ -44,7 +44,11 @@ class DenoiseResult:
         :data:`denoise.metrics.SSIM_WINDOW` pixels high and wide); empty otherwise.
     estimated_sigma : float or None
         For inputs that were already noisy (no clean original): the noise standard deviation
-        estimated from the input, on the 0-255 scale; None when the image is too small to tell.
+        estimated from the input on the 0-255 scale, allowing for noise that neighbouring pixels
+        share as in real photos (:data:`denoise.classical.PHOTO_NOISE_STRIDE`); None when the
+        image is too small to tell.
+    strength : float
+        How much of the noise was removed (:func:`denoise.strength.apply_strength`).
 
     """
 
@@ -56,9 +60,12 @@ class DenoiseResult:
     model: str
     scores: dict[str, float]
     estimated_sigma: float | None
+    strength: float = 1.0
 
 
-def denoise_image(denoiser: Denoiser, noisy: np.ndarray, clean: np.ndarray | None = None) -> DenoiseResult:
+def denoise_image(
+    denoiser: Denoiser, noisy: np.ndarray, clean: np.ndarray | None = None, *, strength: float = 1.0
+) -> DenoiseResult:
     """Denoise ``noisy``; score against ``clean`` when the clean original is known.
 
     Parameters
@@ -69,13 +76,16 @@ def denoise_image(denoiser: Denoiser, noisy: np.ndarray, clean: np.ndarray | Non
         H x W x C float image.
     clean : ndarray, optional
         The original before synthetic noise was added.
+    strength : float, default 1.0
+        How much of the noise to remove: 0 the input, 1 the model's result, up to 2 more
+        (:func:`denoise.strength.apply_strength`).
 
     """
-    denoised = denoiser.denoise_and_report(noisy)
+    denoised = denoiser.denoise_and_report(noisy, strength)
     scores, estimated_sigma = {}, None
     if clean is None:
         with contextlib.suppress(ValueError):  # too small to estimate: no estimate
-            estimated_sigma = estimate_noise_sigma(noisy) * 255
+            estimated_sigma = estimate_noise_sigma(noisy, stride=PHOTO_NOISE_STRIDE) * 255
     else:
         # Two at a time: NumPy and scikit-image release the GIL, and on a 12-megapixel photo
         # each SSIM takes about 3.5 s on this project's 2-core machine.
@@ -95,6 +105,7 @@ def denoise_image(denoiser: Denoiser, noisy: np.ndarray, clean: np.ndarray | Non
         denoised.model,
         scores,
         estimated_sigma,
+        strength,
     )
 
 

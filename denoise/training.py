@@ -30,7 +30,14 @@ import keras
 import numpy as np
 from keras import ops
 
-from denoise.data import NoiseRange, PatchSequence, load_folder, validation_pairs
+from denoise.data import (
+    NoiseRange,
+    PatchSequence,
+    load_folder,
+    load_pairs,
+    real_validation_pairs,
+    validation_pairs,
+)
 from denoise.inference import read_model_file
 from denoise.models import build_model
 
@@ -124,6 +131,11 @@ class TrainingConfig:
     luminance_loss_weight : float
         Weight of the error's luminance part in the loss (:class:`LuminanceWeightedError`);
         1 is the mean squared error.
+    pairs : str or None
+        A folder of real noisy/clean pairs (``noisy/`` and ``clean/``, same names;
+        :func:`denoise.data.load_pairs`): ``pairs_fraction`` of each batch is cut from them.
+    pairs_fraction : float
+        Share of each batch from ``pairs``; the rest gets synthetic noise.
     recolour : bool
         Recolour colour training patches (:func:`denoise.data.recolour`: channel order and
         saturation), so that the model sees every hue and strong saturation. Validation
@@ -153,6 +165,8 @@ class TrainingConfig:
     workers: int = 1
     luminance_loss_weight: float = 1.0
     recolour: bool = False
+    pairs: str | None = None
+    pairs_fraction: float = 0.5
 
 
 DENSE_PATCH_SIZE = 8
@@ -242,6 +256,7 @@ def _initial_card(config: TrainingConfig, model: keras.Model, training_images: i
         "parameters": int(model.count_params()),
         "training_data": {"folder": str(config.data), "images": training_images},
         "noise": [str(noise) for noise in config.noise],
+        **({"pairs": {"folder": str(config.pairs), "fraction": config.pairs_fraction}} if config.pairs else {}),
         "training": {
             "patch_size": config.patch_size,
             "batch_size": config.batch_size,
@@ -357,7 +372,13 @@ def train(config: TrainingConfig) -> dict:
     config : TrainingConfig
         What to train and for how long. If ``checkpoints/NAME.keras`` and
         ``checkpoints/NAME.log.json`` exist beside the output, training resumes after the last
-        finished epoch.
+        finished epoch; the number of epochs must then be the same as before.
+
+    Raises
+    ------
+    ValueError
+        If a checkpoint to resume from was made for another number of epochs: its optimizer's
+        learning-rate schedule ends with that run.
 
     Returns
     -------
@@ -393,8 +414,14 @@ def train(config: TrainingConfig) -> dict:
         weight_by_noise=config.weight_by_noise,
         workers=config.workers,
         recolour_patches=config.recolour,
+        pairs=load_pairs(config.pairs, config.channels) if config.pairs else None,
+        pairs_fraction=config.pairs_fraction,
     )
     noisy, clean = validation_pairs(validation_images, patch_size=patch_size, count=256, noise=config.noise)
+    if sequence.pairs:
+        # Real pairs are few: their validation patches come from the same images, at other places.
+        real_noisy, real_clean = real_validation_pairs(sequence.pairs, patch_size=patch_size, count=128)
+        noisy, clean = np.concatenate([noisy, real_noisy]), np.concatenate([clean, real_clean])
     if dense:
         noisy, clean = noisy.reshape(len(noisy), -1), clean.reshape(len(clean), -1)
 
@@ -403,6 +430,14 @@ def train(config: TrainingConfig) -> dict:
         model = keras.saving.load_model(paths["checkpoint"], safe_mode=True)
         log = json.loads(paths["log"].read_text())
         card = json.loads(paths["card"].read_text())
+        planned = card.get("training", {}).get("epochs", config.epochs)
+        if planned != config.epochs:
+            # The checkpoint's optimizer carries its learning-rate schedule, which ends at the
+            # first run's last epoch: more epochs would all run at the schedule's floor.
+            raise ValueError(
+                f"{paths['checkpoint']} is a run of {planned} epochs; resume it with --epochs {planned}, "
+                "or train into another --output"
+            )
         card.setdefault("resumed_by", []).append(config.command)
         print(f"resuming {output.name} after epoch {len(log)}", flush=True)
     else:

@@ -20,6 +20,7 @@ if ! python3 -c "import keras" 2>/dev/null; then
 fi
 export PYTHONPATH="$PWD:${PYTHONPATH:-}"
 run=/tmp/latent
+rm -rf "$run"  # a warm machine keeps /tmp: an earlier call's checkpoints would be resumed
 mkdir -p "$run/latent"
 pids=()
 for kind in gray color; do

@@ -64,6 +64,7 @@ print(max(3, int($left * rate / ($batches * $batch_size))))"
 }
 echo "training ${kinds[*]} within $((left + 60)) s"
 run=/tmp/gpu-session
+rm -rf "$run"  # a warm machine keeps /tmp: an earlier call's checkpoints would be resumed
 mkdir -p "$run"
 pids=()
 for kind in "${kinds[@]}"; do

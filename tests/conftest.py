@@ -94,6 +94,10 @@ def tiny_models(training_folder: Path, tmp_path_factory: pytest.TempPathFactory)
         train_tiny(training_folder, folder / f"unet-{suffix}", "unet", channels, 8)
         train_tiny(training_folder, folder / f"conv-2-{suffix}", "conv", channels, 2)
     train_tiny(training_folder, folder / "dense-gray", "dense", 1, 16)
+    # The photo model is a colour U-Net; the tiny one is the tiny colour U-Net under its name.
+    shutil.copy(folder / "unet-color.keras", folder / "photo-color.keras")
+    card = json.loads((folder / "unet-color.json").read_text())
+    (folder / "photo-color.json").write_text(json.dumps(card | {"name": "photo-color"}))
     return folder
 
 

@@ -162,7 +162,9 @@ def test_reruns_reuse_the_shared_full_size_images_which_no_session_can_change(mo
     results = []
     run = denoise.pipeline.denoise_image
     monkeypatch.setattr(
-        denoise.pipeline, "denoise_image", lambda *arguments: results.append(run(*arguments)) or results[-1]
+        denoise.pipeline,
+        "denoise_image",
+        lambda *arguments, **options: results.append(run(*arguments, **options)) or results[-1],
     )
     app = start()
     results.clear()  # the sample may be cached from an earlier test: the caches live as long as the process

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 import denoise
-from denoise.cli import ORIENTATION_CHOICES, PRECISION_CHOICES, main
+from denoise.cli import MAX_STRENGTH, ORIENTATION_CHOICES, PRECISION_CHOICES, main
 from tests.images import gradient, png_bytes
 
 
@@ -151,6 +151,7 @@ def test_orientation_choices_match_the_library():
     """The CLI writes the counts out (so --help needs no Keras); they must stay the library's."""
     assert ORIENTATION_CHOICES == denoise.ORIENTATION_COUNTS
     assert PRECISION_CHOICES == denoise.PRECISION_CHOICES
+    assert MAX_STRENGTH == denoise.strength.MAX_STRENGTH
 
 
 def test_eval_and_run_in_bfloat16(use_tiny_models, tmp_path, capsys):
@@ -170,3 +171,23 @@ def test_eval_and_run_in_bfloat16(use_tiny_models, tmp_path, capsys):
     assert Image.open(tmp_path / "out" / "0.png").size == (40, 32)
     with pytest.raises(SystemExit):
         main(["eval", str(folder), "--precision", "float16"])
+
+
+@pytest.mark.parametrize(
+    "noise, model",
+    [([], "photo-color"), (["--noise", "camera:3200"], "photo-color"), (["--noise", "gaussian:25"], "unet-color")],
+)
+def test_run_picks_the_photo_model_for_photos_and_the_default_for_synthetic_noise(
+    use_tiny_models, inputs, tmp_path, capsys, noise, model
+):
+    assert main(["run", str(inputs / "a.png"), "--out", str(tmp_path), *noise]) == 0
+    assert f"({model})" in capsys.readouterr().out
+
+
+def test_run_strength_zero_writes_the_input_and_out_of_range_is_refused(use_tiny_models, inputs, tmp_path, capsys):
+    assert main(["run", str(inputs / "a.png"), "--out", str(tmp_path), "--strength", "0"]) == 0
+    with Image.open(inputs / "a.png") as original, Image.open(tmp_path / "a.png") as written:
+        np.testing.assert_array_equal(np.asarray(original), np.asarray(written))
+    with pytest.raises(SystemExit):
+        main(["run", str(inputs / "a.png"), "--out", str(tmp_path), "--strength", "2.5"])
+    assert "between 0 and 2" in capsys.readouterr().err

@@ -66,7 +66,7 @@ def test_encode_dense_lays_codes_on_patch_grid(use_tiny_models):
 
 def test_available_models_lists_cards(use_tiny_models):
     cards = denoise.available_models()
-    assert {"unet-gray", "unet-color", "conv-2-gray", "conv-2-color", "dense-gray"} == set(cards)
+    assert {"unet-gray", "unet-color", "conv-2-gray", "conv-2-color", "dense-gray", "photo-color"} == set(cards)
     assert cards["conv-2-gray"]["latent_size"] == 2
 
 
@@ -317,7 +317,7 @@ def test_pipeline_and_cli_name_the_model_that_ran(low_noise_models, camera, tmp_
     slightly_noisy = add_noise(clean, "gaussian", 5, seed=0, clip=False)
     assert denoise_image(load_model("default"), slightly_noisy, clean).model == "conv-2-gray"
     write_png(tmp_path / "noisy.png", add_noise(clean, "gaussian", 40, seed=0))
-    assert main(["run", str(tmp_path / "noisy.png"), "--out", str(tmp_path / "out")]) == 0
+    assert main(["run", str(tmp_path / "noisy.png"), "--out", str(tmp_path / "out"), "--model", "default"]) == 0
     assert "(unet-gray)" in capsys.readouterr().out
     assert main(["models"]) == 0
     assert "conv-2-gray below σ 20" in capsys.readouterr().out

@@ -155,3 +155,27 @@ def test_demosaic_keeps_recorded_pixels_and_flat_images():
 def test_camera_noise_rejects_a_non_positive_iso():
     with pytest.raises(ValueError, match="positive"):
         add_noise(np.zeros((8, 8, 3), np.float32), "camera", 0)
+
+
+def test_pixel_shuffled_estimate_reads_correlated_noise_closer_and_white_noise_alike():
+    from denoise.classical import PHOTO_NOISE_STRIDE, estimate_noise_sigma
+
+    image = np.full((256, 256, 3), 0.5, np.float32)
+    correlated = add_noise(image, "correlated", 10, seed=1, clip=False)
+    for seed in range(2, 8):  # a draw that blurs the noise between neighbours
+        if _correlations(correlated - image)[0] > 0.5:
+            break
+        correlated = add_noise(image, "correlated", 10, seed=seed, clip=False)
+    true = (correlated - image).std()
+    white_noise_estimate = estimate_noise_sigma(correlated)
+    photo_estimate = estimate_noise_sigma(correlated, stride=PHOTO_NOISE_STRIDE)
+    assert white_noise_estimate < 0.6 * true and photo_estimate > 0.8 * true
+    white = add_noise(image, "gaussian", 10, seed=0, clip=False)
+    assert estimate_noise_sigma(white, stride=PHOTO_NOISE_STRIDE) * 255 == pytest.approx(10, rel=0.1)
+
+
+def test_pixel_shuffled_estimate_lowers_its_stride_for_small_images():
+    from denoise.classical import estimate_noise_sigma
+
+    small = add_noise(np.full((12, 40), 0.5, np.float32), "gaussian", 20, seed=0, clip=False)
+    assert estimate_noise_sigma(small, stride=4) * 255 == pytest.approx(20, rel=0.35)

@@ -36,11 +36,20 @@ def test_same_seed_trains_the_same_weights(training_folder, tmp_path):
 
 
 def test_training_resumes_after_last_epoch(training_folder, tmp_path):
-    train_tiny(training_folder, tmp_path / "model", "conv", 1, 2, epochs=1)
+    train_tiny(training_folder, tmp_path / "model", "conv", 1, 2, epochs=2)
+    log_path = tmp_path / "checkpoints" / "model.log.json"
+    log_path.write_text(json.dumps(json.loads(log_path.read_text())[:1]))  # as if stopped after epoch 1
     card = train_tiny(training_folder, tmp_path / "model", "conv", 1, 2, epochs=2)
-    log = json.loads((tmp_path / "checkpoints" / "model.log.json").read_text())
+    log = json.loads(log_path.read_text())
     assert [entry["epoch"] for entry in log] == [1, 2]
     assert card["epochs_run"] == 2 and card["resumed_by"] == ["pytest"]
+
+
+def test_resuming_with_another_number_of_epochs_is_refused(training_folder, tmp_path):
+    """The checkpoint's learning-rate schedule ends with its own run: more epochs would run at its floor."""
+    train_tiny(training_folder, tmp_path / "model", "conv", 1, 2, epochs=1)
+    with pytest.raises(ValueError, match="run of 1 epochs; resume it with --epochs 1"):
+        train_tiny(training_folder, tmp_path / "model", "conv", 1, 2, epochs=3)
 
 
 def test_second_stage_starts_from_the_first_stages_weights(training_folder, tmp_path):
@@ -228,8 +237,60 @@ def test_luminance_weighted_error_weights_only_the_errors_channel_mean():
 
 
 def test_training_with_a_luminance_loss_weight_resumes(training_folder, tmp_path):
-    train_tiny(training_folder, tmp_path / "model", "unet", 3, 8, epochs=1, luminance_loss_weight=0.25)
+    train_tiny(training_folder, tmp_path / "model", "unet", 3, 8, epochs=2, luminance_loss_weight=0.25)
+    log_path = tmp_path / "checkpoints" / "model.log.json"
+    log_path.write_text(json.dumps(json.loads(log_path.read_text())[:1]))  # as if stopped after epoch 1
     card = train_tiny(training_folder, tmp_path / "model", "unet", 3, 8, epochs=2, luminance_loss_weight=0.25)
-    log = json.loads((tmp_path / "checkpoints" / "model.log.json").read_text())
+    log = json.loads(log_path.read_text())
     assert [entry["epoch"] for entry in log] == [1, 2] and np.isfinite([entry["loss"] for entry in log]).all()
     assert card["training"]["luminance_loss_weight"] == 0.25
+
+
+@pytest.fixture
+def pairs_folder(training_folder, tmp_path):
+    """Real-looking pairs: each training image with camera noise, under noisy/ and clean/."""
+    from denoise import add_noise, read_image, write_png
+
+    for kind in ("noisy", "clean"):
+        (tmp_path / "pairs" / kind).mkdir(parents=True)
+    for index, path in enumerate(sorted(training_folder.glob("*.png"))[:3]):
+        clean = read_image(path).pixels
+        write_png(tmp_path / "pairs" / "clean" / path.name, clean)
+        write_png(tmp_path / "pairs" / "noisy" / path.name, add_noise(clean, "camera", 12800, seed=index))
+    return tmp_path / "pairs"
+
+
+def test_pairs_batches_mix_real_pairs_cut_alike_with_synthetic_noise(pairs_folder):
+    from denoise.data import load_pairs
+
+    pairs = load_pairs(pairs_folder, 3)
+    assert len(pairs) == 3 and pairs[0].shape[2] == 6 and pairs[0].dtype == np.uint8
+    clean_only = [pair[..., 3:] for pair in pairs]
+    sequence = PatchSequence(
+        clean_only,
+        patch_size=32,
+        batch_size=8,
+        batches_per_epoch=2,
+        noise=[NoiseRange("gaussian", 0, 0)],  # no synthetic noise: real pairs are the only noisy ones
+        pairs=pairs,
+        pairs_fraction=0.5,
+    )
+    noisy, clean = sequence[0]
+    assert noisy.shape == clean.shape == (8, 32, 32, 3)
+    np.testing.assert_array_equal(noisy[:4], clean[:4])
+    differences = np.abs(noisy[4:] - clean[4:]).mean(axis=(1, 2, 3))
+    # Each real patch was cut, flipped and turned alike in both: only the noise differs, a little.
+    assert np.all((differences > 0) & (differences < 0.1))
+
+
+def test_pairs_with_a_missing_clean_image_are_refused(pairs_folder):
+    from denoise.data import load_pairs
+
+    next((pairs_folder / "clean").iterdir()).unlink()
+    with pytest.raises(ValueError, match="has no clean image"):
+        load_pairs(pairs_folder, 3)
+
+
+def test_training_on_pairs_records_them_in_the_card(training_folder, pairs_folder, tmp_path):
+    card = train_tiny(training_folder, tmp_path / "model", "unet", 3, 8, epochs=1, pairs=str(pairs_folder))
+    assert card["pairs"] == {"folder": str(pairs_folder), "fraction": 0.5}

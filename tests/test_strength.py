@@ -1,0 +1,44 @@
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from denoise import load_model
+from denoise.strength import MAX_STRENGTH, apply_strength
+
+
+def blur(image: np.ndarray) -> np.ndarray:
+    """A stand-in denoiser: any image-to-image function can be wrapped."""
+    return ndimage.gaussian_filter(image, sigma=(1.5, 1.5, 0))
+
+
+@pytest.fixture
+def noisy() -> np.ndarray:
+    rng = np.random.default_rng(0)
+    return np.clip(0.5 + rng.normal(0, 0.1, (32, 40, 3)), 0, 1).astype(np.float32)
+
+
+def test_strength_zero_is_the_input_and_one_is_the_denoiser(noisy):
+    calls = []
+    np.testing.assert_array_equal(apply_strength(lambda image: calls.append(1) or image, noisy, 0.0), noisy)
+    assert not calls  # strength 0 costs no model run
+    np.testing.assert_allclose(apply_strength(blur, noisy, 1.0), np.clip(blur(noisy), 0, 1))
+
+
+def test_more_strength_removes_more(noisy):
+    strengths = [0.0, 0.25, 0.5, 1.0, 1.5, MAX_STRENGTH]
+    removed = [np.abs(apply_strength(blur, noisy, strength) - noisy).mean() for strength in strengths]
+    assert all(earlier < later for earlier, later in zip(removed, removed[1:], strict=False))
+
+
+@pytest.mark.parametrize("strength", [-0.1, MAX_STRENGTH + 0.1, float("nan")])
+def test_strength_out_of_range_is_refused(noisy, strength):
+    with pytest.raises(ValueError, match="strength must be between 0 and 2"):
+        apply_strength(blur, noisy, strength)
+
+
+def test_a_denoiser_takes_a_strength(use_tiny_models, noisy):
+    denoiser = load_model("photo")
+    np.testing.assert_array_equal(denoiser.denoise(noisy, 0.0), noisy)
+    np.testing.assert_array_equal(denoiser.denoise(noisy, 1.0), denoiser.denoise(noisy))
+    removed = [np.abs(denoiser.denoise(noisy, strength) - noisy).mean() for strength in (0.5, 1.0)]
+    assert removed[0] < removed[1]
