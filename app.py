@@ -18,11 +18,14 @@ from streamlit.runtime.scriptrunner import script_runner
 from streamlit.runtime.scriptrunner.script_runner import ScriptRunner, ScriptRunnerEvent
 from streamlit.runtime.scriptrunner_utils.script_run_context import ScriptRunContext
 
-import denoise
-from denoise.classical import classical_methods
-from denoise.pipeline import DenoiseResult, claim_name, denoise_image, safe_file_stem, zip_files
-from denoise.strength import MAX_STRENGTH
-from denoise.visualize import before_after, describe_latent, fit_width, heat_map, latent_grid
+from denoise.quiet import quiet_native_logs
+
+with quiet_native_logs():  # TensorFlow's start-up lines stay out of the server's console
+    import denoise
+    from denoise.classical import classical_methods
+    from denoise.pipeline import DenoiseResult, claim_name, denoise_image, safe_file_stem, zip_files
+    from denoise.strength import MAX_STRENGTH
+    from denoise.visualize import before_after, describe_latent, fit_width, heat_map, latent_grid
 
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "tif", "tiff", "bmp", "webp", "gif"]
 NO_NOISE = "none — my photo is already noisy"

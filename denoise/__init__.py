@@ -7,27 +7,43 @@ The public API, shared by the command line, the Streamlit app and the benchmarks
 >>> clean = denoise.read_image("photo.jpg").pixels           # doctest: +SKIP
 >>> noisy = denoise.add_noise(clean, "gaussian", 25, seed=0)  # doctest: +SKIP
 >>> restored = denoiser.denoise(noisy)                      # doctest: +SKIP
+
+The names below are imported when first used, so that ``import denoise`` (and the command
+line's ``--help``) does not load TensorFlow, and the command line can load it quietly.
 """
 
-from denoise.image_io import ImageReadError, LoadedImage, encode_png, read_image, write_png
-from denoise.inference import (
-    DEFAULT_MODEL,
-    ORIENTATION_COUNTS,
-    PHOTO_MODEL,
-    PRECISION_CHOICES,
-    Denoised,
-    Denoiser,
-    ModelFileError,
-    available_models,
-    device_name,
-    load_model,
-    model_for_noise,
-    pretrained_dir,
-)
-from denoise.metrics import psnr, ssim
-from denoise.models import build_model
-from denoise.noise import NOISE_KINDS, add_noise, parse_noise
-from denoise.training import TrainingConfig, train
+from __future__ import annotations
+
+import importlib
+
+#: Where each public name lives.
+_EXPORTS = {
+    "DEFAULT_MODEL": "denoise.inference",
+    "Denoised": "denoise.inference",
+    "Denoiser": "denoise.inference",
+    "ImageReadError": "denoise.image_io",
+    "LoadedImage": "denoise.image_io",
+    "ModelFileError": "denoise.inference",
+    "NOISE_KINDS": "denoise.noise",
+    "ORIENTATION_COUNTS": "denoise.inference",
+    "PHOTO_MODEL": "denoise.inference",
+    "PRECISION_CHOICES": "denoise.inference",
+    "TrainingConfig": "denoise.training",
+    "add_noise": "denoise.noise",
+    "available_models": "denoise.inference",
+    "build_model": "denoise.models",
+    "device_name": "denoise.inference",
+    "encode_png": "denoise.image_io",
+    "load_model": "denoise.inference",
+    "model_for_noise": "denoise.inference",
+    "parse_noise": "denoise.noise",
+    "pretrained_dir": "denoise.inference",
+    "psnr": "denoise.metrics",
+    "read_image": "denoise.image_io",
+    "ssim": "denoise.metrics",
+    "train": "denoise.training",
+    "write_png": "denoise.image_io",
+}
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -56,3 +72,22 @@ __all__ = [
     "train",
     "write_png",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """Import a public name, or a submodule (``denoise.strength``), on first use."""
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    elif not name.startswith("_"):
+        try:
+            value = importlib.import_module(f"denoise.{name}")
+        except ModuleNotFoundError:
+            raise AttributeError(f"module 'denoise' has no attribute {name!r}") from None
+    else:
+        raise AttributeError(f"module 'denoise' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(__all__) | set(globals()))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import shlex
 import sys
@@ -20,20 +21,31 @@ PRECISION_CHOICES = ("auto", "float32", "mixed", "bfloat16")
 MAX_STRENGTH = 2.0
 
 
+def _libraries_quiet(arguments: argparse.Namespace) -> contextlib.AbstractContextManager:
+    """TensorFlow's start-up logs silenced (:func:`denoise.quiet.quiet_native_logs`), unless ``--verbose``."""
+    from denoise.quiet import quiet_native_logs
+
+    return contextlib.nullcontext() if arguments.verbose else quiet_native_logs()
+
+
 def _command_run(arguments: argparse.Namespace) -> int:
-    from denoise.image_io import ImageReadError, read_image, write_png
-    from denoise.inference import device_name, load_model, model_for_noise
-    from denoise.noise import add_noise, parse_noise
-    from denoise.pipeline import claim_name
+    with _libraries_quiet(arguments):
+        from denoise.image_io import ImageReadError, read_image, write_png
+        from denoise.inference import device_name, load_model, model_for_noise
+        from denoise.noise import add_noise, parse_noise
+        from denoise.pipeline import claim_name
 
     noise = parse_noise(arguments.noise) if arguments.noise else None
     model = arguments.model or model_for_noise(noise[0] if noise else None)
-    denoiser = load_model(model, orientations=arguments.orientations, precision=arguments.precision)
+    with _libraries_quiet(arguments):
+        denoiser = load_model(model, orientations=arguments.orientations, precision=arguments.precision)
+        denoiser.warm_up()  # the first model call's start-up logs come here, not between the results
     output_folder = Path(arguments.out)
     output_folder.mkdir(parents=True, exist_ok=True)
     refused, taken = 0, set()
-    views = f", {denoiser.orientations} orientations averaged" if denoiser.orientations > 1 else ""
-    print(f"model {denoiser.name}{views}, {denoiser.arithmetic} precision on {device_name()}", file=sys.stderr)
+    if arguments.verbose:
+        views = f", {denoiser.orientations} orientations averaged" if denoiser.orientations > 1 else ""
+        print(f"model {denoiser.name}{views}, {denoiser.arithmetic} precision on {device_name()}", file=sys.stderr)
     for index, input_path in enumerate(arguments.inputs):
         try:
             image = read_image(input_path)
@@ -166,6 +178,9 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="denoise", description="Denoise images with Keras autoencoders.")
+    parser.add_argument(
+        "--verbose", action="store_true", help="show the libraries' start-up logs and which model runs where"
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = commands.add_parser("run", help="denoise image files, writing one PNG per input")
@@ -261,7 +276,10 @@ def main(argv: list[str] | None = None) -> int:
     arguments = _parser().parse_args(argv)
     arguments.argv = argv
     try:
-        return arguments.handler(arguments)
+        if arguments.handler is _command_run:  # quiet while loading only: its refusals go to stderr as they come
+            return _command_run(arguments)
+        with _libraries_quiet(arguments):
+            return arguments.handler(arguments)
     except (ValueError, OSError) as error:
         print(f"denoise: error: {error}", file=sys.stderr)
         return EXIT_REFUSED

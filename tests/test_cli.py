@@ -1,4 +1,5 @@
 import json
+import os
 import subprocess
 import sys
 
@@ -191,3 +192,23 @@ def test_run_strength_zero_writes_the_input_and_out_of_range_is_refused(use_tiny
     with pytest.raises(SystemExit):
         main(["run", str(inputs / "a.png"), "--out", str(tmp_path), "--strength", "2.5"])
     assert "between 0 and 2" in capsys.readouterr().err
+
+
+def test_run_prints_no_library_logs_and_one_line_per_refused_file(tiny_models, inputs, tmp_path):
+    """TensorFlow's start-up lines (oneDNN, cuInit, absl) go nowhere; --verbose brings them back."""
+    command = [sys.executable, "-m", "denoise", "run", str(inputs / "a.png"), str(inputs / "broken.png")]
+    environment = {key: value for key, value in os.environ.items() if not key.startswith(("TF_", "GRPC", "GLOG"))}
+    environment["DENOISE_MODELS"] = str(tiny_models)
+    quiet = subprocess.run(
+        [*command, "--out", str(tmp_path / "quiet")], capture_output=True, text=True, env=environment
+    )
+    assert quiet.returncode == 2
+    assert quiet.stderr.splitlines() == [f"denoise: {inputs / 'broken.png'}: " + quiet.stderr.split(": ", 2)[2].strip()]
+    assert "not a supported image" in quiet.stderr and (tmp_path / "quiet" / "a.png").exists()
+    verbose = subprocess.run(
+        [sys.executable, "-m", "denoise", "--verbose", *command[3:], "--out", str(tmp_path / "verbose")],
+        capture_output=True,
+        text=True,
+        env=environment,
+    )
+    assert verbose.returncode == 2 and len(verbose.stderr.splitlines()) > 2  # the libraries' lines and the model
