@@ -125,6 +125,18 @@ def model_runs(
     return runs
 
 
+def parse_folder(spec: str) -> tuple[str, int | None, str]:
+    """Split a folder argument into its path, channels and row label.
+
+    ``PATH`` is evaluated as its images are; ``PATH:gray`` as their luminance, labelled
+    ``NAME-gray`` (the grey version of a colour set, e.g. ``urban100:gray``).
+    """
+    if spec.endswith(":gray"):
+        path = spec.removesuffix(":gray")
+        return path, 1, f"{Path(path).name}-gray"
+    return spec, None, Path(spec).name
+
+
 def run(
     folders: list[str],
     sigmas: list[float],
@@ -135,11 +147,12 @@ def run(
 ) -> list[dict]:
     """Evaluate every method on every folder; return one row per method, folder and sigma."""
     rows = []
-    for folder in folders:
+    for spec in folders:
+        folder, channels, folder_name = parse_folder(spec)
         for label, name, count, precision in model_runs(models, orientations, precisions):
             denoiser = denoise.load_model(name, orientations=count, precision=precision)
             denoiser.warm_up()  # the first image's time is the model's, as for the classical methods
-            for row in evaluate(denoiser.denoise, folder, sigmas):
+            for row in evaluate(denoiser.denoise, folder, sigmas, channels):
                 rows.append(
                     {
                         "method": label,
@@ -147,7 +160,7 @@ def run(
                         "orientations": count,
                         "precision": precision,
                         "arithmetic": denoiser.arithmetic,
-                        "folder": Path(folder).name,
+                        "folder": folder_name,
                         **row,
                     }
                 )
@@ -155,15 +168,20 @@ def run(
         for key in classical:
             label, method = CLASSICAL[key]
             for sigma in sigmas:
-                [row] = evaluate(lambda noisy, sigma=sigma, method=method: method(noisy, sigma / 255), folder, [sigma])
-                rows.append({"method": label, "kind": "classical", "folder": Path(folder).name, **row})
+                [row] = evaluate(
+                    lambda noisy, sigma=sigma, method=method: method(noisy, sigma / 255), folder, [sigma], channels
+                )
+                rows.append({"method": label, "kind": "classical", "folder": folder_name, **row})
                 print_row(rows[-1])
     return rows
 
 
 def folder_groups(folders: list[str], jobs: int) -> list[list[str]]:
     """Split ``folders`` into at most ``jobs`` groups of about equal work (bytes of image files)."""
-    cost = {folder: sum(path.stat().st_size for path in Path(folder).iterdir() if path.is_file()) for folder in folders}
+    cost = {
+        folder: sum(path.stat().st_size for path in Path(parse_folder(folder)[0]).iterdir() if path.is_file())
+        for folder in folders
+    }
     groups: list[list[str]] = [[] for _ in range(min(jobs, len(folders)))]
     loads = [0] * len(groups)
     for folder in sorted(folders, key=cost.__getitem__, reverse=True):
@@ -197,7 +215,7 @@ def run_in_parallel(folders: list[str], jobs: int, job_arguments: list[str]) -> 
             if process.wait() != 0:
                 raise RuntimeError(f"benchmark job {' '.join(process.args)} failed with exit code {process.returncode}")
             rows += json.loads(output.with_suffix(".json").read_text())["rows"]
-    order = [Path(folder).name for folder in folders]
+    order = [parse_folder(folder)[2] for folder in folders]
     return sorted(rows, key=lambda row: order.index(row["folder"]))
 
 
@@ -412,7 +430,9 @@ def update_cards(rows: list[dict], command: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark from the command line."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("folders", nargs="+", help="folders of clean test images")
+    parser.add_argument(
+        "folders", nargs="+", help="folders of clean test images; PATH:gray evaluates a colour set's luminance"
+    )
     parser.add_argument("--sigma", type=float, nargs="+", default=[15, 25, 50])
     parser.add_argument("--models", nargs="*", help="model families (default: every shipped family)")
     parser.add_argument(

@@ -22,7 +22,13 @@ from denoise import DEFAULT_MODEL
 from denoise.inference import DEFAULT_PRECISION, run_label
 
 START, END = "<!-- results:start -->", "<!-- results:end -->"
-FOLDER_NAMES = {"set12": "Set12", "bsd68": "BSD68", "cbsd68": "CBSD68"}
+FOLDER_NAMES = {
+    "set12": "Set12",
+    "bsd68": "BSD68",
+    "cbsd68": "CBSD68",
+    "urban100": "Urban100",
+    "urban100-gray": "Urban100 grey",
+}
 
 
 def summary_table(report: dict) -> str:
@@ -76,9 +82,34 @@ def render(report: dict) -> str:
         f"({machine['backend']} backend, {machine['device']}), with\n\n```bash\n.venv/bin/{report['command']}\n```\n",
         summary_table(report),
     ]
+    for update in report.get("updates", []):
+        parts.insert(
+            1,
+            f"and the rows of {', '.join(update['methods'])} on {', '.join(update['folders'])} with\n\n"
+            f"```bash\n.venv/bin/{update['command']}\n```\n",
+        )
     if report.get("targets"):
         parts.append(targets_table(report["targets"]))
     return "\n".join(parts)
+
+
+def merge(report: dict, update: dict) -> dict:
+    """Return ``report`` with ``update``'s rows in place of its rows of the same method, folder and sigma.
+
+    Rows ``report`` lacks (a new folder, a new method) are added; the targets table stays
+    ``report``'s. The update's command and machine are kept under ``updates``, so every row
+    still says which command measured it.
+    """
+    key = lambda row: (row["method"], row["folder"], row["sigma"])  # noqa: E731
+    replaced = {key(row) for row in update["rows"]}
+    rows = [row for row in report["rows"] if key(row) not in replaced] + update["rows"]
+    note = {
+        "command": update["command"],
+        "machine": update["machine"],
+        "methods": sorted({row["method"] for row in update["rows"]}),
+        "folders": sorted({row["folder"] for row in update["rows"]}, key=[row["folder"] for row in rows].index),
+    }
+    return {**report, "rows": rows, "updates": [*report.get("updates", []), note]}
 
 
 def replace_section(text: str, section: str) -> str:
@@ -101,8 +132,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("report", help="JSON written by benchmarks.benchmark")
     parser.add_argument("--readme", help="Markdown file whose results section to replace")
+    parser.add_argument(
+        "--update",
+        nargs="+",
+        default=[],
+        metavar="JSON",
+        help="later benchmark JSONs whose rows replace the report's rows of the same method, folder and sigma",
+    )
     arguments = parser.parse_args(argv)
-    section = render(json.loads(Path(arguments.report).read_text()))
+    report = json.loads(Path(arguments.report).read_text())
+    for update in arguments.update:
+        report = merge(report, json.loads(Path(update).read_text()))
+    section = render(report)
     print(section)
     if arguments.readme:
         path = Path(arguments.readme)

@@ -20,8 +20,12 @@ from denoise.noise import add_noise
 __all__ = ["evaluate", "noisy_test_set"]
 
 
-def noisy_test_set(folder: str | Path, sigma: float) -> list[tuple[str, np.ndarray, np.ndarray]]:
+def noisy_test_set(
+    folder: str | Path, sigma: float, channels: int | None = None
+) -> list[tuple[str, np.ndarray, np.ndarray]]:
     """Return ``(name, clean, noisy)`` for every image of ``folder``, noise seeded per image.
+
+    ``channels`` converts every image (1: its luminance, as a grey test set); None keeps each as it is.
 
     Raises
     ------
@@ -34,14 +38,17 @@ def noisy_test_set(folder: str | Path, sigma: float) -> list[tuple[str, np.ndarr
         raise ValueError(f"no images found in {folder}")
     pairs = []
     for index, path in enumerate(paths):
-        clean = read_image(path).pixels
+        clean = read_image(path, channels=channels).pixels
         noisy = add_noise(clean, "gaussian", sigma, seed=[index, int(round(sigma * 100))], clip=False)
         pairs.append((path.name, clean, noisy))
     return pairs
 
 
 def evaluate(
-    denoise_function: Callable[[np.ndarray], np.ndarray], folder: str | Path, sigmas: Iterable[float]
+    denoise_function: Callable[[np.ndarray], np.ndarray],
+    folder: str | Path,
+    sigmas: Iterable[float],
+    channels: int | None = None,
 ) -> list[dict]:
     """Measure PSNR, SSIM and speed of ``denoise_function`` on ``folder`` at each sigma.
 
@@ -53,6 +60,8 @@ def evaluate(
         Clean test images.
     sigmas : iterable of float
         Noise standard deviations on the 0-255 scale.
+    channels : int, optional
+        Convert every image to this many channels first (1: grey); None keeps them.
 
     Returns
     -------
@@ -63,7 +72,7 @@ def evaluate(
     """
     rows = []
     for sigma in sigmas:
-        pairs = noisy_test_set(folder, sigma)
+        pairs = noisy_test_set(folder, sigma, channels)
         scores, structural, noisy_scores, seconds, megapixels = [], [], [], 0.0, 0.0
         for _, clean, noisy in pairs:
             started = time.perf_counter()

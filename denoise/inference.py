@@ -10,6 +10,7 @@ also have its grey model denoise each colour image's luminance (:data:`LUMINANCE
 
 from __future__ import annotations
 
+import importlib.resources
 import json
 import os
 import re
@@ -109,8 +110,17 @@ class ModelFileError(ValueError):
 
 
 def pretrained_dir() -> Path:
-    """Folder of the shipped models (``$DENOISE_MODELS`` if set, else ``pretrained/``)."""
-    return Path(os.environ.get("DENOISE_MODELS", Path(__file__).resolve().parent.parent / "pretrained"))
+    """Folder of the shipped models.
+
+    ``$DENOISE_MODELS`` if set; else the installed package ``denoise.pretrained`` (a wheel, or
+    any install from any directory); else, in a source checkout, its top-level ``pretrained/``.
+    """
+    if "DENOISE_MODELS" in os.environ:
+        return Path(os.environ["DENOISE_MODELS"])
+    try:
+        return Path(str(importlib.resources.files("denoise.pretrained")))
+    except ModuleNotFoundError:  # an editable install maps only the top-level package
+        return Path(__file__).resolve().parent.parent / "pretrained"
 
 
 def available_models() -> dict[str, dict]:

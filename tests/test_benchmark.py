@@ -1,5 +1,6 @@
 import json
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -291,3 +292,49 @@ def test_speed_ratio_times_the_model_and_non_local_means_in_turns(use_tiny_model
         ratio = row["model_seconds_per_megapixel"] / row["nlm_seconds_per_megapixel"]
         assert row["time_ratio_to_nlm"] == pytest.approx(ratio) and row["speed_goal_met"] == (ratio <= 1)
     assert "| set | 50 | unet float32 | float32 |" in capsys.readouterr().out
+
+
+def test_report_merges_a_later_run_in_place_of_the_same_rows_and_names_its_command():
+    from benchmarks.report import merge, render
+
+    def row(method: str, folder: str, psnr: float) -> dict:
+        return {
+            "method": method,
+            "folder": folder,
+            "sigma": 25.0,
+            "psnr": psnr,
+            "ssim": 0.8,
+            "seconds_per_megapixel": 1,
+        }
+
+    machine = {"processor": "Test CPU", "cpus": 2, "keras": "3", "backend": "tensorflow", "device": "CPU"}
+    first = {
+        "command": "bench A",
+        "machine": machine,
+        "rows": [row("unet", "bsd68", 29.0), row("conv-8", "bsd68", 25.0)],
+    }
+    later = {
+        "command": "bench B",
+        "machine": machine,
+        "rows": [row("conv-8", "bsd68", 26.0), row("conv-8", "urban100", 24.0)],
+    }
+    merged = merge(first, later)
+    assert sorted((r["method"], r["folder"], r["psnr"]) for r in merged["rows"]) == [
+        ("conv-8", "bsd68", 26.0),
+        ("conv-8", "urban100", 24.0),
+        ("unet", "bsd68", 29.0),
+    ]
+    text = render(merged)
+    assert "bench A" in text and "rows of conv-8 on bsd68, urban100 with" in text and "bench B" in text
+    assert "| conv-8 | 26.00 | 24.00 |" in text
+
+
+def test_a_grey_folder_spec_evaluates_the_luminance(tmp_path):
+    from benchmarks.benchmark import parse_folder
+    from denoise.evaluation import noisy_test_set
+
+    Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(tmp_path / "a.png")
+    assert parse_folder(f"{tmp_path}:gray") == (str(tmp_path), 1, f"{tmp_path.name}-gray")
+    assert parse_folder(str(tmp_path)) == (str(tmp_path), None, tmp_path.name)
+    [(_, clean, _)] = noisy_test_set(tmp_path, 25, channels=1)
+    assert clean.shape == (16, 16, 1)

@@ -1,0 +1,68 @@
+"""The package as a user installs it: a wheel that carries its models and runs from any folder."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.slow
+def test_the_wheel_ships_its_models_and_runs_from_anywhere(tmp_path):
+    """Build the wheel, install it apart from the checkout, and denoise a sample with it."""
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            tmp_path / "dist",
+            ROOT,
+        ],
+        check=True,
+        capture_output=True,
+    )
+    [wheel] = (tmp_path / "dist").glob("denoise-*.whl")
+    site = tmp_path / "site"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", site, wheel],
+        check=True,
+        capture_output=True,
+    )
+    shipped = {path.name for path in (ROOT / "pretrained").iterdir() if path.suffix in (".keras", ".json")}
+    assert shipped <= {path.name for path in (site / "denoise" / "pretrained").iterdir()}
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    rng = np.random.default_rng(0)
+    Image.fromarray((rng.random((48, 64, 3)) * 255).astype(np.uint8)).save(elsewhere / "sample.png")
+    environment = {"PYTHONPATH": str(site), "PATH": str(Path(sys.executable).parent)}
+    where = subprocess.run(
+        [sys.executable, "-c", "import denoise, denoise.inference as i; print(denoise.__file__, i.pretrained_dir())"],
+        cwd=elsewhere,
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    module_file, models = where.stdout.split()
+    assert module_file.startswith(str(site)) and models.startswith(str(site))
+    run = subprocess.run(
+        [sys.executable, "-m", "denoise", "run", "sample.png", "--out", "out"],
+        cwd=elsewhere,
+        env=environment,
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 0, run.stderr
+    assert "(photo-color)" in run.stdout and run.stderr == ""
+    with Image.open(elsewhere / "out" / "sample.png") as written:
+        assert written.size == (64, 48)
