@@ -18,10 +18,14 @@ import sys
 from pathlib import Path
 
 from benchmarks.benchmark import DEFAULT_NAMES, targets_table
-from denoise import DEFAULT_MODEL
+from benchmarks.real_noise import markdown as real_noise_markdown
+from denoise import DEFAULT_MODEL, available_models
 from denoise.inference import DEFAULT_PRECISION, run_label
 
 START, END = "<!-- results:start -->", "<!-- results:end -->"
+#: Markers of the models table and of the real-noise table in the README.
+MODELS_MARKERS = ("<!-- models:start -->", "<!-- models:end -->")
+REAL_NOISE_MARKERS = ("<!-- real-noise:start -->", "<!-- real-noise:end -->")
 FOLDER_NAMES = {
     "set12": "Set12",
     "bsd68": "BSD68",
@@ -112,8 +116,24 @@ def merge(report: dict, update: dict) -> dict:
     return {**report, "rows": rows, "updates": [*report.get("updates", []), note]}
 
 
-def replace_section(text: str, section: str) -> str:
-    """Put ``section`` between the results markers of ``text``.
+def models_table(cards: dict[str, dict]) -> str:
+    """One Markdown row per shipped model, from its card: what it is, its size and what it is for."""
+    lines = [
+        "| model | architecture | channels | latent size | parameters | trained on | for |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, card in sorted(cards.items()):
+        noise = ", ".join(card.get("noise", [])) + (" + real pairs" if card.get("pairs") else "")
+        purpose = card.get("purpose", "").split(":")[0].split(".")[0]
+        lines.append(
+            f"| `{name}` | {card['architecture']} | {card['channels']} | {card['latent_size']} "
+            f"| {card['parameters']:,} | {noise} | {purpose} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def replace_section(text: str, section: str, markers: tuple[str, str] = (START, END)) -> str:
+    """Put ``section`` between the ``markers`` of ``text`` (by default the results markers).
 
     Raises
     ------
@@ -121,10 +141,11 @@ def replace_section(text: str, section: str) -> str:
         If the markers are missing or out of order.
 
     """
-    start, end = text.find(START), text.find(END)
+    start_marker, end_marker = markers
+    start, end = text.find(start_marker), text.find(end_marker)
     if start < 0 or end < start:
-        raise ValueError(f"the file needs {START} and, after it, {END}")
-    return text[: start + len(START)] + "\n" + section + text[end:]
+        raise ValueError(f"the file needs {start_marker} and, after it, {end_marker}")
+    return text[: start + len(start_marker)] + "\n" + section + text[end:]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -139,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         metavar="JSON",
         help="later benchmark JSONs whose rows replace the report's rows of the same method, folder and sigma",
     )
+    parser.add_argument("--real-noise", metavar="JSON", help="benchmarks.real_noise's JSON, for its README table")
     arguments = parser.parse_args(argv)
     report = json.loads(Path(arguments.report).read_text())
     for update in arguments.update:
@@ -147,7 +169,14 @@ def main(argv: list[str] | None = None) -> int:
     print(section)
     if arguments.readme:
         path = Path(arguments.readme)
-        path.write_text(replace_section(path.read_text(), section))
+        text = replace_section(path.read_text(), section)
+        if MODELS_MARKERS[0] in text:
+            text = replace_section(text, models_table(available_models()), MODELS_MARKERS)
+        if arguments.real_noise:
+            real_noise = json.loads(Path(arguments.real_noise).read_text())
+            command = f"```bash\n.venv/bin/{real_noise['command']}\n```\n\n"
+            text = replace_section(text, command + real_noise_markdown(real_noise) + "\n", REAL_NOISE_MARKERS)
+        path.write_text(text)
     return 0
 
 

@@ -167,7 +167,8 @@ def test_eval_and_run_in_bfloat16(use_tiny_models, tmp_path, capsys):
         assert rows[precision]["arithmetic"] == ("float32" if precision == "auto" else precision)
     for precision in ("mixed", "bfloat16"):
         assert abs(rows[precision]["psnr"] - rows["float32"]["psnr"]) < 0.5  # the same model, rounded
-    assert main(["run", str(folder / "0.png"), "--out", str(tmp_path / "out"), "--precision", "bfloat16"]) == 0
+    run = ["run", str(folder / "0.png"), "--out", str(tmp_path / "out"), "--precision", "bfloat16"]
+    assert main(["--verbose", *run]) == 0
     assert ", bfloat16 precision on " in capsys.readouterr().err
     assert Image.open(tmp_path / "out" / "0.png").size == (40, 32)
     with pytest.raises(SystemExit):
