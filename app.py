@@ -14,10 +14,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import streamlit as st
 from skimage import data as sample_images
-from streamlit.runtime.scriptrunner import script_runner
-from streamlit.runtime.scriptrunner.script_runner import ScriptRunner, ScriptRunnerEvent
-from streamlit.runtime.scriptrunner_utils.script_run_context import ScriptRunContext
 
+import streamlit_workarounds
 from denoise.quiet import quiet_native_logs
 
 with quiet_native_logs():  # TensorFlow's start-up lines stay out of the server's console
@@ -51,37 +49,7 @@ FAMILIES = {
 
 st.set_page_config(page_title="denoise", layout="wide")
 
-# After every script run Streamlit calls keras.backend.clear_session() (its "problem modules"
-# clean-up), which empties TensorFlow's kernel cache, so the first model call of each rerun
-# rebuilt its kernels: about 0.1 s more on every interaction on this project's CPU, shown in
-# the caption. The models here are built once and shared; there is no Keras state to clear.
-script_runner._clean_problem_modules = lambda: None
-
-
-def keep_files_of_interrupted_runs(finish: Callable[..., None]) -> Callable[..., None]:
-    """Wrap ``ScriptRunner._on_script_finished`` so that a run that was cut short deletes no files.
-
-    After each run Streamlit deletes the files of the images that the run did not show. A run
-    stopped by a rerun (a slider moved) has not shown them all yet, while the browser still
-    displays them and may fetch them again: a broken image (streamlit/streamlit#4711, #5834).
-    Streamlit already skips that clean-up for a run whose body never started; this treats a run
-    that stopped early the same way. The next run that finishes still deletes what nobody shows.
-    """
-
-    @functools.wraps(finish)
-    def finish_run(
-        runner: ScriptRunner, ctx: ScriptRunContext, event: ScriptRunnerEvent, premature_stop: bool, *rest: object
-    ) -> None:
-        if premature_stop or event == ScriptRunnerEvent.SCRIPT_STOPPED_FOR_RERUN:
-            ctx._has_script_started = False  # the flag Streamlit checks before its clean-up
-        finish(runner, ctx, event, premature_stop, *rest)
-
-    finish_run.keeps_files = True
-    return finish_run
-
-
-if not getattr(ScriptRunner._on_script_finished, "keeps_files", False):  # this script reruns; wrap once
-    ScriptRunner._on_script_finished = keep_files_of_interrupted_runs(ScriptRunner._on_script_finished)
+streamlit_workarounds.apply()  # version-guarded; see the module
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,6 @@ import threading
 import traceback
 import zipfile
 from pathlib import Path
-from types import SimpleNamespace
 
 import keras
 import numpy as np
@@ -85,39 +84,6 @@ def test_reruns_keep_the_keras_session():
     before = keras.layers.Dense(1).name
     app.run()
     assert keras.layers.Dense(1).name != before  # a cleared session restarts Keras's name counter
-
-
-def test_runs_cut_short_leave_the_image_files_for_the_next_full_run(monkeypatch):
-    """A run stopped by a rerun must not delete images the browser still shows (app.py)."""
-    from streamlit.runtime.scriptrunner import script_runner
-    from streamlit.runtime.scriptrunner_utils.script_run_context import ScriptRunContext
-
-    start()  # app.py wraps the clean-up of the ScriptRunner that `streamlit run` uses
-    removals = []
-    managers = SimpleNamespace(
-        media_file_mgr=SimpleNamespace(remove_orphaned_files=lambda: removals.append("media")),
-        dataframe_source_mgr=SimpleNamespace(remove_orphaned_sources=lambda: None),
-    )
-    monkeypatch.setattr(script_runner.runtime, "exists", lambda: True)
-    monkeypatch.setattr(script_runner.runtime, "get_instance", lambda: managers)
-    runner = SimpleNamespace(
-        _join_wake_lock=threading.Lock(),
-        _session_state=SimpleNamespace(on_script_finished=lambda *arguments, **options: None),
-        on_event=SimpleNamespace(send=lambda *arguments, **options: None),
-    )
-    context_type = type("Context", (), {"has_script_started": ScriptRunContext.has_script_started})
-    events = script_runner.ScriptRunnerEvent
-    for event, premature_stop, removed in [
-        (events.SCRIPT_STOPPED_WITH_SUCCESS, False, ["media"]),  # a full run cleans up
-        (events.SCRIPT_STOPPED_WITH_SUCCESS, True, []),  # stopped for a new run (fast reruns)
-        (events.SCRIPT_STOPPED_FOR_RERUN, False, []),  # stopped by a rerun request
-    ]:
-        removals.clear()
-        context = context_type()
-        context._has_script_started = True
-        context.shared = SimpleNamespace(widget_ids_this_run=SimpleNamespace(snapshot=set))
-        script_runner.ScriptRunner._on_script_finished(runner, context, event, premature_stop, None)
-        assert removals == removed, event
 
 
 def test_upload_good_and_bad_files(media):
@@ -291,7 +257,6 @@ def shared_runtime(monkeypatch):
 
 def test_eight_concurrent_sessions_each_get_their_own_result(shared_runtime):
     """Each session uploads an image of its own size and level; each must see its own result."""
-    import threading
 
     results, errors = {}, []
 

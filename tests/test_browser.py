@@ -74,12 +74,13 @@ def test_upload_move_sliders_and_download(server, browser, tmp_path, camera):
     page.get_by_text("Best quality (U-Net)").click()
     page.get_by_text("unet-gray on").first.wait_for(timeout=60_000)
     page.get_by_text("32 × 40 × 128").first.wait_for(timeout=60_000)  # the U-Net's latent section is drawn
-    page.wait_for_timeout(1500)
+    # Wait for the whole page: original, noisy, denoised, split, latent grid and error map, all loaded.
+    page.wait_for_function(
+        "() => document.images.length >= 6 && [...document.images].every(image => image.complete)", timeout=60_000
+    )
     # Every image on the page loaded: none was deleted by a run that a slider move cut short.
-    page.wait_for_function("() => [...document.images].every(image => image.complete)", timeout=30_000)
     broken = page.evaluate("() => [...document.images].filter(image => image.naturalWidth === 0).map(i => i.src)")
     assert broken == []
-    assert page.evaluate("() => document.images.length") >= 6  # original, noisy, denoised, split, latent, error
 
     with page.expect_download(timeout=60_000) as download_info:
         page.get_by_role("button", name="Download camera-denoised.png").click()
