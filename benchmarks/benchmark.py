@@ -31,6 +31,7 @@ from pathlib import Path
 import keras
 
 import denoise
+from denoise.cards import read_card, write_card
 from denoise.classical import bm3d, non_local_means, total_variation
 from denoise.evaluation import evaluate
 from denoise.inference import DEFAULT_PRECISION, PRECISION_CHOICES, run_label
@@ -416,7 +417,7 @@ def update_cards(rows: list[dict], command: str) -> None:
         card_path = denoise.pretrained_dir() / f"{member}.json"
         if not card_path.exists():
             continue
-        card = json.loads(card_path.read_text())
+        card = read_card(card_path)
         measured = card.setdefault("measured", {"command": command, "results": {}})
         measured["command"] = command
         measured["arithmetic"] = row["arithmetic"]
@@ -424,7 +425,7 @@ def update_cards(rows: list[dict], command: str) -> None:
             "psnr": round(row["psnr"], 2),
             "ssim": round(row["ssim"], 4),
         }
-        card_path.write_text(json.dumps(card, indent=2) + "\n")
+        write_card(card_path, card, card_path.with_suffix(".keras"))
 
 
 def main(argv: list[str] | None = None) -> int:

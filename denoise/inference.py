@@ -11,7 +11,6 @@ also have its grey model denoise each colour image's luminance (:data:`LUMINANCE
 from __future__ import annotations
 
 import importlib.resources
-import json
 import os
 import re
 import threading
@@ -24,6 +23,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from denoise.cards import CardError, check_weights, read_card
 from denoise.classical import estimate_noise_sigma
 from denoise.models import LATENT_LAYER, PRECISIONS, model_stride, with_precision
 from denoise.strength import apply_strength
@@ -128,7 +128,7 @@ def available_models() -> dict[str, dict]:
     cards = {}
     for card_path in sorted(pretrained_dir().glob("*.json")):
         if card_path.with_suffix(".keras").exists():
-            cards[card_path.stem] = json.loads(card_path.read_text())
+            cards[card_path.stem] = read_card(card_path)
     return cards
 
 
@@ -250,7 +250,8 @@ def read_model_file(path: Path) -> LoadedModel:
     ------
     ModelFileError
         If the file is missing, not a Keras archive, cannot be loaded, or is not a model of
-        grey or colour images.
+        grey or colour images; or if its card (``.json`` beside it) is not a valid card or
+        names other weights (:mod:`denoise.cards`).
 
     """
     if not path.is_file():
@@ -263,7 +264,11 @@ def read_model_file(path: Path) -> LoadedModel:
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise ModelFileError(f"{path}: cannot load model ({reason[:200]})") from None
     card_path = path.with_suffix(".json")
-    card = json.loads(card_path.read_text()) if card_path.exists() else {}
+    try:
+        card = read_card(card_path) if card_path.exists() else {}
+        check_weights(card, path)
+    except CardError as error:
+        raise ModelFileError(str(error)) from None
     input_shape = model.input_shape
     if len(input_shape) == 2:  # flattened patches
         patch_values = input_shape[1]

@@ -30,6 +30,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from denoise.cards import write_card
 from denoise.data import (
     NoiseRange,
     PatchSequence,
@@ -237,7 +238,7 @@ class _Recorder(keras.callbacks.Callback):
         )
         _save_model(self.model, self.paths["checkpoint"], include_optimizer=True)
         _write_json(self.paths["log"], self.log)
-        _write_json(self.paths["card"], self.card)
+        self.card.update(write_card(self.paths["card"], self.card, self.paths["model"]))
         print(
             f"epoch {record['epoch']}: val_psnr {record['val_psnr']:.2f} dB (best {max(best, record['val_psnr']):.2f})",
             flush=True,
