@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Prepare, on this machine, what scripts/gpu_session.sh needs on the GPU machine, which has
-# JAX with CUDA but no Keras and no network: the Keras wheels of requirements.lock in .whl/,
+# JAX with CUDA but no Keras, no PyWavelets and no network: those wheels of requirements.lock in .whl/,
 # and training images in .gpu-data/train/ (colour always, for the training timing; grey too
 # when asked for). Both are ignored by git; pass them to the device tool's `carry`.
 # Usage: scripts/gpu_prepare.sh DATA_DIR [gray] [color]
@@ -15,7 +15,7 @@ for kind in "$@"; do
     *) echo "kind must be gray or color, got $kind" >&2; exit 2 ;;
   esac
 done
-pins=$(grep -iE '^(keras|namex|optree)==' requirements.lock)
+pins=$(grep -iE '^(keras|namex|optree|PyWavelets)==' requirements.lock)
 python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
   --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
   -d .whl $pins
