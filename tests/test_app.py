@@ -163,6 +163,19 @@ def test_a_noise_level_of_zero_compares_with_the_original_not_with_minus_infinit
     assert psnr.value.endswith(" dB") and psnr.proto.delta == "no noise at this level"
 
 
+def test_already_noisy_photo_runs_the_photo_model_once_with_a_strength_slider():
+    app = start()
+    app.sidebar.selectbox[0].select("none — my photo is already noisy").run()
+    upload(app, ("photo.png", png_bytes(48, 64)))
+    captions = [item.caption for image in app.get("image") for item in image.proto.imgs]
+    assert "Input" in captions and "Original" not in captions and "Noisy" not in captions  # shown once
+    assert any(caption.value.startswith("photo-color on") for caption in app.caption)
+    strength = next(slider for slider in app.sidebar.slider if slider.label == "Strength")
+    strength.set_value(0.0).run()
+    assert not app.exception
+    assert any("photo-color, strength 0 on" in caption.value for caption in app.caption)
+
+
 def test_already_noisy_photo_shows_estimated_sigma():
     app = start()
     app.sidebar.selectbox[0].select("none — my photo is already noisy").run()
@@ -179,6 +192,7 @@ def test_latent_slider_moves_over_shipped_sizes():
     sizes = sorted({card["latent_size"] for card in available_models().values() if card["architecture"] == "conv"})
     app = start()
     app.sidebar.radio[0].set_value("Latent-size family (conv autoencoder)").run()
+    assert any("show what a bottleneck costs" in caption.value for caption in app.sidebar.caption)
     latent_slider = app.sidebar.select_slider[0]
     assert list(latent_slider.options) == [str(size) for size in sizes]
     counts = []
