@@ -421,10 +421,9 @@ def update_cards(rows: list[dict], command: str) -> None:
         measured = card.setdefault("measured", {"command": command, "results": {}})
         measured["command"] = command
         measured["arithmetic"] = row["arithmetic"]
-        measured["results"].setdefault(row["folder"], {})[f"sigma_{row['sigma']:g}"] = {
-            "psnr": round(row["psnr"], 2),
-            "ssim": round(row["ssim"], 4),
-        }
+        folder = measured["results"].setdefault(row["folder"], {})
+        folder["command"] = command  # each folder says which run measured it
+        folder[f"sigma_{row['sigma']:g}"] = {"psnr": round(row["psnr"], 2), "ssim": round(row["ssim"], 4)}
         write_card(card_path, card, card_path.with_suffix(".keras"))
 
 

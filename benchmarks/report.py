@@ -86,10 +86,11 @@ def render(report: dict) -> str:
         f"({machine['backend']} backend, {machine['device']}), with\n\n```bash\n.venv/bin/{report['command']}\n```\n",
         summary_table(report),
     ]
-    for update in report.get("updates", []):
+    for index, update in enumerate(report.get("updates", [])):
         parts.insert(
-            1,
-            f"and the rows of {', '.join(update['methods'])} on {', '.join(update['folders'])} with\n\n"
+            1 + index,
+            f"and the rows of {', '.join(update['methods'])} on {', '.join(update['folders'])} "
+            f"on {update['machine']['processor']}, {update['machine']['cpus']} cores, with\n\n"
             f"```bash\n.venv/bin/{update['command']}\n```\n",
         )
     if report.get("targets"):

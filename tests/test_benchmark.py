@@ -325,7 +325,8 @@ def test_report_merges_a_later_run_in_place_of_the_same_rows_and_names_its_comma
         ("unet", "bsd68", 29.0),
     ]
     text = render(merged)
-    assert "bench A" in text and "rows of conv-8 on bsd68, urban100 with" in text and "bench B" in text
+    assert "bench A" in text and "rows of conv-8 on bsd68, urban100 on Test CPU, 2 cores, with" in text
+    assert "bench B" in text
     assert "| conv-8 | 26.00 | 24.00 |" in text
 
 

@@ -258,7 +258,8 @@ def test_a_colour_low_noise_model_is_routed_like_the_grey_one(luminance_models, 
 @pytest.mark.parametrize("link", [{"weight": 0}, {"weight": 1.5}, {"weight": "0.7"}, {"weight": True}, {}, 0.7])
 def test_bad_luminance_weights_are_refused(luminance_models, link):
     set_card_field(luminance_models, "unet-color", "grey_luminance", link)
-    with pytest.raises(ModelFileError, match="needs a weight above 0 and at most 1"):
+    refusal = "needs a weight above 0 and at most 1|'grey_luminance' has the wrong type"
+    with pytest.raises(ModelFileError, match=refusal):
         load_model("default")
 
 
@@ -332,7 +333,7 @@ def test_pipeline_and_cli_name_the_model_that_ran(low_noise_models, camera, tmp_
     [
         ({"model": "../unet-gray", "below_sigma": 20}, "needs a model name"),
         ({"model": "conv-2-gray"}, "needs a model name"),
-        ("conv-2-gray", "needs a model name"),
+        ("conv-2-gray", "'low_noise' has the wrong type"),  # the card check refuses a link that is no object
         ({"model": "missing", "below_sigma": 20}, "not found"),
         ({"model": "conv-2-color", "below_sigma": 20}, "takes 3 channels"),
     ],
