@@ -46,8 +46,11 @@ def test_speckle_variance(flat):
     assert abs(noisy.var() / (0.25 * 0.04) - 1) < 0.05
 
 
-@pytest.mark.parametrize("kind,level", [("gaussian", 10), ("poisson", 20), ("salt_pepper", 0.05), ("speckle", 0.1)])
-@pytest.mark.parametrize("shape", [(20, 30), (20, 30, 1), (20, 30, 3)])
+@pytest.mark.parametrize(
+    "kind,level",
+    [("gaussian", 10), ("poisson", 20), ("salt_pepper", 0.05), ("speckle", 0.1), ("camera", 3200), ("correlated", 15)],
+)
+@pytest.mark.parametrize("shape", [(20, 30), (20, 30, 1), (20, 30, 3), (21, 31, 3)])
 def test_shape_dtype_and_seed(kind, level, shape):
     image = np.random.default_rng(0).random(shape).astype(np.float32)
     first = add_noise(image, kind, level, seed=7)
@@ -120,17 +123,6 @@ def test_correlated_gaussian_has_its_sigma_and_is_correlated():
     assert all(abs(residual.std() * 255 / 10 - 1) < 0.05 for residual in residuals)
     neighbours = [_correlations(residual)[0] for residual in residuals]
     assert max(neighbours) > 0.3
-
-
-@pytest.mark.parametrize("kind, level", [("camera", 3200), ("correlated", 15)])
-@pytest.mark.parametrize("shape", [(33, 47), (33, 47, 1), (33, 47, 3)])
-def test_camera_and_correlated_noise_keep_every_layout_and_their_seed(kind, level, shape):
-    image = np.random.default_rng(0).random(shape).astype(np.float32)
-    first = add_noise(image, kind, level, seed=7)
-    assert first.shape == shape and first.dtype == np.float32
-    assert 0 <= first.min() and first.max() <= 1
-    assert np.array_equal(first, add_noise(image, kind, level, seed=7))
-    assert not np.array_equal(first, add_noise(image, kind, level, seed=8))
 
 
 def test_camera_pipeline_round_trip_is_close_to_identity():
