@@ -408,7 +408,8 @@ def plot_latent_curve(rows: list[dict], path: Path) -> bool:
 
 
 def update_cards(rows: list[dict], command: str) -> None:
-    """Write each model's measured PSNR/SSIM into its card in the models folder."""
+    """Write each model's measured PSNR/SSIM into its card in the models folder (each card once)."""
+    cards: dict[Path, dict] = {}
     for row in rows:
         if row["kind"] != "model" or row["orientations"] != 1 or row["precision"] != DEFAULT_PRECISION:
             continue
@@ -417,13 +418,16 @@ def update_cards(rows: list[dict], command: str) -> None:
         card_path = denoise.pretrained_dir() / f"{member}.json"
         if not card_path.exists():
             continue
-        card = read_card(card_path)
+        if card_path not in cards:
+            cards[card_path] = read_card(card_path)
+        card = cards[card_path]
         measured = card.setdefault("measured", {"command": command, "results": {}})
         measured["command"] = command
         measured["arithmetic"] = row["arithmetic"]
         folder = measured["results"].setdefault(row["folder"], {})
         folder["command"] = command  # each folder says which run measured it
         folder[f"sigma_{row['sigma']:g}"] = {"psnr": round(row["psnr"], 2), "ssim": round(row["ssim"], 4)}
+    for card_path, card in cards.items():
         write_card(card_path, card, card_path.with_suffix(".keras"))
 
 

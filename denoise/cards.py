@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
+
+from denoise.files import write_json
 
 __all__ = ["SCHEMA_VERSION", "CardError", "check_card", "check_weights", "read_card", "weights_digest", "write_card"]
 
@@ -118,13 +118,5 @@ def write_card(path: Path, card: dict, weights: Path | None = None) -> dict:
     if weights is not None and Path(weights).exists():
         card["sha256"] = weights_digest(weights)
     check_card(card, str(path))
-    path = Path(path)
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".json")
-    try:
-        with os.fdopen(descriptor, "w") as file:
-            file.write(json.dumps(card, indent=2) + "\n")
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    write_json(Path(path), card)
     return card

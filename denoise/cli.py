@@ -29,15 +29,14 @@ def _libraries_quiet(arguments: argparse.Namespace) -> contextlib.AbstractContex
 
 
 def _command_run(arguments: argparse.Namespace) -> int:
-    with _libraries_quiet(arguments):
+    with _libraries_quiet(arguments):  # loading the libraries and the model; an error leaves it first
         from denoise.image_io import ImageReadError, read_image, write_png
         from denoise.inference import device_name, load_model, model_for_noise
         from denoise.noise import add_noise, parse_noise
         from denoise.pipeline import claim_name
 
-    noise = parse_noise(arguments.noise) if arguments.noise else None
-    model = arguments.model or model_for_noise(noise[0] if noise else None)
-    with _libraries_quiet(arguments):
+        noise = parse_noise(arguments.noise) if arguments.noise else None
+        model = arguments.model or model_for_noise(noise[0] if noise else None)
         denoiser = load_model(model, orientations=arguments.orientations, precision=arguments.precision)
         denoiser.warm_up()  # the first model call's start-up logs come here, not between the results
     output_folder = Path(arguments.out)

@@ -180,6 +180,15 @@ def _random_patches(
     return patches
 
 
+def _pair_patches(
+    pairs: list[np.ndarray], count: int, patch_size: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Cut ``count`` patches from :func:`load_pairs`' stacked pairs; return them as ``(noisy, clean)``."""
+    stacked = _random_patches(pairs, count, patch_size, rng)
+    channels = stacked.shape[3] // 2
+    return stacked[..., :channels], stacked[..., channels:]
+
+
 def noise_weights(noisy: np.ndarray, clean: np.ndarray) -> np.ndarray:
     """Per-patch loss weights inversely proportional to each patch's noise, averaging 1.
 
@@ -281,10 +290,8 @@ class PatchSequence(keras.utils.PyDataset):
         )
         noisy = _noisy_batch(clean, self.noise, rng)
         if self.real_count:
-            stacked = _random_patches(self.pairs, self.real_count, self.patch_size, rng)
-            channels = stacked.shape[3] // 2
-            noisy = np.concatenate([noisy, stacked[..., :channels]])
-            clean = np.concatenate([clean, stacked[..., channels:]])
+            real_noisy, real_clean = _pair_patches(self.pairs, self.real_count, self.patch_size, rng)
+            noisy, clean = np.concatenate([noisy, real_noisy]), np.concatenate([clean, real_clean])
         if self.flatten:
             noisy, clean = noisy.reshape(len(noisy), -1), clean.reshape(len(clean), -1)
         if not self.weight_by_noise:
@@ -316,6 +323,4 @@ def real_validation_pairs(
     pairs: list[np.ndarray], *, patch_size: int, count: int, seed: int = 54321
 ) -> tuple[np.ndarray, np.ndarray]:
     """Return a fixed set of ``(noisy, clean)`` patches cut from :func:`load_pairs`' pairs."""
-    stacked = _random_patches(pairs, count, patch_size, np.random.default_rng(seed))
-    channels = stacked.shape[3] // 2
-    return stacked[..., :channels], stacked[..., channels:]
+    return _pair_patches(pairs, count, patch_size, np.random.default_rng(seed))

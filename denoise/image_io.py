@@ -10,9 +10,7 @@ so a failed write never leaves half a file behind.
 from __future__ import annotations
 
 import io
-import os
 import struct
-import tempfile
 import warnings
 import zlib
 from dataclasses import dataclass, field
@@ -22,6 +20,8 @@ from typing import BinaryIO
 import numpy as np
 import tifffile
 from PIL import Image, ImageOps
+
+from denoise.files import write_atomically
 
 __all__ = [
     "IMAGE_SUFFIXES",
@@ -294,11 +294,4 @@ def write_png(path: str | Path, pixels: np.ndarray, *, alpha: np.ndarray | None 
     """
     path = Path(path)
     data = encode_png(pixels, alpha=alpha, bit_depth=bit_depth)
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(data)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    write_atomically(path, lambda temporary: Path(temporary).write_bytes(data), suffix=".part")

@@ -139,15 +139,10 @@ def add_noise(
         noisy = clean + rng.normal(0.0, level / 255.0, clean.shape).astype(np.float32)
     elif kind == "poisson":
         noisy = rng.poisson(np.clip(clean, 0, None) * level).astype(np.float32) / np.float32(level)
-    elif kind in ("camera", "correlated"):
-        noisy = _in_colour(
-            clean,
-            lambda rgb: (
-                camera_noise(rgb[None], np.array([level]), rng)[0]
-                if kind == "camera"
-                else _correlated_gaussian(rgb, level / 255.0, rng)
-            ),
-        )
+    elif kind == "camera":
+        noisy = _in_colour(clean, lambda rgb: camera_noise(rgb[None], np.array([level]), rng)[0])
+    elif kind == "correlated":
+        noisy = _in_colour(clean, lambda rgb: _correlated_gaussian(rgb, level / 255.0, rng))
     elif kind == "speckle":
         noisy = clean * (1 + rng.normal(0.0, np.sqrt(level), clean.shape).astype(np.float32))
     else:  # salt_pepper: the same pixels are hit in every channel, as on a real sensor
@@ -400,11 +395,10 @@ def _correlated_gaussian(clean: np.ndarray, sigma: float, rng: np.random.Generat
     random 3 x 3 covariance. The field is then blurred by a Gaussian of width U(0, 1.5) pixels and
     scaled back to ``sigma``, which correlates neighbours as demosaicing and in-camera processing do.
     """
-    height, width, channels = clean.shape
-    white = rng.normal(0.0, 1.0, (height, width, channels))
-    mode = int(rng.integers(3)) if channels == 3 else 1
+    white = rng.normal(0.0, 1.0, clean.shape)  # H x W x 3: add_noise hands grey images over as grey RGB
+    mode = int(rng.integers(3))
     if mode == 0:
-        white = np.repeat(white[..., :1], channels, axis=-1)
+        white = np.repeat(white[..., :1], 3, axis=-1)
     elif mode == 2:
         rotation, _ = np.linalg.qr(rng.normal(size=(3, 3)))
         scales = np.diag(rng.uniform(0.1, 1.0, 3))

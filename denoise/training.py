@@ -19,9 +19,7 @@ card command and patches, and counts ``patches_seen`` over both stages.
 from __future__ import annotations
 
 import json
-import os
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +28,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from denoise.cards import write_card
+from denoise.cards import read_card, write_card
 from denoise.data import (
     NoiseRange,
     PatchSequence,
@@ -39,6 +37,7 @@ from denoise.data import (
     real_validation_pairs,
     validation_pairs,
 )
+from denoise.files import write_atomically, write_json
 from denoise.inference import read_model_file
 from denoise.models import build_model
 
@@ -173,33 +172,14 @@ class TrainingConfig:
 DENSE_PATCH_SIZE = 8
 
 
-def _write_atomically(path: Path, write) -> None:
-    """Call ``write(temporary_path)`` and rename the result onto ``path``."""
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
-    os.close(descriptor)
-    try:
-        write(temporary)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
-def _write_json(path: Path, content: object) -> None:
-    def write(temporary: str) -> None:
-        Path(temporary).write_text(json.dumps(content, indent=2) + "\n")
-
-    _write_atomically(path, write)
-
-
 def _save_model(model: keras.Model, path: Path, *, include_optimizer: bool) -> None:
     if include_optimizer:
-        _write_atomically(path, model.save)
+        write_atomically(path, model.save)
         return
     # A copy without the optimizer keeps shipped files small.
     clean = keras.Model.from_config(model.get_config())
     clean.set_weights(model.get_weights())
-    _write_atomically(path, clean.save)
+    write_atomically(path, clean.save)
 
 
 class _Recorder(keras.callbacks.Callback):
@@ -237,7 +217,7 @@ class _Recorder(keras.callbacks.Callback):
             training_seconds=round(record["seconds"], 1),
         )
         _save_model(self.model, self.paths["checkpoint"], include_optimizer=True)
-        _write_json(self.paths["log"], self.log)
+        write_json(self.paths["log"], self.log)
         self.card.update(write_card(self.paths["card"], self.card, self.paths["model"]))
         print(
             f"epoch {record['epoch']}: val_psnr {record['val_psnr']:.2f} dB (best {max(best, record['val_psnr']):.2f})",
@@ -430,7 +410,7 @@ def train(config: TrainingConfig) -> dict:
     if paths["checkpoint"].exists() and paths["log"].exists():
         model = keras.saving.load_model(paths["checkpoint"], safe_mode=True)
         log = json.loads(paths["log"].read_text())
-        card = json.loads(paths["card"].read_text())
+        card = read_card(paths["card"])
         planned = card.get("training", {}).get("epochs", config.epochs)
         if planned != config.epochs:
             # The checkpoint's optimizer carries its learning-rate schedule, which ends at the

@@ -110,7 +110,7 @@ def test_write_is_atomic_on_failure(tmp_path, monkeypatch):
     def fail(*arguments, **options):
         raise OSError("disk full")
 
-    monkeypatch.setattr("denoise.image_io.os.replace", fail)
+    monkeypatch.setattr("denoise.files.os.replace", fail)  # write_png writes through denoise.files
     with pytest.raises(OSError):
         write_png(target, np.zeros((4, 4)))
     assert list(tmp_path.iterdir()) == []
