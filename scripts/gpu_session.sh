@@ -13,7 +13,7 @@
 #    a 2-epoch warm-up and the loss weighted by noise, like the shipped third stage), with as
 #    many epochs as the measured patches/s fit into the time left. A run that overruns is
 #    stopped; its best epoch so far is kept. With TRAINING_RATE set (patches/s of each run
-#    side by side, as measured by an earlier session), that rate is used; SKIP_SPEED=1 skips step 2.
+#    side by side, as measured by an earlier run), that rate is used; SKIP_SPEED=1 skips step 2.
 #    With BOTTOM_BLOCKS above 4, the U-Nets grow that many residual blocks at 1/8 resolution,
 #    the new ones starting as identities (denoise train --bottom-blocks).
 #    gray and color continue the shipped U-Nets on Gaussian noise (colour with --recolour: every
