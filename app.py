@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -20,8 +21,17 @@ from denoise.quiet import quiet_native_logs
 
 with quiet_native_logs():  # TensorFlow's start-up lines stay out of the server's console
     import denoise
+    from denoise.caching import SharedCache
     from denoise.classical import classical_methods
-    from denoise.pipeline import DenoiseResult, claim_name, denoise_image, safe_file_stem, zip_files
+    from denoise.pipeline import (
+        DenoiseResult,
+        Scores,
+        claim_name,
+        denoise_image,
+        safe_file_stem,
+        score_result,
+        zip_files,
+    )
     from denoise.strength import MAX_STRENGTH
     from denoise.visualize import before_after, describe_latent, fit_width, heat_map, latent_grid
 
@@ -41,6 +51,9 @@ LATENT_NOTE = (
     "PSNR stopped rising, so a smaller latent size loses more only because it keeps less. For the best "
     "result, pick the U-Net."
 )
+#: What the shared cache of images and results may hold, all sessions together: one 12-megapixel
+#: photo's decoded, noisy and denoised images take about 430 MB.
+CACHE_BYTES = int(os.environ.get("DENOISE_APP_CACHE_MB", "1536")) * 2**20
 FAMILIES = {
     "Best quality (U-Net)": "unet",
     "Latent-size family (conv autoencoder)": "conv",
@@ -60,18 +73,13 @@ class Upload:
     every cached call of every rerun.
     """
 
-    data: bytes = field(repr=False)
+    data: bytes = field(repr=False, compare=False)  # known by its digest: hashing the data would cost more
     digest: str
 
     @classmethod
     def of(cls, data: bytes) -> Upload:
         """Wrap ``data``, hashing it once."""
         return cls(data, hashlib.sha256(data).hexdigest())
-
-
-def by_digest(upload: Upload) -> str:
-    """Cache key of an upload."""
-    return upload.digest
 
 
 @dataclass(frozen=True)
@@ -101,14 +109,18 @@ class Settings:
     comparisons: tuple[str, ...] = ()
 
 
-#: Cache keys: an upload by its digest, a choice by its fields.
-CACHE_KEYS = {Upload: by_digest, NoiseChoice: repr, ModelChoice: repr}
-#: Caches of small values, copied out on every hit (``st.cache_data``).
-cache_small = functools.partial(st.cache_data, show_spinner=False, max_entries=64, hash_funcs=CACHE_KEYS)
-#: Caches of full-size images, handed out without a copy (``st.cache_resource``): copying a
-#: 12-megapixel result out of ``st.cache_data`` took about half a second on every rerun. Their
-#: arrays are made read-only, so no session can change what another one sees.
-cache_large = functools.partial(st.cache_resource, show_spinner=False, max_entries=64, hash_funcs=CACHE_KEYS)
+@st.cache_resource
+def shared_cache() -> SharedCache:
+    """Return the one cache of images and results that every session shares, bounded in bytes.
+
+    At most one computation per processor core runs at once, and a value that several
+    sessions ask for at once is computed once (:class:`denoise.caching.SharedCache`). Arrays
+    from it are shared, so they are made read-only: no session can change what another sees.
+    """
+    return SharedCache(CACHE_BYTES, workers=os.cpu_count() or 1)
+
+
+memoize = shared_cache().memoize
 
 
 def read_only(*arrays: np.ndarray | None) -> None:
@@ -129,7 +141,7 @@ def cached_model(name: str, orientations: int = 1) -> denoise.Denoiser:
     return denoiser
 
 
-@cache_large
+@memoize
 def cached_read(upload: Upload) -> denoise.LoadedImage:
     """Decode an upload once."""
     image = denoise.read_image(upload.data)
@@ -137,7 +149,7 @@ def cached_read(upload: Upload) -> denoise.LoadedImage:
     return image
 
 
-@cache_large
+@memoize
 def cached_noisy(upload: Upload, noise: NoiseChoice) -> np.ndarray:
     """Add the chosen noise (or none) to an upload."""
     clean = cached_read(upload).pixels
@@ -148,35 +160,47 @@ def cached_noisy(upload: Upload, noise: NoiseChoice) -> np.ndarray:
     return noisy
 
 
-@cache_large
-def cached_result(upload: Upload, noise: NoiseChoice, model: ModelChoice) -> DenoiseResult:
-    """Denoise an upload with the chosen model, passes and strength, and score it."""
-    clean = None if noise.kind is None else cached_read(upload).pixels
+@memoize
+def cached_result(
+    upload: Upload, noise: NoiseChoice, model: ModelChoice, progress: Callable[[float], None] | None = None
+) -> DenoiseResult:
+    """Denoise an upload with the chosen model, passes and strength; ``progress`` hears of each tile."""
     denoiser = cached_model(model.name, model.passes)
-    result = denoise_image(denoiser, cached_noisy(upload, noise), clean, strength=model.strength)
-    read_only(result.noisy, result.denoised)
+    result = denoise_image(denoiser, cached_noisy(upload, noise), strength=model.strength, progress=progress)
+    read_only(result.denoised)
     return result
 
 
-@cache_small
+@memoize
+def cached_scores(upload: Upload, noise: NoiseChoice, model: ModelChoice) -> Scores:
+    """Score an upload's result against the original, or estimate its noise if it came noisy."""
+    clean = None if noise.kind is None else cached_read(upload).pixels
+    return score_result(cached_result(upload, noise, model), clean)
+
+
+@memoize
 def cached_latent(upload: Upload, noise: NoiseChoice, model_name: str) -> tuple[tuple[int, ...], np.ndarray]:
     """Return the shape of an upload's latent feature maps, and the maps as one image for display.
 
     Not the maps themselves: 96 MB for a 12-megapixel photo, copied out on every rerun.
     """
     latent = cached_model(model_name).encode(cached_noisy(upload, noise))
-    return latent.shape, fit_width(latent_grid(latent), DISPLAY_WIDTH)
+    grid = fit_width(latent_grid(latent), DISPLAY_WIDTH)
+    read_only(grid)
+    return latent.shape, grid
 
 
-@cache_small
+@memoize
 def cached_heat_map(upload: Upload, noise: NoiseChoice, model: ModelChoice) -> tuple[np.ndarray, float]:
     """Return the reconstruction-error heat map of an upload's result, shrunk for display, and its scale."""
     result = cached_result(upload, noise, model)
     errors, scale = heat_map(result.denoised, result.noisy)
-    return fit_width(errors, DISPLAY_WIDTH), scale
+    errors = fit_width(errors, DISPLAY_WIDTH)
+    read_only(errors)
+    return errors, scale
 
 
-@cache_large
+@memoize
 def cached_classical(upload: Upload, noise: NoiseChoice, method: str) -> tuple[np.ndarray, float | None]:
     """Run a classical denoiser on an upload; return its result and, when the noise was added here, its PSNR."""
     noisy = cached_noisy(upload, noise)
@@ -186,16 +210,18 @@ def cached_classical(upload: Upload, noise: NoiseChoice, method: str) -> tuple[n
     return denoised, denoise.psnr(cached_read(upload).pixels, denoised) if noise.kind else None
 
 
-def png_encoder(image: denoise.LoadedImage, result: DenoiseResult) -> Callable[[], bytes]:
-    """Return what encodes the denoised image as a PNG at its own size, channels and bit depth.
+def encode_result(upload: Upload, noise: NoiseChoice, model: ModelChoice) -> bytes:
+    """Encode an upload's result as a PNG at its own size, channels and bit depth.
 
-    A download button runs it when clicked, in a thread of its own, instead of every rerun
-    encoding every result (about 2 s for a 12-megapixel photo). zlib level 3: about a third
-    of the default level's time on a 1-MP photo, for a file about 7% larger.
+    A download button runs this when clicked, in a thread of its own, instead of every rerun
+    encoding every result (about 2 s for a 12-megapixel photo). It holds only the cache keys,
+    so a page's buttons keep no full-size image alive beyond the cache's budget: an evicted
+    result is computed again. zlib level 3: about a third of the default level's time on a
+    1-MP photo, for a file about 7% larger.
     """
-    return functools.partial(
-        denoise.encode_png, result.denoised, alpha=image.alpha, bit_depth=image.bit_depth, compress_level=3
-    )
+    image = cached_read(upload)
+    result = cached_result(upload, noise, model)
+    return denoise.encode_png(result.denoised, alpha=image.alpha, bit_depth=image.bit_depth, compress_level=3)
 
 
 def zip_encoder(downloads: list[tuple[str, Callable[[], bytes]]]) -> Callable[[], bytes]:
@@ -209,17 +235,19 @@ def sample_png() -> bytes:
     return denoise.encode_png(sample_images.astronaut()[64:448, 96:480] / 255)
 
 
-@st.cache_data(show_spinner=False, max_entries=256)
+@memoize
 def shrunk(image: np.ndarray) -> np.ndarray:
     """Return ``image`` as uint8, shrunk to Streamlit's widest image (``DISPLAY_WIDTH``) if wider.
 
     Streamlit would otherwise shrink and re-encode a wider one on every rerun. Shrinking a
     12-megapixel photo takes about 0.4 s, so it is done once per image.
     """
-    return fit_width(image, DISPLAY_WIDTH)
+    small = fit_width(image, DISPLAY_WIDTH)
+    read_only(small)
+    return small
 
 
-@st.cache_data(show_spinner=False, max_entries=256)
+@memoize
 def display_png(image: np.ndarray) -> bytes:
     """Encode an image for display, shrunk, as a quickly compressed PNG (never JPEG: it is being judged)."""
     return denoise.encode_png(shrunk(image), compress_level=1)
@@ -308,11 +336,24 @@ def show_image(name: str, upload: Upload, settings: Settings) -> tuple[str, Call
         columns = st.columns(3)
         show(columns[0], image.pixels, "Original")
         show(columns[1], cached_noisy(upload, noise), "Noisy")
-    with columns[-1], st.spinner("Denoising…"):
-        result = cached_result(upload, noise, model)
-    show(columns[-1], result.denoised, "Denoised")
+    place = columns[-1].empty()  # a progress bar while tiles finish, then the result
+    bar = place.progress(0.0, text="Denoising…")
+    result = cached_result(
+        upload, noise, model, progress=lambda share: bar.progress(share, text=f"Denoising… {share:.0%}")
+    )
+    show(place, result.denoised, "Denoised")
+    height, width = image.pixels.shape[:2]
+    how = f"{result.model}, {model.passes} passes" if model.passes > 1 else result.model
+    if model.strength != 1:
+        how += f", strength {model.strength:g}"
+    st.caption(
+        f"{how} on {result.device} in {result.arithmetic} precision: {result.seconds:.2f} s for {width}×{height} "
+        f"({result.seconds / (width * height / 1e6):.2f} s per megapixel)"
+    )
 
-    scores = result.scores
+    with st.spinner("Scoring…"):
+        measured = cached_scores(upload, noise, model)
+    scores = measured.values
     if scores:
         metrics = st.columns(2)
         gain = scores["psnr_denoised"] - scores["psnr_noisy"]
@@ -329,22 +370,13 @@ def show_image(name: str, upload: Upload, settings: Settings) -> tuple[str, Call
                 f"{scores['ssim_denoised']:.3f}",
                 f"{scores['ssim_denoised'] - scores['ssim_noisy']:+.3f} vs noisy",
             )
-    elif result.estimated_sigma is not None:
+    elif measured.estimated_sigma is not None:
         st.metric(
             "Estimated noise level",
-            f"σ ≈ {result.estimated_sigma:.1f} (0-255)",
+            f"σ ≈ {measured.estimated_sigma:.1f} (0-255)",
             help="Measured on every 4th pixel, so that noise shared by neighbouring pixels (as in real photos) "
             "counts; real camera noise still reads about a quarter low (docs/benchmarks.md).",
         )
-    height, width = image.pixels.shape[:2]
-    how = f"{result.model}, {model.passes} passes" if model.passes > 1 else result.model
-    if model.strength != 1:
-        how += f", strength {model.strength:g}"
-    st.caption(
-        f"{how} on {result.device} in {result.arithmetic} precision: {result.seconds:.2f} s for {width}×{height} "
-        f"({result.seconds / (width * height / 1e6):.2f} s per megapixel)"
-    )
-
     position = st.slider("Before ◀ ▶ after", 0.0, 1.0, 0.5, 0.01, key=f"split-{name}")
     show(st, before_after(shrunk(result.noisy), shrunk(result.denoised), position), "Left: input · right: denoised")
 
@@ -362,7 +394,7 @@ def show_image(name: str, upload: Upload, settings: Settings) -> tuple[str, Call
             classical, psnr = cached_classical(upload, noise, method)
         show(st, classical, f"{method} — PSNR {psnr:.2f} dB" if psnr is not None else method)
 
-    png = png_encoder(image, result)
+    png = functools.partial(encode_result, upload, noise, model)
     file_name = f"{safe_file_stem(name)}-denoised.png"
     st.download_button(
         f"Download {file_name}", png, file_name=file_name, mime="image/png", on_click="ignore", key=f"download-{name}"

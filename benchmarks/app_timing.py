@@ -36,8 +36,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @contextlib.contextmanager
-def streamlit_server(timeout: float = 120) -> Iterator[str]:
-    """Run ``streamlit run app.py`` on a free local port; yield its URL once it is healthy."""
+def streamlit_server(timeout: float = 120) -> Iterator[tuple[str, int]]:
+    """Run ``streamlit run app.py`` on a free local port; yield its URL and process id once it is healthy."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -72,7 +72,7 @@ def streamlit_server(timeout: float = 120) -> Iterator[str]:
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"streamlit did not start within {timeout:g} s") from None
                 time.sleep(0.1)
-        yield url
+        yield url, process.pid
     finally:
         process.terminate()
         process.wait(timeout=30)

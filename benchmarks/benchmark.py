@@ -34,14 +34,18 @@ import denoise
 from denoise.cards import read_card, write_card
 from denoise.classical import bm3d, non_local_means, total_variation
 from denoise.evaluation import evaluate
-from denoise.inference import DEFAULT_PRECISION, PRECISION_CHOICES, run_label
+from denoise.inference import run_label
+from denoise.precision import DEFAULT_PRECISION, PRECISION_CHOICES
+from denoise.registry import default_family, read_manifest
 
 CLASSICAL = {
     "nlm": ("Non-local means (fast)", non_local_means),
     "tv": ("Total variation", total_variation),
     "bm3d": ("BM3D", bm3d),
 }
-DEFAULT_NAMES = {"default", denoise.DEFAULT_MODEL}  # how the default model's rows are named
+#: The models folder's default family (its manifest's), and how its rows are named.
+DEFAULT_FAMILY = default_family()
+DEFAULT_NAMES = {"default", DEFAULT_FAMILY}
 QUALITY_MARGIN = 0.3  # dB the default model must gain over BM3D (issue #4)
 PAIRED_NOTE = (
     "Time ratios from the paired pass (`benchmarks.speed_ratio`): the default model and non-local means "
@@ -59,11 +63,10 @@ ONE_THREAD = {
 
 def model_families() -> list[str]:
     """Every shipped model family, the default first."""
-    families = sorted(
-        {name.rsplit("-", 1)[0] for name in denoise.available_models()},
-        key=lambda name: (name != denoise.DEFAULT_MODEL, name.split("-")[0], len(name), name),
+    return sorted(
+        read_manifest().families,
+        key=lambda name: (name != DEFAULT_FAMILY, name.split("-")[0], len(name), name),
     )
-    return families
 
 
 def cpu_model() -> str:
@@ -410,13 +413,14 @@ def plot_latent_curve(rows: list[dict], path: Path) -> bool:
 def update_cards(rows: list[dict], command: str) -> None:
     """Write each model's measured PSNR/SSIM into its card in the models folder (each card once)."""
     cards: dict[Path, dict] = {}
+    manifest = read_manifest()
     for row in rows:
         if row["kind"] != "model" or row["orientations"] != 1 or row["precision"] != DEFAULT_PRECISION:
             continue
-        family = denoise.DEFAULT_MODEL if row["method"] in DEFAULT_NAMES else row["method"]
-        member = f"{family}-{'gray' if row['channels'] == 1 else 'color'}"
+        family = manifest.family("default" if row["method"] in DEFAULT_NAMES else row["method"])
+        member = family.members.get(row["channels"]) if family else None
         card_path = denoise.pretrained_dir() / f"{member}.json"
-        if not card_path.exists():
+        if member is None or not card_path.exists():
             continue
         if card_path not in cards:
             cards[card_path] = read_card(card_path)

@@ -35,7 +35,8 @@ from skimage import data as sample_images
 import denoise
 from benchmarks.benchmark import machine, write_report
 from benchmarks.memory import noisy_photo
-from denoise.inference import DEFAULT_PRECISION, PRECISION_CHOICES, LoadedModel
+from denoise.inference import LoadedModel, compose_family
+from denoise.precision import DEFAULT_PRECISION, PRECISION_CHOICES
 from denoise.training import TrainingConfig, train
 
 SAMPLE_PHOTOS = ("astronaut", "coffee", "chelsea", "rocket")
@@ -83,7 +84,10 @@ def identity_denoiser(*, compiled: bool, tile_size: int) -> denoise.Denoiser:
     card = {"name": "identity (no model)", "architecture": "identity", "channels": 3}
     entry = LoadedModel(model, card, Path("identity"))
     # float32: the identity has no layer that another precision would change, so its row says so.
-    return denoise.Denoiser([entry], name="identity", compiled=compiled, tile_size=tile_size, precision="float32")
+    piece = compose_family({3: entry}, tile_size=tile_size, compiled=compiled)
+    return denoise.Denoiser(
+        piece, name="identity", cards={3: card}, compiled=compiled, tile_size=tile_size, precision="float32"
+    )
 
 
 def time_inference(denoiser: denoise.Denoiser, height: int, width: int, repeats: int) -> dict:

@@ -1,8 +1,8 @@
 """How much of a colour image's luminance to take from the grey model: the evidence for the weight.
 
 The default family's colour model may have its grey model denoise each colour image's luminance
-too (:data:`denoise.inference.LUMINANCE_FIELD`). For each weight, the default family runs on a
-folder of colour images with the benchmark's seeded Gaussian noise
+too (:class:`denoise.compose.LuminanceBlend`, the manifest's ``grey_luminance``). For each
+weight, the default family runs on a folder of colour images with the benchmark's seeded Gaussian noise
 (:func:`denoise.evaluation.evaluate`); the table gives PSNR per sigma, and the first row is
 the colour model alone. Use images the models were not trained on, such as the last 22 of
 ``train/color432``, which training held out for validation.
@@ -15,19 +15,21 @@ Example::
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 
 from benchmarks.benchmark import write_folder_report
 from denoise.evaluation import evaluate
 from denoise.inference import load_model
+from denoise.registry import read_manifest
 
 
 def weight_rows(folder: str, weights: list[float], sigmas: list[float]) -> list[dict]:
     """Return one row per weight (None: the colour model alone) and sigma, as :func:`evaluate` gives."""
-    denoiser = load_model("default")
+    family = read_manifest().family("default")
     rows = []
     for weight in [None, *weights]:
-        denoiser.luminance_weight = weight
+        denoiser = load_model(family.name, family=dataclasses.replace(family, grey_luminance=weight))
         rows += [{"weight": weight, **row} for row in evaluate(denoiser.denoise, folder, sigmas)]
     return rows
 

@@ -17,10 +17,11 @@ import json
 import sys
 from pathlib import Path
 
-from benchmarks.benchmark import DEFAULT_NAMES, targets_table
+from benchmarks.benchmark import DEFAULT_FAMILY, DEFAULT_NAMES, targets_table
 from benchmarks.real_noise import markdown as real_noise_markdown
-from denoise import DEFAULT_MODEL, available_models
-from denoise.inference import DEFAULT_PRECISION, run_label
+from denoise import available_models
+from denoise.inference import run_label
+from denoise.precision import DEFAULT_PRECISION
 
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 #: Markers of the models table and of the real-noise table in the README.
@@ -69,8 +70,8 @@ def display_name(row: dict) -> str:
     method, count, precision = row["method"], row.get("orientations", 1), row.get("precision", DEFAULT_PRECISION)
     if method in {run_label(name, count, precision) for name in DEFAULT_NAMES}:
         if precision != DEFAULT_PRECISION:
-            return f"{DEFAULT_MODEL} in {precision}"
-        return f"{DEFAULT_MODEL} (default)" if count == 1 else f"{DEFAULT_MODEL}, {count} orientations averaged"
+            return f"{DEFAULT_FAMILY} in {precision}"
+        return f"{DEFAULT_FAMILY} (default)" if count == 1 else f"{DEFAULT_FAMILY}, {count} orientations averaged"
     if method == "BM3D":
         return "BM3D (CBM3D on colour)"
     return method

@@ -27,7 +27,7 @@ from pathlib import Path
 import denoise
 from benchmarks.benchmark import CLASSICAL, ONE_THREAD, machine, write_report
 from denoise.evaluation import noisy_test_set
-from denoise.inference import DEFAULT_PRECISION, PRECISION_CHOICES
+from denoise.precision import DEFAULT_PRECISION, PRECISION_CHOICES
 
 __all__ = ["main", "paired_times"]
 

@@ -18,7 +18,6 @@ import importlib
 
 #: Where each public name lives.
 _EXPORTS = {
-    "DEFAULT_MODEL": "denoise.inference",
     "Denoised": "denoise.inference",
     "Denoiser": "denoise.inference",
     "ImageReadError": "denoise.image_io",
@@ -26,18 +25,18 @@ _EXPORTS = {
     "ModelFileError": "denoise.inference",
     "NOISE_KINDS": "denoise.noise",
     "ORIENTATION_COUNTS": "denoise.inference",
-    "PHOTO_MODEL": "denoise.inference",
-    "PRECISION_CHOICES": "denoise.inference",
+    "PHOTO_MODEL": "denoise.registry",
+    "PRECISION_CHOICES": "denoise.precision",
     "TrainingConfig": "denoise.training",
     "add_noise": "denoise.noise",
-    "available_models": "denoise.inference",
+    "available_models": "denoise.registry",
     "build_model": "denoise.models",
-    "device_name": "denoise.inference",
+    "device_name": "denoise.precision",
     "encode_png": "denoise.image_io",
     "load_model": "denoise.inference",
-    "model_for_noise": "denoise.inference",
+    "model_for_noise": "denoise.registry",
     "parse_noise": "denoise.noise",
-    "pretrained_dir": "denoise.inference",
+    "pretrained_dir": "denoise.registry",
     "psnr": "denoise.metrics",
     "read_image": "denoise.image_io",
     "ssim": "denoise.metrics",
@@ -46,7 +45,6 @@ _EXPORTS = {
 }
 
 __all__ = [
-    "DEFAULT_MODEL",
     "NOISE_KINDS",
     "ORIENTATION_COUNTS",
     "PHOTO_MODEL",

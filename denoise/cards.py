@@ -36,8 +36,6 @@ FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
     "validation_psnr": (int, float, type(None)),
     "command": str,
     "sha256": str,
-    "low_noise": dict,
-    "grey_luminance": dict,
     "lineage": list,
     "measured": dict,
 }

@@ -1,4 +1,4 @@
-"""The ``denoise`` command: run, eval, models, train."""
+"""The ``denoise`` command: run, eval, models, export, train."""
 
 from __future__ import annotations
 
@@ -15,8 +15,10 @@ EXIT_REFUSED = 2
 #: denoise.ORIENTATION_COUNTS, written out so that ``--help`` need not import Keras (a test
 #: checks that the two agree).
 ORIENTATION_CHOICES = (1, 2, 4, 8)
-#: denoise.inference.PRECISION_CHOICES, written out for the same reason (the same test checks it).
+#: denoise.precision.PRECISION_CHOICES, written out for the same reason (the same test checks it).
 PRECISION_CHOICES = ("auto", "float32", "mixed", "bfloat16")
+#: denoise.export.EXPORT_FORMATS, written out for the same reason (the same test checks it).
+EXPORT_FORMAT_CHOICES = ("saved_model", "onnx", "litert")
 #: denoise.strength.MAX_STRENGTH, written out for the same reason (the same test checks it).
 MAX_STRENGTH = 2.0
 
@@ -31,9 +33,11 @@ def _libraries_quiet(arguments: argparse.Namespace) -> contextlib.AbstractContex
 def _command_run(arguments: argparse.Namespace) -> int:
     with _libraries_quiet(arguments):  # loading the libraries and the model; an error leaves it first
         from denoise.image_io import ImageReadError, read_image, write_png
-        from denoise.inference import device_name, load_model, model_for_noise
+        from denoise.inference import load_model
         from denoise.noise import add_noise, parse_noise
         from denoise.pipeline import claim_name
+        from denoise.precision import device_name
+        from denoise.registry import model_for_noise
 
         noise = parse_noise(arguments.noise) if arguments.noise else None
         model = arguments.model or model_for_noise(noise[0] if noise else None)
@@ -91,24 +95,35 @@ def _command_eval(arguments: argparse.Namespace) -> int:
 
 
 def _command_models(arguments: argparse.Namespace) -> int:
-    from denoise.inference import LOW_NOISE_FIELD, LUMINANCE_FIELD, available_models, pretrained_dir
+    from denoise.registry import available_models, pretrained_dir, read_manifest
 
     cards = available_models()
+    manifest = read_manifest()
     if arguments.json:
         print(json.dumps(cards, indent=2))
         return 0
     print(f"models in {pretrained_dir()}:")
-    print(f"{'name':<16} {'architecture':<12} {'latent':>6} {'parameters':>10} {'val PSNR':>8}  with")
+    print(f"{'name':<16} {'architecture':<12} {'latent':>6} {'parameters':>10} {'val PSNR':>8}")
     for name, card in cards.items():
         validation = card.get("validation_psnr")
         validation_text = f"{validation:.2f}" if validation is not None else "-"
-        low_noise, luminance = card.get(LOW_NOISE_FIELD), card.get(LUMINANCE_FIELD)
-        helpers = [f"{low_noise['model']} below σ {low_noise['below_sigma']:g}"] if low_noise else []
-        helpers += [f"grey model's luminance × {luminance['weight']:g}"] if luminance else []
         print(
             f"{name:<16} {card['architecture']:<12} {card['latent_size']:>6} {card['parameters']:>10} "
-            f"{validation_text:>8}  {', '.join(helpers) or '-'}"
+            f"{validation_text:>8}"
         )
+    print("\nfamilies (load_model / --model):")
+    for name, family in manifest.families.items():
+        default = " (default)" if name == manifest.default else ""
+        members = ", ".join(family.members.values())
+        print(f"{name + default:<16} {members:<28} {family.summary}")
+    return 0
+
+
+def _command_export(arguments: argparse.Namespace) -> int:
+    from denoise.export import export
+
+    for path in export(arguments.model, arguments.format, Path(arguments.out)):
+        print(path)
     return 0
 
 
@@ -212,6 +227,12 @@ def _parser() -> argparse.ArgumentParser:
     models = commands.add_parser("models", help="list the shipped models and their cards")
     models.add_argument("--json", action="store_true", help="print the full cards as JSON")
     models.set_defaults(handler=_command_models)
+
+    export = commands.add_parser("export", help="export a model or family to SavedModel, ONNX or LiteRT")
+    export.add_argument("model", metavar="MODEL", help="family (default, conv-8), model (unet-gray) or .keras path")
+    export.add_argument("--format", required=True, choices=EXPORT_FORMAT_CHOICES)
+    export.add_argument("--out", required=True, help="file to write (a folder for saved_model and for families)")
+    export.set_defaults(handler=_command_export)
 
     train = commands.add_parser("train", help="train a model on a folder of clean images")
     train.add_argument("--data", required=True, help="folder of clean training images")

@@ -24,6 +24,7 @@ The convolutional models accept any height and width that is a multiple of
 from __future__ import annotations
 
 import keras
+import numpy as np
 from keras import layers
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "build_conv",
     "build_unet",
     "model_stride",
+    "receptive_field",
     "with_precision",
 ]
 
@@ -44,6 +46,8 @@ PRECISIONS = ("float32", "mixed", "bfloat16")
 #: Under ``"mixed"``, layers whose output is at least this many times smaller than the input
 #: (per side) compute in bfloat16.
 MIXED_FROM_DOWNSAMPLING = 4
+#: Change of an output pixel below which :func:`receptive_field` counts it as not reached.
+CHANGE_TOLERANCE = 1e-6
 
 
 def build_dense(channels: int, latent: int, *, patch_size: int = 8) -> keras.Model:
@@ -251,3 +255,50 @@ def _downsampling(model: keras.Model) -> dict[str, int]:
     inner = [layer for layer in model.layers if not isinstance(layer, layers.InputLayer)]
     outputs = keras.Model(model.input, [layer.output for layer in inner]).compute_output_spec(probe)
     return {layer.name: side // output.shape[1] for layer, output in zip(inner, outputs, strict=True)}
+
+
+def receptive_field(model: keras.Model, *, largest_side: int = 1024) -> int:
+    """Return how far, in pixels, an image model's output reaches into its input: its receptive field's radius.
+
+    Measured rather than derived from the layers, so that it holds for any architecture: a
+    random image is run with and without a change at one pixel, for each position of that
+    pixel within the model's stride, and the radius is the furthest output pixel that moved.
+    A convolutional model's output beyond this radius moves by less than
+    :data:`CHANGE_TOLERANCE`, so tiles computed with this much margin give the untiled result
+    up to float rounding.
+
+    Parameters
+    ----------
+    model : keras.Model
+        A fully convolutional model of ``(batch, H, W, C)`` images.
+    largest_side : int, default 1024
+        The largest probe image tried; a model that reaches further is refused.
+
+    Raises
+    ------
+    ValueError
+        If the model takes flattened patches, or reaches further than ``largest_side / 2``.
+
+    """
+    if len(model.input.shape) != 4:
+        raise ValueError("the receptive field is measured on image models, not on flattened patches")
+    stride = model_stride(model)
+    channels = model.input.shape[-1]
+    side = 32 * stride
+    while side <= largest_side:
+        centre = side // 2
+        probe = np.random.default_rng(0).random((1, side, side, channels), dtype=np.float32)
+        batch = np.repeat(probe, stride + 1, axis=0)  # the probe itself first, in the same call
+        for phase in range(stride):  # the impulse at each offset from the stride's grid
+            batch[phase + 1, centre + phase, centre + phase] += 0.5
+        outputs = keras.ops.convert_to_numpy(model(batch))
+        radius = 0
+        for phase in range(stride):
+            moved = np.abs(outputs[phase + 1] - outputs[0]).max(axis=-1) > CHANGE_TOLERANCE
+            rows, columns = np.nonzero(moved)
+            offsets = np.concatenate([rows - centre - phase, columns - centre - phase]) if rows.size else [0]
+            radius = max(radius, int(np.abs(offsets).max()))
+        if radius < centre - stride:
+            return radius
+        side *= 2
+    raise ValueError(f"the model reaches further than {largest_side // 2} pixels")

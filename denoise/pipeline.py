@@ -10,16 +10,18 @@ import contextlib
 import io
 import re
 import zipfile
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 
 from denoise.classical import PHOTO_NOISE_STRIDE, estimate_noise_sigma
-from denoise.inference import Denoiser, device_name
+from denoise.inference import Denoiser
 from denoise.metrics import SSIM_WINDOW, psnr, ssim
+from denoise.precision import device_name
 
-__all__ = ["DenoiseResult", "claim_name", "denoise_image", "safe_file_stem", "zip_files"]
+__all__ = ["DenoiseResult", "Scores", "claim_name", "denoise_image", "safe_file_stem", "score_result", "zip_files"]
 
 
 @dataclass
@@ -38,15 +40,6 @@ class DenoiseResult:
         Precision it ran in (:attr:`denoise.inference.Denoiser.arithmetic`).
     model : str
         Name of the model that ran (a family picks one by the image's channels and noise).
-    scores : dict
-        ``psnr_noisy``, ``psnr_denoised``, ``ssim_noisy``, ``ssim_denoised`` against the clean
-        original when the noise was added here (the SSIMs only for images at least
-        :data:`denoise.metrics.SSIM_WINDOW` pixels high and wide); empty otherwise.
-    estimated_sigma : float or None
-        For inputs that were already noisy (no clean original): the noise standard deviation
-        estimated from the input on the 0-255 scale, allowing for noise that neighbouring pixels
-        share as in real photos (:data:`denoise.classical.PHOTO_NOISE_STRIDE`); None when the
-        image is too small to tell.
     strength : float
         How much of the noise was removed (:func:`denoise.strength.apply_strength`).
 
@@ -58,15 +51,39 @@ class DenoiseResult:
     device: str
     arithmetic: str
     model: str
-    scores: dict[str, float]
-    estimated_sigma: float | None
     strength: float = 1.0
 
 
+@dataclass(frozen=True)
+class Scores:
+    """How good a result is, as far as can be told.
+
+    Attributes
+    ----------
+    values : dict
+        ``psnr_noisy``, ``psnr_denoised``, ``ssim_noisy``, ``ssim_denoised`` against the clean
+        original when the noise was added here (the SSIMs only for images at least
+        :data:`denoise.metrics.SSIM_WINDOW` pixels high and wide); empty otherwise.
+    estimated_sigma : float or None
+        For inputs that were already noisy (no clean original): the noise standard deviation
+        estimated from the input on the 0-255 scale, allowing for noise that neighbouring pixels
+        share as in real photos (:data:`denoise.classical.PHOTO_NOISE_STRIDE`); None when the
+        image is too small to tell.
+
+    """
+
+    values: dict[str, float]
+    estimated_sigma: float | None
+
+
 def denoise_image(
-    denoiser: Denoiser, noisy: np.ndarray, clean: np.ndarray | None = None, *, strength: float = 1.0
+    denoiser: Denoiser,
+    noisy: np.ndarray,
+    *,
+    strength: float = 1.0,
+    progress: Callable[[float], None] | None = None,
 ) -> DenoiseResult:
-    """Denoise ``noisy``; score against ``clean`` when the clean original is known.
+    """Denoise ``noisy`` and say what ran, where and how long it took.
 
     Parameters
     ----------
@@ -74,39 +91,35 @@ def denoise_image(
         From :func:`denoise.load_model`.
     noisy : ndarray
         H x W x C float image.
-    clean : ndarray, optional
-        The original before synthetic noise was added.
     strength : float, default 1.0
         How much of the noise to remove: 0 the input, 1 the model's result, up to 2 more
         (:func:`denoise.strength.apply_strength`).
+    progress : callable, optional
+        Called with the share of the work done as tiles finish (:meth:`Denoiser.denoise_and_report`).
 
     """
-    denoised = denoiser.denoise_and_report(noisy, strength)
-    scores, estimated_sigma = {}, None
-    if clean is None:
-        with contextlib.suppress(ValueError):  # too small to estimate: no estimate
-            estimated_sigma = estimate_noise_sigma(noisy, stride=PHOTO_NOISE_STRIDE) * 255
-    else:
-        # Two at a time: NumPy and scikit-image release the GIL, and on a 12-megapixel photo
-        # each SSIM takes about 3.5 s on this project's 2-core machine.
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            futures = {
-                f"{metric.__name__}_{name}": pool.submit(metric, clean, image)
-                for metric in ((psnr, ssim) if min(clean.shape[:2]) >= SSIM_WINDOW else (psnr,))
-                for name, image in (("noisy", noisy), ("denoised", denoised.pixels))
-            }
-        scores = {name: future.result() for name, future in futures.items()}
+    denoised = denoiser.denoise_and_report(noisy, strength, progress)
     return DenoiseResult(
-        noisy,
-        denoised.pixels,
-        denoised.seconds,
-        device_name(),
-        denoiser.arithmetic,
-        denoised.model,
-        scores,
-        estimated_sigma,
-        strength,
+        noisy, denoised.pixels, denoised.seconds, device_name(), denoiser.arithmetic, denoised.model, strength
     )
+
+
+def score_result(result: DenoiseResult, clean: np.ndarray | None = None) -> Scores:
+    """Score a result against ``clean`` when the clean original is known, else estimate the input's noise."""
+    if clean is None:
+        estimated_sigma = None
+        with contextlib.suppress(ValueError):  # too small to estimate: no estimate
+            estimated_sigma = estimate_noise_sigma(result.noisy, stride=PHOTO_NOISE_STRIDE) * 255
+        return Scores({}, estimated_sigma)
+    # Two at a time: NumPy and scikit-image release the GIL, and on a 12-megapixel photo each
+    # SSIM takes about 3.5 s on this project's 2-core machine.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures = {
+            f"{metric.__name__}_{name}": pool.submit(metric, clean, image)
+            for metric in ((psnr, ssim) if min(clean.shape[:2]) >= SSIM_WINDOW else (psnr,))
+            for name, image in (("noisy", result.noisy), ("denoised", result.denoised))
+        }
+    return Scores({name: future.result() for name, future in futures.items()}, None)
 
 
 def safe_file_stem(file_name: str) -> str:

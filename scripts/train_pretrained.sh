@@ -61,15 +61,6 @@ if runs all unet fourth; then
     --warmup-epochs 2 --weight-by-noise --workers 2 \
     --initial-weights "pretrained/stage3/unet-$kind.keras" --output "pretrained/stage4/unet-$kind"
 fi
-set_card_field() {  # CARD FIELD JSON: set one field of a model card (after the training that wrote it)
-  CARD="$1" FIELD="$2" VALUE="$3" "${PYTHON:-.venv/bin/python}" - <<'EOF'
-import json, os, pathlib
-card_path = pathlib.Path(os.environ["CARD"])
-card = json.loads(card_path.read_text())
-card[os.environ["FIELD"]] = json.loads(os.environ["VALUE"])
-card_path.write_text(json.dumps(card, indent=2) + "\n")
-EOF
-}
 # The grey U-Net's later CPU stages: EPOCHS PEAK_RATE SEED FROM OUTPUT NOISE...
 grey_cpu_stage() {
   local epochs=$1 rate=$2 seed=$3 from=$4 output=$5
@@ -104,15 +95,9 @@ fi
 # noise is low: the shipped seventh stage trained further on noise from 0-30 only.
 if runs all unet low && [ "$kind" = gray ]; then
   grey_cpu_stage 130 1e-4 8 pretrained/unet-gray.keras pretrained/unet-low-gray gaussian:0-30
-  # The link in the grey U-Net's card (denoise.inference.LOW_NOISE_FIELD): images whose
-  # estimated noise sigma is below 22 go to the low-noise model.
-  set_card_field pretrained/unet-gray.json low_noise '{"model": "unet-low-gray", "below_sigma": 22}'
-fi
-# The link in the colour U-Net's card (denoise.inference.LUMINANCE_FIELD): the grey U-Net also
-# denoises each colour image's luminance, which gets weight 0.75 in the result's (the best weight
-# on the held-out colour images: benchmarks/luminance_weights.py).
-if runs all unet sixth luminance && [ "$kind" = color ]; then
-  set_card_field pretrained/unet-color.json grey_luminance '{"weight": 0.75}'
+  # pretrained/families.json names it for the unet family's grey member: images whose estimated
+  # noise sigma is below 22 go to it. The same manifest gives the grey U-Net's luminance weight
+  # 0.75 in colour results (the best on the held-out colour images: benchmarks/luminance_weights.py).
 fi
 runs all small || exit 0
 for latent in 1 2 4 8 16; do

@@ -14,7 +14,7 @@ import pytest  # noqa: E402
 from skimage import data as sample_images  # noqa: E402
 from skimage.transform import resize  # noqa: E402
 
-import denoise.inference  # noqa: E402
+import denoise.precision  # noqa: E402
 from denoise.image_io import write_png  # noqa: E402
 from denoise.training import TrainingConfig, train  # noqa: E402
 
@@ -26,7 +26,7 @@ def cpu_without_bfloat16():
     The tests that check what "auto" picks set the flags themselves (``cpu_flags``).
     """
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(denoise.inference, "_cpu_flags", lambda: set())
+        patch.setattr(denoise.precision, "_cpu_flags", lambda: set())
         yield
 
 
@@ -35,7 +35,7 @@ def cpu_flags(monkeypatch: pytest.MonkeyPatch):
     """Return a function that makes the CPU seem to have the given flags for this test."""
 
     def set_flags(*flags: str) -> None:
-        monkeypatch.setattr(denoise.inference, "_cpu_flags", lambda: set(flags))
+        monkeypatch.setattr(denoise.precision, "_cpu_flags", lambda: set(flags))
 
     return set_flags
 
@@ -114,12 +114,27 @@ def set_card_field(folder: Path, model: str, field: str, value: object) -> None:
     card_path.write_text(json.dumps(json.loads(card_path.read_text()) | {field: value}))
 
 
-def tiny_models_with_link(
-    tiny_models: Path, folder: Path, monkeypatch: pytest.MonkeyPatch, model: str, field: str, value: object
-) -> Path:
-    """Copy the tiny models to ``folder``, set ``field`` in ``model``'s card and point the registry there."""
+def write_manifest(folder: Path, **unet: object) -> None:
+    """Write a manifest to ``folder`` whose default family, ``unet``, has the fields ``unet`` gives.
+
+    The other families are the folder's ``NAME-gray`` / ``NAME-color`` pairs, as inferred.
+    """
+    from denoise.registry import read_manifest
+
+    inferred = read_manifest(folder)
+    families = {
+        name: {"members": {{1: "gray", 3: "color"}[channels]: model for channels, model in family.members.items()}}
+        for name, family in inferred.families.items()
+    }
+    families["unet"] |= unet
+    document = {"schema_version": 1, "default": "unet", "families": families}
+    (folder / "families.json").write_text(json.dumps(document))
+
+
+def tiny_models_with_manifest(tiny_models: Path, folder: Path, monkeypatch: pytest.MonkeyPatch, **unet: object) -> Path:
+    """Copy the tiny models to ``folder``, give them a manifest (:func:`write_manifest`) and use them."""
     shutil.copytree(tiny_models, folder)
-    set_card_field(folder, model, field, value)
+    write_manifest(folder, **unet)
     monkeypatch.setenv("DENOISE_MODELS", str(folder))
     return folder
 
@@ -127,12 +142,11 @@ def tiny_models_with_link(
 @pytest.fixture
 def low_noise_models(use_tiny_models: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The tiny models, with conv-2-gray as unet-gray's model for images below sigma 20."""
-    link = {"model": "conv-2-gray", "below_sigma": 20}
-    return tiny_models_with_link(use_tiny_models, tmp_path / "models", monkeypatch, "unet-gray", "low_noise", link)
+    link = {"gray": {"model": "conv-2-gray", "below_sigma": 20}}
+    return tiny_models_with_manifest(use_tiny_models, tmp_path / "models", monkeypatch, low_noise=link)
 
 
 @pytest.fixture
 def luminance_models(use_tiny_models: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The tiny models, with unet-color asking the grey model for 0.75 of the luminance."""
-    folder = tmp_path / "models"
-    return tiny_models_with_link(use_tiny_models, folder, monkeypatch, "unet-color", "grey_luminance", {"weight": 0.75})
+    """The tiny models, with the default family taking 0.75 of colour images' luminance from its grey model."""
+    return tiny_models_with_manifest(use_tiny_models, tmp_path / "models", monkeypatch, grey_luminance=0.75)

@@ -159,7 +159,7 @@ def test_parallel_jobs_give_the_same_psnr_as_one_process(use_tiny_models, tmp_pa
 
 
 def test_device_speed_times_inference_and_training(use_tiny_models, tmp_path, capsys, cpu_flags):
-    from denoise.inference import resolve_precision
+    from denoise.precision import resolve_precision
 
     cpu_flags("avx512_bf16")  # "auto" may mean mixed here; the identity row still says float32
     arguments = ["--size", "40", "56", "--repeats", "2", "--epochs", "3", "--batches", "2", "--batch-size", "4"]

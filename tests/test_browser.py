@@ -20,7 +20,7 @@ pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is n
 
 @pytest.fixture(scope="module")
 def server():
-    with streamlit_server() as url:
+    with streamlit_server() as (url, _):
         yield url
 
 

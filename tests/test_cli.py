@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 import denoise
-from denoise.cli import MAX_STRENGTH, ORIENTATION_CHOICES, PRECISION_CHOICES, main
+from denoise.cli import EXPORT_FORMAT_CHOICES, MAX_STRENGTH, ORIENTATION_CHOICES, PRECISION_CHOICES, main
 from tests.images import gradient, png_bytes
 
 
@@ -153,6 +153,7 @@ def test_orientation_choices_match_the_library():
     assert ORIENTATION_CHOICES == denoise.ORIENTATION_COUNTS
     assert PRECISION_CHOICES == denoise.PRECISION_CHOICES
     assert MAX_STRENGTH == denoise.strength.MAX_STRENGTH
+    assert EXPORT_FORMAT_CHOICES == tuple(denoise.export.EXPORT_FORMATS)
 
 
 def test_eval_and_run_in_bfloat16(use_tiny_models, tmp_path, capsys):

@@ -8,7 +8,7 @@ import pytest
 import denoise
 from denoise import ModelFileError, add_noise, load_model
 from denoise.inference import read_model_file
-from tests.conftest import set_card_field
+from tests.conftest import tiny_models_with_manifest, write_manifest
 
 
 @pytest.fixture
@@ -51,7 +51,7 @@ def test_single_model_handles_other_channel_count(use_tiny_models):
 
 def test_save_then_load_gives_identical_output(use_tiny_models, tmp_path, noisy_colour):
     original = load_model("unet-color")
-    entry = original._models[3]
+    entry = read_model_file(use_tiny_models / "unet-color.keras")
     entry.model.save(tmp_path / "copy.keras")
     copy = load_model(tmp_path / "copy.keras")
     np.testing.assert_array_equal(original.denoise(noisy_colour), copy.denoise(noisy_colour))
@@ -95,105 +95,11 @@ def test_bad_model_files(use_tiny_models, tmp_path):
         load_model(tmp_path / "truncated.keras")
 
 
-def test_noise_estimate_and_classical_methods(camera):
-    from denoise.classical import estimate_noise_sigma, non_local_means, total_variation
-
-    noisy = add_noise(camera[:128, :128, None], "gaussian", 25, seed=3, clip=False)
-    assert abs(estimate_noise_sigma(noisy) * 255 - 25) < 3
-    for method in (non_local_means, total_variation):
-        denoised = method(noisy)
-        assert denoised.shape == noisy.shape
-        assert np.mean((denoised - camera[:128, :128, None]) ** 2) < np.mean((noisy - camera[:128, :128, None]) ** 2)
-    assert estimate_noise_sigma(np.full((32, 32, 3), 0.5, np.float32)) < 1e-6  # flat: no noise
-    assert estimate_noise_sigma(np.full((24, 32, 1), 20 / 255, np.float32)) == 0.0  # skimage: NaN
-    with pytest.raises(ValueError, match="too small to estimate"):
-        estimate_noise_sigma(noisy[:5, :40])
-
-
-def test_noise_estimate_is_scikit_images_and_quiet_on_flat_channels(camera):
-    import warnings
-
-    from skimage.restoration import estimate_sigma
-
-    from denoise.classical import estimate_noise_sigma
-
-    colour = add_noise(np.repeat(camera[:96, :96, None], 3, axis=2), "gaussian", 15, seed=4, clip=False)
-    expected = estimate_sigma(colour, channel_axis=-1, average_sigmas=True)
-    assert estimate_noise_sigma(colour) == pytest.approx(expected, rel=1e-6)
-    one_flat = colour.copy()
-    one_flat[:, :, 1] = 0.5  # a flat channel adds no noise to the mean instead of making it NaN
-    assert estimate_noise_sigma(one_flat) == pytest.approx(2 / 3 * estimate_noise_sigma(colour[:, :, ::2]), rel=1e-6)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")  # no warning to silence: flat images are checked first
-        assert estimate_noise_sigma(np.full((24, 32, 1), 20 / 255, np.float32)) == 0.0
-
-
-def test_pipeline_skips_the_noise_estimate_on_tiny_images(use_tiny_models):
-    from denoise.pipeline import denoise_image
-
-    denoiser = load_model("default")
-    tiny = denoise_image(denoiser, np.full((3, 5, 1), 0.5, np.float32))
-    assert tiny.estimated_sigma is None and tiny.denoised.shape == (3, 5, 1)
-    larger = denoise_image(denoiser, np.random.default_rng(0).random((32, 32, 1), np.float32))
-    assert larger.estimated_sigma is not None and larger.estimated_sigma > 0
-
-
-@pytest.mark.parametrize("shape", [(1, 1, 3), (1, 300, 3), (6, 40, 1), (40, 6, 3)])
-def test_pipeline_scores_images_smaller_than_the_ssim_window_by_psnr_only(use_tiny_models, shape):
-    from denoise.pipeline import denoise_image
-
-    clean = np.full(shape, 0.5, np.float32)
-    result = denoise_image(load_model("default"), clean + 0.1, clean)
-    assert set(result.scores) == {"psnr_noisy", "psnr_denoised"} and result.denoised.shape == shape
-    assert result.scores["psnr_noisy"] == pytest.approx(20.0, abs=1e-3)
-
-
-def test_pipeline_scores_noisy_and_denoised_against_the_clean_image(use_tiny_models):
-    from denoise.metrics import psnr, ssim
-    from denoise.pipeline import denoise_image
-
-    clean = np.linspace(0.2, 0.8, 48 * 40 * 3, dtype=np.float32).reshape(48, 40, 3)
-    noisy = np.clip(clean + np.random.default_rng(1).normal(0, 0.1, clean.shape), 0, 1).astype(np.float32)
-    result = denoise_image(load_model("default"), noisy, clean)
-    assert result.scores == {
-        "psnr_noisy": psnr(clean, noisy),
-        "psnr_denoised": psnr(clean, result.denoised),
-        "ssim_noisy": ssim(clean, noisy),
-        "ssim_denoised": ssim(clean, result.denoised),
-    }
-    assert result.scores["ssim_noisy"] != result.scores["ssim_denoised"] and result.estimated_sigma is None
-
-
 @pytest.mark.parametrize("tile_size", [64, 4096])
 def test_compiled_calls_give_the_direct_calls_result(use_tiny_models, noisy_colour, tile_size):
     direct = load_model("default", tile_size=tile_size, compiled=False).denoise(noisy_colour)
     compiled = load_model("default", tile_size=tile_size)  # compiled is the default
-    assert compiled.compiled
     np.testing.assert_allclose(compiled.denoise(noisy_colour), direct, atol=1e-5)
-
-
-def test_orientations_are_undone_exactly():
-    from denoise.inference import ORIENTATIONS, _orient
-
-    image = np.arange(5 * 7 * 3, dtype=np.float32).reshape(5, 7, 3)
-    views = [_orient(image, orientation) for orientation in ORIENTATIONS]
-    assert len({view.tobytes() + bytes(view.shape) for view in views}) == 8  # all different
-    for orientation, view in zip(ORIENTATIONS, views, strict=True):
-        np.testing.assert_array_equal(_orient(view, orientation, undo=True), image)
-
-
-@pytest.mark.parametrize("name", ["default", "dense"])
-def test_averaged_orientations_are_the_mean_of_turned_results(use_tiny_models, noisy_colour, name):
-    from denoise.inference import ORIENTATIONS, _orient
-
-    once = load_model(name)
-    copies = [_orient(once.denoise(_orient(noisy_colour, view)), view, undo=True) for view in ORIENTATIONS[:4]]
-    averaged = load_model(name, orientations=4).denoise(noisy_colour)
-    # Here each copy is clipped to [0, 1] before the mean; the denoiser clips the mean.
-    unclipped = np.all([(copy > 0) & (copy < 1) for copy in copies], axis=0)
-    assert unclipped.mean() > 0.5
-    np.testing.assert_allclose(averaged[unclipped], np.mean(copies, axis=0)[unclipped], atol=1e-5)
-    assert np.abs(averaged - once.denoise(noisy_colour)).max() > 1e-4  # the copies differ
 
 
 def test_orientations_must_be_a_group_size(use_tiny_models):
@@ -242,25 +148,6 @@ def test_colour_images_get_the_grey_models_luminance(luminance_models, astronaut
     assert load_model("default", orientations=2).denoise(noisy).shape == noisy.shape
     grey_image = noisy[:, :, :1]
     np.testing.assert_array_equal(family.denoise(grey_image), load_model("unet-gray").denoise(grey_image))
-
-
-def test_a_colour_low_noise_model_is_routed_like_the_grey_one(luminance_models, astronaut):
-    set_card_field(luminance_models, "unet-color", "low_noise", {"model": "conv-2-color", "below_sigma": 20})
-    family = load_model("default")
-    low = add_noise(astronaut[:64, :96], "gaussian", 5, seed=0, clip=False)
-    high = add_noise(astronaut[:64, :96], "gaussian", 40, seed=0, clip=False)
-    assert family.model_name(low) == "conv-2-color + unet-gray luminance"
-    assert family.model_name(high) == "unet-color + unet-gray luminance"
-    family.luminance_weight = None
-    np.testing.assert_array_equal(family.denoise(low), load_model("conv-2-color").denoise(low))
-
-
-@pytest.mark.parametrize("link", [{"weight": 0}, {"weight": 1.5}, {"weight": "0.7"}, {"weight": True}, {}, 0.7])
-def test_bad_luminance_weights_are_refused(luminance_models, link):
-    set_card_field(luminance_models, "unet-color", "grey_luminance", link)
-    refusal = "needs a weight above 0 and at most 1|'grey_luminance' has the wrong type"
-    with pytest.raises(ModelFileError, match=refusal):
-        load_model("default")
 
 
 def test_warm_up_sets_up_every_model_so_that_later_sizes_trace_nothing(low_noise_models, camera, monkeypatch):
@@ -320,28 +207,12 @@ def test_pipeline_and_cli_name_the_model_that_ran(low_noise_models, camera, tmp_
 
     clean = camera[:64, :64, None]
     slightly_noisy = add_noise(clean, "gaussian", 5, seed=0, clip=False)
-    assert denoise_image(load_model("default"), slightly_noisy, clean).model == "conv-2-gray"
+    assert denoise_image(load_model("default"), slightly_noisy).model == "conv-2-gray"
     write_png(tmp_path / "noisy.png", add_noise(clean, "gaussian", 40, seed=0))
     assert main(["run", str(tmp_path / "noisy.png"), "--out", str(tmp_path / "out"), "--model", "default"]) == 0
     assert "(unet-gray)" in capsys.readouterr().out
     assert main(["models"]) == 0
     assert "conv-2-gray below σ 20" in capsys.readouterr().out
-
-
-@pytest.mark.parametrize(
-    "link,message",
-    [
-        ({"model": "../unet-gray", "below_sigma": 20}, "needs a model name"),
-        ({"model": "conv-2-gray"}, "needs a model name"),
-        ("conv-2-gray", "'low_noise' has the wrong type"),  # the card check refuses a link that is no object
-        ({"model": "missing", "below_sigma": 20}, "not found"),
-        ({"model": "conv-2-color", "below_sigma": 20}, "takes 3 channels"),
-    ],
-)
-def test_bad_low_noise_links_are_refused(low_noise_models, link, message):
-    set_card_field(low_noise_models, "unet-gray", "low_noise", link)
-    with pytest.raises(ModelFileError, match=message):
-        load_model("default")
 
 
 @pytest.mark.parametrize("name", ["default", "dense"])
@@ -413,3 +284,40 @@ def test_a_malformed_card_is_one_clear_error(use_tiny_models, tmp_path, text, me
     (folder / "unet-gray.json").write_text(text)
     with pytest.raises(ModelFileError, match=message):
         read_model_file(folder / "unet-gray.keras")
+
+
+def test_a_colour_low_noise_model_is_routed_like_the_grey_one(luminance_models, astronaut):
+    low_noise = {"color": {"model": "conv-2-color", "below_sigma": 20}}
+    write_manifest(luminance_models, grey_luminance=0.75, low_noise=low_noise)
+    family = load_model("default")
+    low = add_noise(astronaut[:64, :96], "gaussian", 5, seed=0, clip=False)
+    high = add_noise(astronaut[:64, :96], "gaussian", 40, seed=0, clip=False)
+    assert family.model_name(low) == "conv-2-color + unet-gray luminance"
+    assert family.model_name(high) == "unet-color + unet-gray luminance"
+    write_manifest(luminance_models, low_noise=low_noise)
+    np.testing.assert_array_equal(load_model("default").denoise(low), load_model("conv-2-color").denoise(low))
+
+
+def test_a_single_model_by_name_runs_alone(low_noise_models, camera):
+    low = add_noise(camera[:96, :96], "gaussian", 5, seed=0, clip=False)
+    assert load_model("default").model_name(low) == "conv-2-gray"
+    assert load_model("unet-gray").model_name(low) == "unet-gray"  # the family routes, the model does not
+
+
+def test_a_manifest_member_with_the_wrong_channels_is_refused(use_tiny_models, tmp_path, monkeypatch):
+    folder = tiny_models_with_manifest(use_tiny_models, tmp_path / "models", monkeypatch)
+    document = json.loads((folder / "families.json").read_text())
+    document["families"]["unet"]["members"]["gray"] = "unet-color"
+    (folder / "families.json").write_text(json.dumps(document))
+    with pytest.raises(ModelFileError, match="takes 3 channels, but the manifest names it for gray"):
+        load_model("default")
+
+
+def test_progress_rises_to_one_as_tiles_finish(luminance_models, astronaut):
+    noisy = add_noise(astronaut, "gaussian", 25, seed=0, clip=False)
+    family = load_model("default", tile_size=128, orientations=2)
+    reports: list[float] = []
+    family.denoise_and_report(noisy, 1.5, progress=reports.append)
+    # 4 x 4 tiles; colour and luminance passes, 2 orientations, 2 runs above strength 1.
+    assert len(reports) == 16 * 2 * 2 * 2
+    assert reports == sorted(reports) and reports[-1] == 1.0 and reports[0] == pytest.approx(1 / 128)

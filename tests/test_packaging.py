@@ -41,7 +41,7 @@ def test_the_wheel_ships_its_models_and_runs_from_anywhere(tmp_path):
     Image.fromarray((rng.random((48, 64, 3)) * 255).astype(np.uint8)).save(elsewhere / "sample.png")
     environment = {"PYTHONPATH": str(site), "PATH": str(Path(sys.executable).parent)}
     where = subprocess.run(
-        [sys.executable, "-c", "import denoise, denoise.inference as i; print(denoise.__file__, i.pretrained_dir())"],
+        [sys.executable, "-c", "import denoise, denoise.registry as r; print(denoise.__file__, r.pretrained_dir())"],
         cwd=elsewhere,
         env=environment,
         capture_output=True,

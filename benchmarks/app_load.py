@@ -1,0 +1,239 @@
+"""The app under load in a real browser: memory with eight sessions, and a 12-megapixel photo's wait.
+
+Starts ``streamlit run app.py`` and drives Debian's chromium with Playwright:
+
+1. **Upload to result:** one session uploads a 12-megapixel JPEG (4000 x 3000) and waits
+   until the denoised image and the line under it are on screen. The app writes the model
+   call's own time in that line, so the ratio of the two is measured in one run.
+2. **Eight sessions:** eight sessions at once each upload their own 12-megapixel JPEG and
+   sweep the noise slider (25, then two more levels, each waiting for its result). The
+   server's resident memory is sampled every 0.2 s; the peak and any error shown on a page
+   are reported.
+
+Example::
+
+    python -m benchmarks.app_load --output results/app-load
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import re
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from benchmarks.app_timing import streamlit_server
+from benchmarks.benchmark import machine, write_report
+from benchmarks.memory import noisy_photo
+
+WIDTH, HEIGHT = 4000, 3000
+#: The line the app writes under a result: "... 9.81 s for 4000×3000 (0.82 s per megapixel)".
+RESULT_LINE = re.compile(r"([0-9.]+) s for (\d+)×(\d+)")
+CHROMIUM_ARGUMENTS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def make_photos(folder: Path, count: int) -> list[Path]:
+    """Write ``count`` different noisy 12-megapixel JPEGs (the same scene, flipped and shifted)."""
+    base = np.round(noisy_photo(HEIGHT, WIDTH) * 255).astype(np.uint8)
+    paths = []
+    for index in range(count):
+        image = np.roll(base[:, ::-1] if index % 2 else base, 97 * index, axis=1)
+        path = folder / f"photo-{index}.jpg"
+        Image.fromarray(image).save(path, quality=90)
+        paths.append(path)
+    return paths
+
+
+class MemorySampler:
+    """Sample a process's resident memory (``VmRSS``) in a thread; keep the peak."""
+
+    def __init__(self, pid: int, interval: float = 0.2) -> None:
+        self.pid, self.interval = pid, interval
+        self.peak_bytes = 0
+        self.samples: list[tuple[float, int]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def resident_bytes(self) -> int:
+        """Return the process's resident memory now."""
+        status = Path(f"/proc/{self.pid}/status").read_text()
+        return int(re.search(r"VmRSS:\s+(\d+) kB", status).group(1)) * 1024
+
+    def _run(self) -> None:
+        started = time.monotonic()
+        while not self._stop.is_set():
+            resident = self.resident_bytes()
+            self.peak_bytes = max(self.peak_bytes, resident)
+            self.samples.append((round(time.monotonic() - started, 1), resident))
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> MemorySampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exception: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+async def result_line(page, previous: str | None = None, timeout: float = 600) -> str:  # noqa: ANN001
+    """Wait until the page shows a finished result line (other than ``previous``) and nothing runs."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        lines = await page.locator("text=/ s for \\d+×\\d+/").all_inner_texts()
+        busy = await page.get_by_text("Denoising…").count()
+        running = await page.locator("[data-testid='stStatusWidget']").count()
+        if lines and lines[0] != previous and not busy and not running:
+            return lines[0]
+        await asyncio.sleep(0.2)
+    raise TimeoutError("no result within the time allowed")
+
+
+async def page_errors(page) -> list[str]:  # noqa: ANN001
+    """Return the first line of each error and exception a page shows."""
+    alerts = await page.locator("[data-testid='stException'], [data-testid='stAlertContentError']").all_inner_texts()
+    return [alert.splitlines()[0] for alert in alerts]
+
+
+async def open_session(browser, url: str):  # noqa: ANN001, ANN201
+    """Open a fresh page (its own Streamlit session) and wait until it has drawn the sample image."""
+    page = await browser.new_page(viewport={"width": 1400, "height": 1800})
+    await page.goto(url)
+    await page.get_by_text("astronaut-sample.png").first.wait_for(timeout=300_000)
+    await result_line(page)
+    return page
+
+
+async def upload_to_result(browser, url: str, photo: Path) -> dict:  # noqa: ANN001
+    """Time one 12-megapixel upload until its result line shows; read the model call's time from it."""
+    page = await open_session(browser, url)
+    sample_line = await result_line(page)
+    started = time.perf_counter()
+    await page.locator("input[type=file]").set_input_files(str(photo))
+    line = await result_line(page, sample_line)
+    seconds = time.perf_counter() - started
+    model_seconds = float(RESULT_LINE.search(line).group(1))
+    await page.close()
+    return {
+        "upload_to_result_seconds": round(seconds, 2),
+        "model_call_seconds": model_seconds,
+        "ratio": round(seconds / model_seconds, 3),
+        "result_line": line,
+    }
+
+
+async def sweep(browser, url: str, photo: Path, steps: int, levels_per_step: int) -> dict:  # noqa: ANN001
+    """One session: upload a photo, then move the noise slider ``steps`` times; return its results and errors."""
+    page = await open_session(browser, url)
+    line = await result_line(page)
+    await page.locator("input[type=file]").set_input_files(str(photo))
+    line = await result_line(page, line)
+    lines = [line]
+    for _ in range(steps):
+        await page.locator("input[type=range][aria-label^='Level']").focus()
+        for _ in range(levels_per_step):
+            await page.keyboard.press("ArrowRight")
+        line = await result_line(page, line)
+        lines.append(line)
+    errors = await page_errors(page)
+    await page.close()
+    return {"results": len(lines), "errors": errors}
+
+
+async def run(url: str, photos: list[Path], steps: int, levels_per_step: int, pid: int) -> dict:
+    """Both measurements against one server."""
+    from playwright.async_api import async_playwright
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGUMENTS)
+        timing = await upload_to_result(browser, url, photos[0])
+        sampler = MemorySampler(pid)
+        before = sampler.resident_bytes()
+        started = time.perf_counter()
+        with sampler:
+            sessions = await asyncio.gather(
+                *(sweep(browser, url, photo, steps, levels_per_step) for photo in photos[1:]), return_exceptions=True
+            )
+        seconds = time.perf_counter() - started
+        await browser.close()
+    failures = [repr(session) for session in sessions if isinstance(session, BaseException)]
+    finished = [session for session in sessions if not isinstance(session, BaseException)]
+    return {
+        "upload_to_result": timing,
+        "sessions": {
+            "count": len(photos) - 1,
+            "noise_levels_per_session": steps + 1,
+            "results_shown": sum(session["results"] for session in finished),
+            "errors_shown": [error for session in finished for error in session["errors"]],
+            "failures": failures,
+            "seconds": round(seconds, 1),
+            "resident_before_megabytes": round(before / 2**20),
+            "peak_resident_megabytes": round(sampler.peak_bytes / 2**20),
+            "samples": [(at, round(resident / 2**20)) for at, resident in sampler.samples[::10]],
+        },
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Measure, print a table and write JSON."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sessions", type=int, default=8)
+    parser.add_argument("--steps", type=int, default=2, help="noise slider moves per session after the upload")
+    parser.add_argument("--levels-per-step", type=int, default=5, help="slider steps (1 each) per move")
+    parser.add_argument("--output", default="results/app-load")
+    arguments = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as folder:
+        photos = make_photos(Path(folder), arguments.sessions + 1)
+        with streamlit_server(timeout=300) as (url, pid):
+            measured = asyncio.run(run(url, photos, arguments.steps, arguments.levels_per_step, pid))
+    timing, sessions = measured["upload_to_result"], measured["sessions"]
+    report = {
+        "command": "python -m benchmarks.app_load " + " ".join(sys.argv[1:] if argv is None else argv),
+        "machine": machine(),
+        "image": f"{WIDTH}x{HEIGHT} RGB JPEG",
+        **measured,
+    }
+    rows = [
+        ("12 MP upload → result", f"{timing['upload_to_result_seconds']:.1f} s"),
+        ("model call alone (the app's own line)", f"{timing['model_call_seconds']:.1f} s"),
+        ("ratio (goal ≤ 1.3)", f"{timing['ratio']:.2f}"),
+        (
+            "sessions at once, each a 12 MP photo",
+            f"{sessions['count']} × {sessions['noise_levels_per_session']} levels",
+        ),
+        (
+            "results shown / errors / failures",
+            f"{sessions['results_shown']} / {len(sessions['errors_shown'])} / {len(sessions['failures'])}",
+        ),
+        (
+            "server resident memory: before → peak (goal < 6 GB)",
+            f"{sessions['resident_before_megabytes']} → {sessions['peak_resident_megabytes']} MB",
+        ),
+    ]
+    print("| measurement | value |\n|---|---|")
+    for name, value in rows:
+        print(f"| {name} | {value} |")
+    write_report(arguments.output, report)
+    ok = not sessions["failures"] and not sessions["errors_shown"]
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

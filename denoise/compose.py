@@ -1,0 +1,642 @@
+"""Image-to-image pieces that compose into a denoiser, each wrapping any other.
+
+Every piece is a callable from an H x W x C float32 image to one of the same shape, so a
+wrapper works around a Keras model, a classical method or another wrapper alike (as deepinv's
+``EquivariantDenoiser(denoiser)``):
+
+>>> from denoise.classical import non_local_means
+>>> ensemble = SelfEnsemble(Classical(non_local_means, "nlm"), orientations=8)  # doctest: +SKIP
+>>> restored = ensemble(noisy)                                                    # doctest: +SKIP
+
+The pieces:
+
+* leaves: :class:`ConvolutionalModel` (a fully convolutional Keras model on whole images),
+  :class:`Patchwise` (the dense model on overlapping patches, averaged back into an image) and
+  :class:`Classical` (a function such as :func:`denoise.classical.non_local_means`);
+* :class:`Tiled`: overlapping tiles with a margin as wide as the inner piece's receptive field,
+  so that memory stays bounded and the result is the untiled one;
+* :class:`SelfEnsemble`: the average over flipped and turned copies;
+* :class:`MatchChannels`: a grey piece on each channel of a colour image, a colour piece on a
+  grey image;
+* :class:`NoiseRouted`: a second piece for images whose estimated noise is low;
+* :class:`LuminanceBlend`: a grey piece's result for a colour image's luminance;
+* :class:`ByChannels`: one piece per channel count.
+
+A piece that decides something from the image (routing, channels) decides it in
+:meth:`Piece.resolve`, which returns the piece with its decisions made. A caller that runs
+several passes over one image (self-ensemble, strength above 1) resolves once, on the image
+as given, so every pass takes the same route; :attr:`Piece.name` then names what runs.
+Large images report each finished tile to the callback set by :func:`reporting_tiles`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import functools
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+
+import keras
+import numpy as np
+
+from denoise.classical import estimate_noise_sigma
+from denoise.models import LATENT_LAYER, model_stride, receptive_field
+
+__all__ = [
+    "ORIENTATIONS",
+    "ByChannels",
+    "Classical",
+    "ConvolutionalModel",
+    "LuminanceBlend",
+    "MatchChannels",
+    "NoiseRouted",
+    "Patchwise",
+    "Piece",
+    "SelfEnsemble",
+    "Tiled",
+    "luminance",
+    "orient",
+    "reporting_tiles",
+]
+
+#: The eight orientations of an image as (flip rows, flip columns, transpose). The first one,
+#: two, four and eight each form a group (identity; a half turn; the mirrors; all), so
+#: averaging over a prefix treats every direction alike.
+ORIENTATIONS = (
+    (False, False, False),
+    (True, True, False),
+    (False, True, False),
+    (True, False, False),
+    (False, False, True),
+    (True, True, True),
+    (False, True, True),
+    (True, False, True),
+)
+
+#: Called with (tiles finished in this pass, tiles in the pass) as each tile finishes.
+_tile_callback: ContextVar[Callable[[int, int], None] | None] = ContextVar("tile_callback", default=None)
+
+
+@contextlib.contextmanager
+def reporting_tiles(callback: Callable[[int, int], None] | None) -> Iterator[None]:
+    """Have every :class:`Tiled` pass in this context (thread) call ``callback(done, tiles)`` per tile."""
+    token = _tile_callback.set(callback)
+    try:
+        yield
+    finally:
+        _tile_callback.reset(token)
+
+
+def luminance(image: np.ndarray) -> np.ndarray:
+    """Return the mean of an H x W x C image's channels (H x W x 1), where noise is √C times weaker."""
+    channels = image.shape[2]
+    return image @ np.full((channels, 1), 1 / channels, image.dtype)  # 20 times faster than mean(axis=2)
+
+
+def orient(image: np.ndarray, orientation: tuple[bool, bool, bool], *, undo: bool = False) -> np.ndarray:
+    """Flip and/or transpose an H x W x C image into one of :data:`ORIENTATIONS`, or back."""
+    flip_rows, flip_columns, transpose = orientation
+    if transpose and undo:
+        image = image.transpose(1, 0, 2)
+    if flip_rows:
+        image = image[::-1]
+    if flip_columns:
+        image = image[:, ::-1]
+    if transpose and not undo:
+        image = image.transpose(1, 0, 2)
+    return np.ascontiguousarray(image)
+
+
+def pad_to_multiple(image: np.ndarray, stride: int) -> np.ndarray:
+    """Mirror-pad the bottom and right of an H x W x C image to multiples of ``stride`` (no copy if they are)."""
+    height, width = image.shape[:2]
+    if height % stride == 0 and width % stride == 0:
+        return image
+    return np.pad(image, ((0, -height % stride), (0, -width % stride), (0, 0)), mode="symmetric")
+
+
+class Piece:
+    """Base of the pieces: an image-to-image callable with a name, a stride and a reach.
+
+    Attributes
+    ----------
+    stride : int
+        Height and width the piece computes best at multiples of (it pads to them itself).
+    receptive_field : int
+        How far, in pixels, each output pixel depends on the input; :class:`Tiled` keeps this
+        much margin around each tile.
+    tile_passes : int
+        How many :class:`Tiled` passes over the image one call makes.
+
+    """
+
+    stride: int = 1
+    receptive_field: int = 0
+    tile_passes: int = 0
+
+    def __call__(self, image: np.ndarray) -> np.ndarray:
+        """Denoise an H x W x C float32 image; return float32 of the same shape."""
+        raise NotImplementedError
+
+    @property
+    def name(self) -> str:
+        """What runs, as a user reads it: ``unet-color + unet-gray luminance``."""
+        raise NotImplementedError
+
+    def resolve(self, image: np.ndarray) -> Piece:
+        """Return this piece with every decision that depends on ``image`` made (itself if none)."""
+        return self
+
+
+@dataclass(frozen=True, eq=False)
+class ConvolutionalModel(Piece):
+    """A fully convolutional Keras model, run on the whole image padded to its stride.
+
+    Parameters
+    ----------
+    model : keras.Model
+        Maps ``(1, H, W, C)`` to ``(1, H, W, C)`` for H and W multiples of its stride.
+    model_name : str
+        The name the model goes by (its card's).
+    compiled : bool, default True
+        ``predict_on_batch`` (a graph under TensorFlow, XLA under JAX) rather than a direct
+        call. On this project's CPU about a quarter faster, first call included; on the H200
+        a 12-megapixel photo takes 301 ms against 367 ms. The results are the same.
+
+    """
+
+    model: keras.Model
+    model_name: str
+    compiled: bool = True
+
+    @property
+    def name(self) -> str:
+        """Name of what runs (:attr:`Piece.name`)."""
+        return self.model_name
+
+    @property
+    def channels(self) -> int:
+        """Image channels the model takes."""
+        return int(self.model.input_shape[-1])
+
+    @functools.cached_property
+    def stride(self) -> int:
+        """Return the stride it pads to (:class:`Piece`)."""
+        return model_stride(self.model)
+
+    @functools.cached_property
+    def receptive_field(self) -> int:
+        """Return how far its output reaches into the input (:class:`Piece`)."""
+        return receptive_field(self.model)
+
+    def __call__(self, image: np.ndarray) -> np.ndarray:
+        """Denoise an H x W x C float32 image."""
+        height, width = image.shape[:2]
+        padded = pad_to_multiple(image, self.stride)
+        return self._run(self.model, padded)[:height, :width]
+
+    def _run(self, model: keras.Model, image: np.ndarray) -> np.ndarray:
+        if self.compiled:
+            return np.asarray(model.predict_on_batch(image[None]))[0]
+        return keras.ops.convert_to_numpy(model(image[None], training=False))[0]
+
+    def encode(self, image: np.ndarray) -> np.ndarray:
+        """Return the bottleneck's feature maps for an image padded to the stride: (h, w, latent)."""
+        return self._run(self._encoder, pad_to_multiple(image, self.stride))
+
+    @functools.cached_property
+    def _encoder(self) -> keras.Model:
+        return keras.Model(self.model.input, self.model.get_layer(LATENT_LAYER).output)
+
+
+@dataclass(frozen=True, eq=False)
+class Patchwise(Piece):
+    """The dense autoencoder on overlapping patches, averaged back into an image.
+
+    Patches are laid every ``step`` pixels over the image mirror-padded by ``patch_size -
+    step``, so every pixel is covered by the same number of patches.
+
+    Parameters
+    ----------
+    model : keras.Model
+        Maps ``(N, patch_size² × C)`` flattened patches to the same.
+    model_name : str
+        The name the model goes by.
+    patch_size : int
+        Side of the patches.
+    step : int, default 4
+        Distance between neighbouring patches.
+
+    """
+
+    model: keras.Model
+    model_name: str
+    patch_size: int
+    step: int = 4
+
+    @property
+    def name(self) -> str:
+        """Name of what runs (:attr:`Piece.name`)."""
+        return self.model_name
+
+    @property
+    def channels(self) -> int:
+        """Image channels the model takes."""
+        return int(self.model.input_shape[-1]) // self.patch_size**2
+
+    @property
+    def stride(self) -> int:
+        """Return the stride it pads to (:class:`Piece`)."""
+        return self.step
+
+    @property
+    def receptive_field(self) -> int:
+        """Return how far its output reaches into the input (:class:`Piece`)."""
+        return self.patch_size - 1
+
+    def patches(self, image: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
+        """Return the flattened patches laid every ``step`` pixels, and their grid's rows and columns."""
+        size = self.patch_size
+        windows = np.lib.stride_tricks.sliding_window_view(image, (size, size), axis=(0, 1))
+        windows = windows[:: self.step, :: self.step]  # rows, columns, C, p, p
+        grid = windows.shape[:2]
+        return windows.transpose(0, 1, 3, 4, 2).reshape(grid[0] * grid[1], -1), grid
+
+    def __call__(self, image: np.ndarray) -> np.ndarray:
+        """Denoise an H x W x C float32 image."""
+        height, width = image.shape[:2]
+        padded_to_step = pad_to_multiple(image, self.step)
+        border = self.patch_size - self.step
+        padded = np.pad(padded_to_step, ((border, border), (border, border), (0, 0)), mode="symmetric")
+        patches, grid = self.patches(padded)
+        outputs = np.asarray(self.model.predict(patches, batch_size=8192, verbose=0))
+        folded = self._fold(outputs.reshape(-1, self.patch_size, self.patch_size, image.shape[2]), grid)
+        return folded[border : border + height, border : border + width]
+
+    def _fold(self, patches: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
+        """Average overlapping patches laid out every ``step`` pixels back into an image."""
+        rows, columns = grid
+        step = self.step
+        blocks = self.patch_size // step
+        channels = patches.shape[-1]
+        patches = patches.reshape(rows, columns, blocks, step, blocks, step, channels)
+        total = np.zeros((rows + blocks - 1, step, columns + blocks - 1, step, channels), np.float32)
+        count = np.zeros((rows + blocks - 1, 1, columns + blocks - 1, 1, 1), np.float32)
+        for block_row in range(blocks):
+            for block_column in range(blocks):
+                target = (slice(block_row, block_row + rows), slice(None), slice(block_column, block_column + columns))
+                total[target] += patches[:, :, block_row, :, block_column].transpose(0, 2, 1, 3, 4)
+                count[target] += 1
+        total /= count
+        return total.reshape((rows + blocks - 1) * step, (columns + blocks - 1) * step, channels)
+
+    def encode(self, image: np.ndarray) -> np.ndarray:
+        """Return the code of each patch laid out on the patch grid: (rows, columns, latent).
+
+        Raises
+        ------
+        ValueError
+            If the image is smaller than one patch.
+
+        """
+        patches, grid = self.patches(image)
+        if grid[0] == 0 or grid[1] == 0:
+            raise ValueError(f"image is smaller than the {self.patch_size}-pixel patch")
+        return np.asarray(self._encoder.predict(patches, batch_size=8192, verbose=0)).reshape(*grid, -1)
+
+    @functools.cached_property
+    def _encoder(self) -> keras.Model:
+        return keras.Model(self.model.input, self.model.get_layer(LATENT_LAYER).output)
+
+
+@dataclass(frozen=True, eq=False)
+class Classical(Piece):
+    """A classical denoiser with scikit-image's call shape, ``function(image, sigma)``.
+
+    Parameters
+    ----------
+    function : callable
+        Such as :func:`denoise.classical.non_local_means`; ``sigma`` None means estimated.
+    method_name : str
+        Its name in reports.
+    sigma : float, optional
+        The noise standard deviation on the 0-1 scale; estimated from each image when None.
+
+    """
+
+    function: Callable[[np.ndarray, float | None], np.ndarray]
+    method_name: str
+    sigma: float | None = None
+
+    @property
+    def name(self) -> str:
+        """Name of what runs (:attr:`Piece.name`)."""
+        return self.method_name
+
+    def __call__(self, image: np.ndarray) -> np.ndarray:
+        """Denoise an H x W x C float32 image."""
+        return np.asarray(self.function(image, self.sigma), np.float32).reshape(image.shape)
+
+
+@dataclass(frozen=True, eq=False)
+class _Wrapper(Piece):
+    """A piece around one inner piece; by default it passes stride, reach and name through."""
+
+    inner: Piece
+
+    @property
+    def name(self) -> str:
+        """Name of what runs (:attr:`Piece.name`)."""
+        return self.inner.name
+
+    @property
+    def stride(self) -> int:
+        """Return the stride it pads to (:class:`Piece`)."""
+        return self.inner.stride
+
+    @property
+    def receptive_field(self) -> int:
+        """Return how far its output reaches into the input (:class:`Piece`)."""
+        return self.inner.receptive_field
+
+    @property
+    def tile_passes(self) -> int:
+        """Return the tiled passes per call (:class:`Piece`)."""
+        return self.inner.tile_passes
+
+    def resolve(self, image: np.ndarray) -> Piece:
+        """Make the decisions that depend on ``image`` (:meth:`Piece.resolve`)."""
+        resolved = self.inner.resolve(image)
+        return self if resolved is self.inner else dataclasses.replace(self, inner=resolved)
+
+
+@dataclass(frozen=True, eq=False)
+class Tiled(_Wrapper):
+    """Run the inner piece tile by tile, each with a margin as wide as its receptive field.
+
+    Each tile is computed with ``margin`` pixels of context on every side and only its centre
+    is kept, so the result equals the untiled one (up to float rounding) with no seams, while
+    memory stays bounded by the tile size.
+
+    Parameters
+    ----------
+    inner : Piece
+        The piece to run.
+    tile_size : int, default 1024
+        Side of the part of each tile that is kept (rounded down to the inner stride).
+    margin : int, optional
+        Context kept around each tile; the inner piece's receptive field when None.
+
+    """
+
+    tile_size: int = 1024
+    margin: int | None = None
+
+    @property
+    def tile_passes(self) -> int:
+        """Return the tiled passes per call (:class:`Piece`)."""
+        return 1
+
+    def __call__(self, image: np.ndarray) -> np.ndarray:
+        """Denoise an H x W x C float32 image."""
+        stride = self.inner.stride
+        height, width = image.shape[:2]
+        padded = pad_to_multiple(image, stride)
+        padded_height, padded_width = padded.shape[:2]
+        tile = max(stride, self.tile_size - self.tile_size % stride)
+        margin = self.inner.receptive_field if self.margin is None else self.margin
+        margin += -margin % stride
+        callback = _tile_callback.get()
+        if padded_height <= tile + 2 * margin and padded_width <= tile + 2 * margin:
+            result = self.inner(padded)[:height, :width]
+            if callback is not None:
+                callback(1, 1)
+            return result
+        corners = [(top, left) for top in range(0, padded_height, tile) for left in range(0, padded_width, tile)]
+        output = None
+        for done, (top, left) in enumerate(corners, start=1):
+            region_top, region_left = max(0, top - margin), max(0, left - margin)
+            region = padded[region_top : top + tile + margin, region_left : left + tile + margin]
+            result = self.inner(region)
+            if output is None:
+                output = np.empty(padded.shape[:2] + result.shape[2:], np.float32)
+            core = result[top - region_top : top - region_top + tile, left - region_left : left - region_left + tile]
+            output[top : top + core.shape[0], left : left + core.shape[1]] = core
+            if callback is not None:
+                callback(done, len(corners))
+        return output[:height, :width]
+
+
+@dataclass(frozen=True, eq=False)
+class SelfEnsemble(_Wrapper):
+    """Average the inner piece over flipped and turned copies of each image (geometric self-ensemble).
+
+    Each copy costs a full run; the average of eight gains about 0.1 dB (grey) to 0.2 dB
+    (colour) over one on the test sets (``benchmarks/benchmark.py --orientations``).
+
+    Parameters
+    ----------
+    inner : Piece
+        The piece to run.
+    orientations : {1, 2, 4, 8}, default 8
+        How many of :data:`ORIENTATIONS` to average: the sizes of their groups.
+
+    Raises
+    ------
+    ValueError
+        If ``orientations`` is not 1, 2, 4 or 8.
+
+    """
+
+    orientations: int = 8
+
+    def __post_init__(self) -> None:
+        if self.orientations not in (1, 2, 4, 8):
+            raise ValueError(f"orientations must be one of 1, 2, 4, 8, got {self.orientations}")
+
+    @property
+    def tile_passes(self) -> int:
+        """Return the tiled passes per call (:class:`Piece`)."""
+        return self.orientations * self.inner.tile_passes
+
+    def __call__(self, image: np.ndarray) -> np.ndarray:
+        """Denoise an H x W x C float32 image."""
+        total = self.inner(image)
+        for orientation in ORIENTATIONS[1 : self.orientations]:
+            total += orient(self.inner(orient(image, orientation)), orientation, undo=True)
+        total /= self.orientations  # in place: a copy of a 12-megapixel photo costs tens of milliseconds
+        return total
+
+
+@dataclass(frozen=True, eq=False)
+class MatchChannels(_Wrapper):
+    """Fit images to the inner piece's channels.
+
+    A grey piece runs on each channel of a colour image; a colour piece on a grey image
+    repeated three times, and its result's luminance is kept.
+
+    Parameters
+    ----------
+    inner : Piece
+        The piece to run.
+    channels : {1, 3}
+        The channels it takes.
+
+    """
+
+    channels: int = 1
+
+    def resolve(self, image: np.ndarray) -> Piece:
+        """Make the decisions that depend on ``image`` (:meth:`Piece.resolve`)."""
+        inner = self.inner.resolve(image)
+        if image.shape[2] == self.channels:
+            return inner
+        return dataclasses.replace(self, inner=inner)
+
+    @property
+    def tile_passes(self) -> int:
+        """Return the tiled passes per call (:class:`Piece`)."""
+        return self.inner.tile_passes * (3 if self.channels == 1 else 1)
+
+    def __call__(self, image: np.ndarray) -> np.ndarray:
+        """Denoise an H x W x C float32 image."""
+        if image.shape[2] == self.channels:
+            return self.inner(image)
+        if self.channels == 1:
+            return np.concatenate([self.inner(image[:, :, [channel]]) for channel in range(3)], axis=2)
+        return luminance(self.inner(np.repeat(image, 3, axis=2)))
+
+
+@dataclass(frozen=True, eq=False)
+class NoiseRouted(_Wrapper):
+    """Run ``low_noise`` instead of the inner piece on images whose estimated noise is low.
+
+    Parameters
+    ----------
+    inner : Piece
+        The piece for most images.
+    low_noise : Piece
+        The piece trained for low noise.
+    below_sigma : float
+        It runs on images whose estimated noise standard deviation (0-255 scale,
+        :func:`denoise.classical.estimate_noise_sigma`) is below this; images too small to
+        estimate go to ``inner``.
+
+    """
+
+    low_noise: Piece = field(default=None)
+    below_sigma: float = 0.0
+
+    def resolve(self, image: np.ndarray) -> Piece:
+        """Make the decisions that depend on ``image`` (:meth:`Piece.resolve`)."""
+        try:
+            low = estimate_noise_sigma(image) * 255 < self.below_sigma
+        except ValueError:  # too small to tell
+            low = False
+        return (self.low_noise if low else self.inner).resolve(image)
+
+    def __call__(self, image: np.ndarray) -> np.ndarray:
+        """Denoise an H x W x C float32 image."""
+        return self.resolve(image)(image)
+
+
+@dataclass(frozen=True, eq=False)
+class LuminanceBlend(Piece):
+    """Have a grey piece denoise a colour image's luminance too, and blend it into the colour result.
+
+    The channels' mean carries Gaussian noise √3 times weaker than each channel, which a grey
+    model, trained longer, removes better; the colour differences stay the colour piece's. The
+    result's luminance becomes ``weight`` × the grey piece's plus ``1 - weight`` × the colour
+    piece's own.
+
+    Parameters
+    ----------
+    colour : Piece
+        Denoises the colour image.
+    grey : Piece
+        Denoises its luminance (:func:`luminance`).
+    weight : float
+        Share of the grey piece's luminance, above 0 and at most 1.
+
+    """
+
+    colour: Piece
+    grey: Piece
+    weight: float
+
+    @property
+    def name(self) -> str:
+        """Name of what runs (:attr:`Piece.name`)."""
+        return f"{self.colour.name} + {self.grey.name} luminance"
+
+    @property
+    def stride(self) -> int:
+        """Return the stride it pads to (:class:`Piece`)."""
+        return int(np.lcm(self.colour.stride, self.grey.stride))
+
+    @property
+    def receptive_field(self) -> int:
+        """Return how far its output reaches into the input (:class:`Piece`)."""
+        return max(self.colour.receptive_field, self.grey.receptive_field)
+
+    @property
+    def tile_passes(self) -> int:
+        """Return the tiled passes per call (:class:`Piece`)."""
+        return self.colour.tile_passes + self.grey.tile_passes
+
+    def resolve(self, image: np.ndarray) -> Piece:
+        """Make the decisions that depend on ``image`` (:meth:`Piece.resolve`)."""
+        return dataclasses.replace(self, colour=self.colour.resolve(image), grey=self.grey.resolve(luminance(image)))
+
+    def __call__(self, image: np.ndarray) -> np.ndarray:
+        """Denoise an H x W x C float32 image."""
+        result = self.colour(image)
+        grey = self.grey(luminance(image))
+        # The same amount added to R, G and B moves their mean and leaves their differences.
+        result += self.weight * (grey - luminance(result))
+        return result
+
+
+@dataclass(frozen=True, eq=False)
+class ByChannels(Piece):
+    """One piece per channel count: grey images to ``pieces[1]``, colour to ``pieces[3]``.
+
+    An image whose channel count has no piece goes to the first piece given.
+    """
+
+    pieces: dict[int, Piece]
+
+    def _pick(self, image: np.ndarray) -> Piece:
+        return self.pieces.get(image.shape[2]) or next(iter(self.pieces.values()))
+
+    @property
+    def name(self) -> str:
+        """Name of what runs (:attr:`Piece.name`)."""
+        return " | ".join(piece.name for piece in self.pieces.values())
+
+    def resolve(self, image: np.ndarray) -> Piece:
+        """Make the decisions that depend on ``image`` (:meth:`Piece.resolve`)."""
+        return self._pick(image).resolve(image)
+
+    def __call__(self, image: np.ndarray) -> np.ndarray:
+        """Denoise an H x W x C float32 image."""
+        return self.resolve(image)(image)
+
+
+def leaf_models(piece: Piece) -> Iterator[ConvolutionalModel | Patchwise]:
+    """Yield the Keras models inside a piece, the main (colour) path first."""
+    if isinstance(piece, (ConvolutionalModel, Patchwise)):
+        yield piece
+    elif isinstance(piece, NoiseRouted):
+        yield from leaf_models(piece.inner)
+        yield from leaf_models(piece.low_noise)
+    elif isinstance(piece, _Wrapper):
+        yield from leaf_models(piece.inner)
+    elif isinstance(piece, LuminanceBlend):
+        yield from leaf_models(piece.colour)
+        yield from leaf_models(piece.grey)
+    elif isinstance(piece, ByChannels):
+        for inner in piece.pieces.values():
+            yield from leaf_models(inner)

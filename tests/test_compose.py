@@ -1,0 +1,130 @@
+"""The composable pieces, on their own and around classical methods as around models."""
+
+import numpy as np
+import pytest
+
+from denoise import add_noise, load_model
+from denoise.classical import non_local_means, total_variation
+from denoise.compose import (
+    ORIENTATIONS,
+    ByChannels,
+    Classical,
+    ConvolutionalModel,
+    LuminanceBlend,
+    MatchChannels,
+    NoiseRouted,
+    SelfEnsemble,
+    Tiled,
+    luminance,
+    orient,
+    reporting_tiles,
+)
+from denoise.inference import read_model_file
+from denoise.models import build_model, receptive_field
+
+
+@pytest.fixture
+def noisy_colour(astronaut) -> np.ndarray:
+    return add_noise(astronaut[:100, :140], "gaussian", 25, seed=0, clip=False)
+
+
+def test_orientations_are_undone_exactly():
+    image = np.arange(5 * 7 * 3, dtype=np.float32).reshape(5, 7, 3)
+    views = [orient(image, orientation) for orientation in ORIENTATIONS]
+    assert len({view.tobytes() + bytes(view.shape) for view in views}) == 8  # all different
+    for orientation, view in zip(ORIENTATIONS, views, strict=True):
+        np.testing.assert_array_equal(orient(view, orientation, undo=True), image)
+
+
+@pytest.mark.parametrize("name", ["default", "dense"])
+def test_averaged_orientations_are_the_mean_of_turned_results(use_tiny_models, noisy_colour, name):
+    once = load_model(name)
+    copies = [orient(once.denoise(orient(noisy_colour, view)), view, undo=True) for view in ORIENTATIONS[:4]]
+    averaged = load_model(name, orientations=4).denoise(noisy_colour)
+    # Here each copy is clipped to [0, 1] before the mean; the denoiser clips the mean.
+    unclipped = np.all([(copy > 0) & (copy < 1) for copy in copies], axis=0)
+    assert unclipped.mean() > 0.5
+    np.testing.assert_allclose(averaged[unclipped], np.mean(copies, axis=0)[unclipped], atol=1e-5)
+    assert np.abs(averaged - once.denoise(noisy_colour)).max() > 1e-4  # the copies differ
+
+
+def test_the_self_ensemble_wraps_a_classical_method(camera):
+    noisy = add_noise(camera[:64, :80, None], "gaussian", 25, seed=0, clip=False)
+    method = Classical(total_variation, "tv", sigma=25 / 255)
+    ensemble = SelfEnsemble(method, orientations=8)
+    copies = [orient(method(orient(noisy, view)), view, undo=True) for view in ORIENTATIONS]
+    np.testing.assert_allclose(ensemble(noisy), np.mean(copies, axis=0), atol=1e-6)
+    assert ensemble.name == "tv"
+    with pytest.raises(ValueError, match="orientations must be one of 1, 2, 4, 8"):
+        SelfEnsemble(method, orientations=3)
+
+
+def test_tiling_a_classical_method_with_its_reach_gives_the_untiled_result(camera):
+    noisy = add_noise(camera[:150, :130, None], "gaussian", 25, seed=0, clip=False)
+    method = Classical(non_local_means, "nlm", sigma=25 / 255)
+    # Fast non-local means compares 5 x 5 patches up to 6 pixels away: it reaches 6 + 2 pixels.
+    tiled = Tiled(method, tile_size=48, margin=8)
+    np.testing.assert_allclose(tiled(noisy), method(noisy), atol=1e-5)
+    narrow = Tiled(method, tile_size=48, margin=1)
+    assert np.abs(narrow(noisy) - method(noisy)).max() > 1e-3  # too little margin shows
+
+
+def test_receptive_field_is_where_the_output_stops_moving():
+    model = build_model("conv", 1, 2, width=4)
+    radius = receptive_field(model)
+    assert 8 <= radius <= 64
+    image = np.random.default_rng(0).random((1, 160, 160, 1), np.float32)
+    changed = image.copy()
+    changed[0, 80, 80] += 0.5
+    moved = np.abs(np.asarray(model(changed)) - np.asarray(model(image)))[0, :, :, 0] > 1e-6
+    rows, columns = np.nonzero(moved)
+    assert max(np.abs(rows - 80).max(), np.abs(columns - 80).max()) <= radius
+    with pytest.raises(ValueError, match="not on flattened patches"):
+        receptive_field(build_model("dense", 1, 4))
+
+
+def test_a_tiled_model_takes_its_margin_from_its_receptive_field(use_tiny_models, astronaut):
+    entry = read_model_file(use_tiny_models / "unet-color.keras")
+    piece = ConvolutionalModel(entry.model, entry.name)
+    assert piece.receptive_field == receptive_field(entry.model) and piece.receptive_field > 64
+    tiled = Tiled(piece, tile_size=64)
+    assert tiled.receptive_field == piece.receptive_field
+    image = astronaut[:400, :360]
+    np.testing.assert_allclose(tiled(image), piece(image), atol=1e-5)
+
+
+def test_tiles_are_reported_as_they_finish(camera):
+    method = Classical(total_variation, "tv", sigma=0.1)
+    reports = []
+    with reporting_tiles(lambda done, tiles: reports.append((done, tiles))):
+        Tiled(method, tile_size=40, margin=4)(camera[:100, :100, None])
+    assert reports == [(done, 9) for done in range(1, 10)]
+    Tiled(method, tile_size=40, margin=4)(camera[:100, :100, None])  # outside the context: no reports
+    assert len(reports) == 9
+
+
+def test_match_channels_runs_a_grey_piece_on_each_channel(astronaut):
+    method = Classical(total_variation, "tv", sigma=0.1)
+    matched = MatchChannels(method, channels=1)
+    expected = np.concatenate([method(astronaut[:32, :32, [c]]) for c in range(3)], axis=2)
+    np.testing.assert_allclose(matched(astronaut[:32, :32]), expected, atol=1e-6)
+    assert matched.resolve(astronaut[:32, :32, :1]) is method  # nothing to fit
+
+
+def test_noise_routing_and_luminance_blend_compose_around_classical_methods(camera, astronaut):
+    gentle, strong = Classical(total_variation, "gentle", 0.01), Classical(total_variation, "strong", 0.2)
+    routed = NoiseRouted(strong, gentle, below_sigma=10)
+    low = add_noise(camera[:64, :64, None], "gaussian", 3, seed=0, clip=False)
+    high = add_noise(camera[:64, :64, None], "gaussian", 30, seed=0, clip=False)
+    assert routed.resolve(low).name == "gentle" and routed.resolve(high).name == "strong"
+    np.testing.assert_array_equal(routed(low), gentle(low))
+    blend = LuminanceBlend(Classical(total_variation, "colour", 0.1), routed, weight=0.5)
+    colour = add_noise(astronaut[:64, :64], "gaussian", 30, seed=0, clip=False)
+    assert blend.resolve(colour).name == "colour + strong luminance"
+    result = blend(colour)
+    own = blend.colour(colour)
+    np.testing.assert_allclose(luminance(result), 0.5 * luminance(own) + 0.5 * strong(luminance(colour)), atol=1e-5)
+    np.testing.assert_allclose(result - luminance(result), own - luminance(own), atol=1e-5)  # colour differences kept
+    by_channels = ByChannels({1: routed, 3: blend})
+    assert by_channels.resolve(colour).name == "colour + strong luminance"
+    np.testing.assert_array_equal(by_channels(low), gentle(low))
