@@ -33,6 +33,7 @@ with quiet_native_logs():  # TensorFlow's start-up lines stay out of the server'
         zip_files,
     )
     from denoise.strength import MAX_STRENGTH
+    from denoise.training_jobs import user_models_dir
     from denoise.visualize import before_after, describe_latent, fit_width, heat_map, latent_grid
 
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "tif", "tiff", "bmp", "webp", "gif"]
@@ -53,7 +54,12 @@ LATENT_NOTE = (
 )
 #: What the shared cache of images and results may hold, all sessions together: one 12-megapixel
 #: photo's decoded, noisy and denoised images take about 430 MB.
-CACHE_BYTES = int(os.environ.get("DENOISE_APP_CACHE_MB", "1536")) * 2**20
+CACHE_BYTES = int(os.environ.get("DENOISE_APP_CACHE_MB", "1024")) * 2**20
+#: The model picker's entry for the models trained on the Train page.
+OWN_MODELS = "Your models (Train page)"
+#: Computations that run at once, all sessions together. The model takes turns anyway, and on a
+#: small machine a second large photo's noise or scores beside it only adds its temporaries.
+WORKERS = int(os.environ.get("DENOISE_APP_WORKERS", "1"))
 FAMILIES = {
     "Best quality (U-Net)": "unet",
     "Latent-size family (conv autoencoder)": "conv",
@@ -113,11 +119,11 @@ class Settings:
 def shared_cache() -> SharedCache:
     """Return the one cache of images and results that every session shares, bounded in bytes.
 
-    At most one computation per processor core runs at once, and a value that several
+    At most :data:`WORKERS` computations run at once, and a value that several
     sessions ask for at once is computed once (:class:`denoise.caching.SharedCache`). Arrays
     from it are shared, so they are made read-only: no session can change what another sees.
     """
-    return SharedCache(CACHE_BYTES, workers=os.cpu_count() or 1)
+    return SharedCache(CACHE_BYTES, workers=WORKERS)
 
 
 memoize = shared_cache().memoize
@@ -266,7 +272,12 @@ def sidebar() -> Settings:
     """Draw the controls and return what they are set to."""
     cards = denoise.available_models()
     st.sidebar.header("Model")
-    family = FAMILIES[st.sidebar.radio("Model", list(FAMILIES), label_visibility="collapsed")]
+    own_models = {path.stem: path for path in sorted(user_models_dir().glob("*.keras"))}
+    families = FAMILIES | ({OWN_MODELS: "own"} if own_models else {})
+    family = families[st.sidebar.radio("Model", list(families), label_visibility="collapsed")]
+    own_model = None
+    if family == "own":
+        own_model = own_models[st.sidebar.selectbox("Your model", list(own_models), help="Trained on the Train page.")]
     latent_sizes = sorted({card["latent_size"] for card in cards.values() if card["architecture"] == "conv"})
     latent = st.sidebar.select_slider(
         "Latent size (conv bottleneck channels)",
@@ -313,7 +324,8 @@ def sidebar() -> Settings:
     )
     # The best-quality choice is the model trained for the noise at hand: real photos and
     # camera-like noise go to the photo model, synthetic noise of other kinds to the default.
-    model = {"conv": f"conv-{latent}", "dense": "dense"}.get(family) or denoise.model_for_noise(kind)
+    chosen = {"conv": f"conv-{latent}", "dense": "dense", "own": str(own_model)}
+    model = chosen.get(family) or denoise.model_for_noise(kind)
     return Settings(noise, ModelChoice(model, passes, float(strength)), comparisons)
 
 
@@ -328,14 +340,15 @@ def show_image(name: str, upload: Upload, settings: Settings) -> tuple[str, Call
     st.subheader(name)
     for note in image.notes:
         st.info(note)
-    # The input goes on screen before the model runs, so it shows while the model works.
+    # The input goes on screen before the model runs, so it shows while the model works; the
+    # noisy image, which costs about a second to shrink and encode for a 12-megapixel photo,
+    # fills its column after the result.
     if noise.kind is None:  # already noisy: the upload is the input, shown once
         columns = st.columns(2)
         show(columns[0], image.pixels, "Input")
     else:
         columns = st.columns(3)
         show(columns[0], image.pixels, "Original")
-        show(columns[1], cached_noisy(upload, noise), "Noisy")
     place = columns[-1].empty()  # a progress bar while tiles finish, then the result
     bar = place.progress(0.0, text="Denoising…")
     result = cached_result(
@@ -350,6 +363,8 @@ def show_image(name: str, upload: Upload, settings: Settings) -> tuple[str, Call
         f"{how} on {result.device} in {result.arithmetic} precision: {result.seconds:.2f} s for {width}×{height} "
         f"({result.seconds / (width * height / 1e6):.2f} s per megapixel)"
     )
+    if noise.kind is not None:
+        show(columns[1], result.noisy, "Noisy")
 
     with st.spinner("Scoring…"):
         measured = cached_scores(upload, noise, model)
@@ -455,4 +470,5 @@ def main() -> None:
         )
 
 
-main()
+page = st.navigation([st.Page(main, title="Denoise", default=True), st.Page("train_page.py", title="Train")])
+page.run()

@@ -88,7 +88,8 @@ class _Pending:
 
     done: threading.Event = dataclasses.field(default_factory=threading.Event)
     value: object = None
-    error: BaseException | None = None
+    error: Exception | None = None
+    abandoned: bool = False
 
 
 class SharedCache:
@@ -146,27 +147,34 @@ class SharedCache:
         @functools.wraps(function)
         def cached(*arguments: object, **passed_on: object) -> object:
             key = (function.__qualname__, *(_key_part(argument) for argument in arguments))
-            with self._lock:
-                with contextlib.suppress(KeyError):
-                    return self._values[key]
-                pending = self._pending.get(key)
-                computing = pending is None
+            while True:
+                with self._lock:
+                    with contextlib.suppress(KeyError):
+                        return self._values[key]
+                    pending = self._pending.get(key)
+                    computing = pending is None
+                    if computing:
+                        pending = self._pending[key] = _Pending()
                 if computing:
-                    pending = self._pending[key] = _Pending()
-            if not computing:
+                    break
                 pending.done.wait()
+                if pending.abandoned:  # its thread was stopped (a session's rerun): compute it here
+                    continue
                 if pending.error is not None:
                     raise pending.error
                 return pending.value
             try:
                 with self._turn():
                     pending.value = function(*arguments, **passed_on)
-            except BaseException as error:
+            except Exception as error:
                 pending.error = error
+                raise
+            except BaseException:  # the computing thread was stopped: the waiting ones try again
+                pending.abandoned = True
                 raise
             finally:
                 with self._lock:
-                    if pending.error is None:
+                    if pending.error is None and not pending.abandoned:
                         with contextlib.suppress(ValueError):  # larger than the whole cache: not kept
                             self._values[key] = pending.value
                     del self._pending[key]

@@ -1,4 +1,4 @@
-"""The ``denoise`` command: run, eval, models, export, train."""
+"""The ``denoise`` command: run, batch, eval, models, export, train."""
 
 from __future__ import annotations
 
@@ -119,6 +119,23 @@ def _command_models(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def _command_batch(arguments: argparse.Namespace) -> int:
+    with _libraries_quiet(arguments):  # loading the libraries and the model; the refusals come later
+        from denoise.batch import run_batch
+        from denoise.inference import load_model
+
+        load_model(arguments.model, precision=arguments.precision).warm_up()
+    refused = run_batch(
+        arguments.inputs,
+        Path(arguments.out),
+        model=arguments.model,
+        precision=arguments.precision,
+        runner=arguments.runner,
+        pipeline_arguments=arguments.pipeline_option,
+    )
+    return EXIT_REFUSED if refused else 0
+
+
 def _command_export(arguments: argparse.Namespace) -> int:
     from denoise.export import export
 
@@ -129,6 +146,7 @@ def _command_export(arguments: argparse.Namespace) -> int:
 
 def _command_train(arguments: argparse.Namespace) -> int:
     from denoise.data import parse_noise_range
+    from denoise.distribute import DistributeOptions
     from denoise.training import TrainingConfig, train
 
     config = TrainingConfig(
@@ -155,6 +173,9 @@ def _command_train(arguments: argparse.Namespace) -> int:
         recolour=arguments.recolour,
         pairs=arguments.pairs,
         pairs_fraction=arguments.pairs_fraction,
+        distribute=DistributeOptions(arguments.coordinator, arguments.num_processes, arguments.process_id)
+        if arguments.distribute
+        else None,
     )
     card = train(config)
     print(json.dumps(card, indent=2))
@@ -228,6 +249,21 @@ def _parser() -> argparse.ArgumentParser:
     models.add_argument("--json", action="store_true", help="print the full cards as JSON")
     models.set_defaults(handler=_command_models)
 
+    batch = commands.add_parser("batch", help="denoise many files on Apache Beam (the scale extra)")
+    batch.add_argument("inputs", nargs="+", metavar="INPUT", help="image files")
+    batch.add_argument("--out", required=True, help="output folder")
+    batch.add_argument("--model", default="photo", help="a family or model that runs one model per image")
+    batch.add_argument("--precision", choices=PRECISION_CHOICES, default="auto")
+    batch.add_argument("--runner", help="Beam runner (DataflowRunner, FlinkRunner, ...); default: in this process")
+    batch.add_argument(
+        "--pipeline-option",
+        action="append",
+        default=[],
+        metavar="OPTION",
+        help="a further Beam option, e.g. --pipeline-option=--project=NAME (repeatable)",
+    )
+    batch.set_defaults(handler=_command_batch)
+
     export = commands.add_parser("export", help="export a model or family to SavedModel, ONNX or LiteRT")
     export.add_argument("model", metavar="MODEL", help="family (default, conv-8), model (unet-gray) or .keras path")
     export.add_argument("--format", required=True, choices=EXPORT_FORMAT_CHOICES)
@@ -286,6 +322,14 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--pairs-fraction", type=float, default=0.5, help="share of each batch cut from --pairs (default 0.5)"
     )
+    train.add_argument(
+        "--distribute",
+        action="store_true",
+        help="data-parallel over every device: JAX DataParallel (several hosts too), TensorFlow MirroredStrategy",
+    )
+    train.add_argument("--coordinator", metavar="HOST:PORT", help="with --distribute under JAX: process 0's address")
+    train.add_argument("--num-processes", type=int, help="with --distribute under JAX: processes training together")
+    train.add_argument("--process-id", type=int, help="with --distribute under JAX: this process's number, 0 first")
     train.set_defaults(handler=_command_train)
     return parser
 
@@ -296,8 +340,8 @@ def main(argv: list[str] | None = None) -> int:
     arguments = _parser().parse_args(argv)
     arguments.argv = argv
     try:
-        if arguments.handler is _command_run:  # quiet while loading only: its refusals go to stderr as they come
-            return _command_run(arguments)
+        if arguments.handler in (_command_run, _command_batch):  # quiet while loading: refusals go to stderr
+            return arguments.handler(arguments)
         with _libraries_quiet(arguments):
             return arguments.handler(arguments)
     except (ValueError, OSError) as error:

@@ -399,33 +399,55 @@ class Tiled(_Wrapper):
         """Return the tiled passes per call (:class:`Piece`)."""
         return 1
 
-    def __call__(self, image: np.ndarray) -> np.ndarray:
-        """Denoise an H x W x C float32 image."""
+    def layout(self, height: int, width: int) -> list[tuple[slice, slice, slice, slice]]:
+        """Return each tile's region of the stride-padded image and the part of it that is kept.
+
+        Each entry is ``(region rows, region columns, kept rows, kept columns)``: the region
+        is what the inner piece runs on, the kept slices index its result. One entry covers a
+        small image whole.
+        """
         stride = self.inner.stride
-        height, width = image.shape[:2]
-        padded = pad_to_multiple(image, stride)
-        padded_height, padded_width = padded.shape[:2]
+        padded_height, padded_width = height + -height % stride, width + -width % stride
         tile = max(stride, self.tile_size - self.tile_size % stride)
         margin = self.inner.receptive_field if self.margin is None else self.margin
         margin += -margin % stride
-        callback = _tile_callback.get()
         if padded_height <= tile + 2 * margin and padded_width <= tile + 2 * margin:
-            result = self.inner(padded)[:height, :width]
-            if callback is not None:
-                callback(1, 1)
-            return result
-        corners = [(top, left) for top in range(0, padded_height, tile) for left in range(0, padded_width, tile)]
+            whole = (slice(0, padded_height), slice(0, padded_width))
+            return [(*whole, *whole)]
+        entries = []
+        for top in range(0, padded_height, tile):
+            for left in range(0, padded_width, tile):
+                region_top, region_left = max(0, top - margin), max(0, left - margin)
+                region_bottom, region_right = (
+                    min(padded_height, top + tile + margin),
+                    min(padded_width, left + tile + margin),
+                )
+                kept_rows = slice(top - region_top, min(top + tile, padded_height) - region_top)
+                kept_columns = slice(left - region_left, min(left + tile, padded_width) - region_left)
+                entries.append(
+                    (slice(region_top, region_bottom), slice(region_left, region_right), kept_rows, kept_columns)
+                )
+        return entries
+
+    def __call__(self, image: np.ndarray) -> np.ndarray:
+        """Denoise an H x W x C float32 image."""
+        height, width = image.shape[:2]
+        padded = pad_to_multiple(image, self.inner.stride)
+        layout = self.layout(height, width)
+        callback = _tile_callback.get()
         output = None
-        for done, (top, left) in enumerate(corners, start=1):
-            region_top, region_left = max(0, top - margin), max(0, left - margin)
-            region = padded[region_top : top + tile + margin, region_left : left + tile + margin]
-            result = self.inner(region)
-            if output is None:
-                output = np.empty(padded.shape[:2] + result.shape[2:], np.float32)
-            core = result[top - region_top : top - region_top + tile, left - region_left : left - region_left + tile]
-            output[top : top + core.shape[0], left : left + core.shape[1]] = core
+        for done, (rows, columns, kept_rows, kept_columns) in enumerate(layout, start=1):
+            result = self.inner(padded[rows, columns])
+            if len(layout) == 1:
+                output = result
+            else:
+                if output is None:
+                    output = np.empty(padded.shape[:2] + result.shape[2:], np.float32)
+                output[rows, columns][kept_rows.start : kept_rows.stop, kept_columns.start : kept_columns.stop] = (
+                    result[kept_rows, kept_columns]
+                )
             if callback is not None:
-                callback(done, len(corners))
+                callback(done, len(layout))
         return output[:height, :width]
 
 

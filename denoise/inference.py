@@ -33,6 +33,7 @@ from denoise.compose import (
     Tiled,
     leaf_models,
     luminance,
+    pad_to_multiple,
     reporting_tiles,
 )
 from denoise.models import with_precision
@@ -391,8 +392,33 @@ class Denoiser:
         if array.shape[2] != leaf.channels:
             array = np.repeat(array, 3, axis=2) if leaf.channels == 3 else luminance(array)
         with self._lock:
-            latent = leaf.encode(array)
+            latent = self._encode_in_tiles(leaf, array) if isinstance(leaf, ConvolutionalModel) else leaf.encode(array)
         return latent.astype(np.float32, copy=False)  # bfloat16 from a model run in that precision
+
+    def _encode_in_tiles(self, leaf: ConvolutionalModel, array: np.ndarray) -> np.ndarray:
+        """Encode through the tiles that :meth:`denoise` uses, so that memory stays bounded.
+
+        The encoder reaches no further than the whole model, so each tile's margin covers it
+        and the codes are those of the whole image; each tile's kept part is ``stride`` times
+        smaller in the code.
+        """
+        stride = leaf.stride
+        layout = Tiled(leaf, self.tile_size).layout(*array.shape[:2])
+        if len(layout) == 1:
+            return leaf.encode(array)
+        padded = pad_to_multiple(array, stride)
+        codes = None
+        for rows, columns, kept_rows, kept_columns in layout:
+            code = leaf.encode(padded[rows, columns])
+            if codes is None:
+                codes = np.empty((padded.shape[0] // stride, padded.shape[1] // stride, code.shape[2]), code.dtype)
+            top, left = (rows.start + kept_rows.start) // stride, (columns.start + kept_columns.start) // stride
+            kept = code[
+                kept_rows.start // stride : kept_rows.stop // stride,
+                kept_columns.start // stride : kept_columns.stop // stride,
+            ]
+            codes[top : top + kept.shape[0], left : left + kept.shape[1]] = kept
+        return codes
 
 
 def run_label(name: str, orientations: int, precision: str = DEFAULT_PRECISION) -> str:

@@ -26,7 +26,7 @@ def quiet_native_logs() -> Iterator[None]:
     """Silence standard error at the file-descriptor level inside the block, and the libraries' loggers after it."""
     for name, value in QUIET_ENVIRONMENT.items():
         os.environ.setdefault(name, value)
-    for name in ("tensorflow", "absl", "jax", "keras"):
+    for name in ("tensorflow", "absl", "jax", "keras", "apache_beam"):
         logging.getLogger(name).setLevel(logging.ERROR)
     sys.stderr.flush()
     saved = os.dup(2)

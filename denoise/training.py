@@ -18,9 +18,13 @@ card command and patches, and counts ``patches_seen`` over both stages.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import shutil
 import sys
+import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,6 +41,7 @@ from denoise.data import (
     real_validation_pairs,
     validation_pairs,
 )
+from denoise.distribute import DistributeOptions, data_parallel, process_count, process_index
 from denoise.files import write_atomically, write_json
 from denoise.inference import read_model_file
 from denoise.models import build_model
@@ -140,6 +145,11 @@ class TrainingConfig:
         Recolour colour training patches (:func:`denoise.data.recolour`: channel order and
         saturation), so that the model sees every hue and strong saturation. Validation
         patches are left as they are.
+    distribute : DistributeOptions or None
+        Train data-parallel over every device (:func:`denoise.distribute.data_parallel`);
+        ``batch_size`` stays the global batch. With several processes each cuts its own
+        share of every batch (its own seed), only process 0 writes files, and a stopped run
+        starts again rather than resuming.
 
     """
 
@@ -167,6 +177,7 @@ class TrainingConfig:
     recolour: bool = False
     pairs: str | None = None
     pairs_fraction: float = 0.5
+    distribute: DistributeOptions | None = None
 
 
 DENSE_PATCH_SIZE = 8
@@ -219,10 +230,9 @@ class _Recorder(keras.callbacks.Callback):
         _save_model(self.model, self.paths["checkpoint"], include_optimizer=True)
         write_json(self.paths["log"], self.log)
         self.card.update(write_card(self.paths["card"], self.card, self.paths["model"]))
-        print(
-            f"epoch {record['epoch']}: val_psnr {record['val_psnr']:.2f} dB (best {max(best, record['val_psnr']):.2f})",
-            flush=True,
-        )
+        process = f" (process {process_index()})" if process_count() > 1 else ""
+        best = max(best, record["val_psnr"])
+        print(f"epoch {record['epoch']}: val_psnr {record['val_psnr']:.2f} dB (best {best:.2f}){process}", flush=True)
 
 
 def _initial_card(config: TrainingConfig, model: keras.Model, training_images: int) -> dict:
@@ -345,7 +355,7 @@ def learning_rate_schedule(config: TrainingConfig) -> keras.optimizers.schedules
     )
 
 
-def train(config: TrainingConfig) -> dict:
+def train(config: TrainingConfig, callbacks: Sequence[keras.callbacks.Callback] = ()) -> dict:
     """Train (or resume training) a model and return its card.
 
     Parameters
@@ -354,6 +364,9 @@ def train(config: TrainingConfig) -> dict:
         What to train and for how long. If ``checkpoints/NAME.keras`` and
         ``checkpoints/NAME.log.json`` exist beside the output, training resumes after the last
         finished epoch; the number of epochs must then be the same as before.
+    callbacks : sequence of keras.callbacks.Callback
+        Also called during ``fit``, after the one that saves the model each epoch (the app's
+        Train page follows and stops runs this way).
 
     Raises
     ------
@@ -382,15 +395,34 @@ def train(config: TrainingConfig) -> dict:
         raise ValueError("training needs at least two images (one is held out for validation)")
     training_images, validation_images = images[:-validation_count], images[-validation_count:]
 
+    with data_parallel(config.distribute) if config.distribute else contextlib.nullcontext() as parallel:
+        return _train(config, paths, training_images, validation_images, parallel, callbacks)
+
+
+def _train(
+    config: TrainingConfig,
+    paths: dict[str, Path],
+    training_images: list[np.ndarray],
+    validation_images: list[np.ndarray],
+    parallel: str | None,
+    callbacks: Sequence[keras.callbacks.Callback],
+) -> dict:
+    """Train inside the distribution's scope, if any (see :func:`train`)."""
+    processes, process = process_count(), process_index()
+    if process > 0:
+        # Saving gathers the weights from every process, so the others save as process 0 does,
+        # into a scratch folder that is thrown away: the files are process 0's.
+        scratch = Path(tempfile.mkdtemp(prefix=f"denoise-process-{process}-"))
+        paths = {key: scratch / path.name for key, path in paths.items()}
     dense = config.architecture == "dense"
     patch_size = DENSE_PATCH_SIZE if dense else config.patch_size
     sequence = PatchSequence(
         training_images,
         patch_size=patch_size,
-        batch_size=config.batch_size,
+        batch_size=config.batch_size // processes,
         batches_per_epoch=config.batches_per_epoch,
         noise=config.noise,
-        seed=config.seed,
+        seed=config.seed + 1000 * process,
         flatten=dense,
         weight_by_noise=config.weight_by_noise,
         workers=config.workers,
@@ -420,7 +452,7 @@ def train(config: TrainingConfig) -> dict:
                 "or train into another --output"
             )
         card.setdefault("resumed_by", []).append(config.command)
-        print(f"resuming {output.name} after epoch {len(log)}", flush=True)
+        print(f"resuming {paths['model'].stem} after epoch {len(log)}", flush=True)
     else:
         # Seeds Python's, NumPy's and the backend's generators for the whole process, so that
         # the same config starts from the same random weights (the patches have their own seed).
@@ -431,6 +463,8 @@ def train(config: TrainingConfig) -> dict:
         loss = "mse" if config.luminance_loss_weight == 1 else LuminanceWeightedError(config.luminance_loss_weight)
         model.compile(optimizer=keras.optimizers.Adam(schedule), loss=loss, metrics=[psnr])
         card = _initial_card(config, model, len(training_images))
+        if parallel:
+            card["training"]["distribute"] = parallel
         if origin is not None:
             card["initialized_from"] = origin
             card["patches_seen"] = origin["patches_seen"]
@@ -441,7 +475,9 @@ def train(config: TrainingConfig) -> dict:
             validation_data=(noisy, clean),
             epochs=config.epochs,
             initial_epoch=len(log),
-            callbacks=[_Recorder(config, paths, log, card)],
+            callbacks=[_Recorder(config, paths, log, card), *callbacks],
             verbose=2 if not sys.stdout.isatty() else 1,
         )
+    if process > 0:
+        shutil.rmtree(scratch, ignore_errors=True)
     return card

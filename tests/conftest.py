@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Models trained on the app's Train page go here, not to the user's own folder.
+os.environ.setdefault("DENOISE_USER_MODELS", tempfile.mkdtemp(prefix="denoise-user-models-"))
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402

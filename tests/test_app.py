@@ -372,3 +372,33 @@ def test_passes_slider_averages_orientations():
     passes.set_value(2).run()
     assert not app.exception
     assert any("unet-color + unet-low-gray luminance, 2 passes on" in caption.value for caption in app.caption)
+
+
+def test_the_train_page_trains_a_model_that_the_denoise_page_then_offers():
+    import time
+
+    app = start()
+    app.switch_page("train_page.py").run()
+    assert not app.exception
+    app.text_input[0].set_value("apptest-tiny")
+    sliders = {slider.label: slider for slider in app.select_slider}
+    sliders["Latent size"].set_value(2)
+    sliders["Width (conv, U-Net)"].set_value(8)
+    numbers = {number.label: number for number in app.number_input}
+    numbers["Epochs"].set_value(1)
+    numbers["Batches of 16 patches per epoch"].set_value(2)
+    source = next(radio for radio in app.radio if radio.label == "Train on")
+    source.set_value(next(option for option in source.options if option.startswith("colour photos")))
+    app.button[0].click().run()
+    assert any("Queued as run" in message.value for message in app.success)
+    deadline = time.monotonic() + 300
+    while not any(header.value == "apptest-tiny: finished" for header in app.subheader):
+        assert time.monotonic() < deadline, [header.value for header in app.subheader]
+        time.sleep(0.5)
+        app.run()
+    app = start()  # another session: the model is in the user models folder
+    picker = app.sidebar.radio[0]
+    assert "Your models (Train page)" in picker.options
+    picker.set_value("Your models (Train page)").run()
+    assert not app.exception
+    assert any(caption.value.startswith("apptest-tiny") for caption in app.caption)

@@ -96,3 +96,23 @@ def test_upload_move_sliders_and_download(server, browser, tmp_path, camera):
     noisy = add_noise(read_image(upload_path).pixels, "gaussian", 30, seed=0)[:, :, 0]
     assert psnr(clean, denoised) > psnr(clean, noisy) + 3
     assert np.asarray(Image.open(io.BytesIO(SCREENSHOT.read_bytes()))).size > 0
+
+
+def test_train_a_tiny_model_in_the_browser_then_denoise_with_it(server, browser):
+    page = browser.new_page(viewport={"width": 1400, "height": 1800})
+    page.goto(server)
+    page.get_by_role("link", name="Train").click()
+    page.get_by_role("heading", name="Train your own model").wait_for(timeout=120_000)
+    page.get_by_role("textbox", name="Model name").fill("browser-tiny")
+    page.get_by_role("spinbutton", name="Epochs").fill("1")
+    page.get_by_role("spinbutton", name="Batches of 16 patches per epoch").fill("2")
+    page.get_by_text("colour photos (astronaut, cat, coffee, rocket)").click()
+    page.get_by_role("button", name="Start training").click()
+    page.get_by_text("browser-tiny: finished").wait_for(timeout=300_000)
+    page.get_by_role("link", name="Denoise").click()
+    page.get_by_text("Your models (Train page)").first.wait_for(timeout=120_000)
+    page.get_by_text("Your models (Train page)").first.click()
+    # Other tests may have trained models too: pick this one.
+    page.locator("[data-testid='stSelectbox']").filter(has_text="Your model").click()
+    page.get_by_role("option", name="browser-tiny").click()
+    page.get_by_text("browser-tiny on").first.wait_for(timeout=120_000)

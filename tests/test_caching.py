@@ -151,3 +151,36 @@ def test_dataclasses_are_keys_by_their_fields_even_when_their_class_is_defined_a
         work(Choice("a", b"x")), work(Choice("a", b"y"))
     work(Choice("b"))
     assert [choice.name for choice in calls] == ["a", "b"]
+
+
+def test_a_stopped_computation_is_not_kept_and_a_waiting_caller_computes_it_itself():
+    class Stopped(BaseException):  # as Streamlit stops a session's script for a rerun
+        pass
+
+    cache = SharedCache(max_bytes=10_000, workers=2)
+    started, release = threading.Event(), threading.Event()
+    calls = []
+
+    @cache.memoize
+    def work(key: str) -> str:
+        calls.append(threading.current_thread().name)
+        if len(calls) == 1:
+            started.set()
+            release.wait(10)
+            raise Stopped
+        return key.upper()
+
+    def first() -> None:
+        with pytest.raises(Stopped):
+            work("a")
+
+    stopped = threading.Thread(target=first, name="stopped")
+    stopped.start()
+    assert started.wait(10)
+    results = []
+    waiting = threading.Thread(target=lambda: results.append(work("a")), name="waiting")
+    waiting.start()
+    release.set()
+    stopped.join(10)
+    waiting.join(10)
+    assert results == ["A"] and calls == ["stopped", "waiting"]

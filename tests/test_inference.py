@@ -1,5 +1,4 @@
 import json
-import shutil
 
 import keras
 import numpy as np
@@ -151,7 +150,6 @@ def test_colour_images_get_the_grey_models_luminance(luminance_models, astronaut
 
 
 def test_warm_up_sets_up_every_model_so_that_later_sizes_trace_nothing(low_noise_models, camera, monkeypatch):
-    import keras
 
     from denoise.inference import read_model_file
 
@@ -215,77 +213,6 @@ def test_pipeline_and_cli_name_the_model_that_ran(low_noise_models, camera, tmp_
     assert "conv-2-gray below σ 20" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("name", ["default", "dense"])
-def test_bfloat16_runs_close_to_float32(luminance_models, noisy_colour, name):
-    exact = load_model(name)
-    fast = load_model(name, precision="bfloat16")
-    assert fast.label == f"{exact.label} bfloat16" and fast.model_name(noisy_colour) == exact.model_name(noisy_colour)
-    for image in (noisy_colour, noisy_colour[:, :, :1]):  # colour with the grey luminance, and grey
-        expected, result = exact.denoise(image), fast.denoise(image)
-        assert result.dtype == np.float32 and result.shape == expected.shape
-        error = np.abs(result - expected)
-        assert 0 < error.max() < 0.05 and error.mean() < 0.005
-        latent = fast.encode(image)
-        assert latent.dtype == np.float32 and latent.shape == exact.encode(image).shape
-
-
-def test_bfloat16_reaches_the_low_noise_model(low_noise_models, camera):
-    low = add_noise(camera[:96, :96], "gaussian", 5, seed=0, clip=False)
-    fast = load_model("default", precision="bfloat16")
-    assert fast.model_name(low) == "conv-2-gray"
-    expected = load_model("conv-2-gray").denoise(low)
-    assert 0 < np.abs(fast.denoise(low) - expected).max() < 0.05
-
-
-def test_mixed_runs_close_to_float32(luminance_models, noisy_colour):
-    exact = load_model("default", precision="float32")
-    mixed = load_model("default", precision="mixed")
-    assert mixed.label == "unet mixed" and mixed.arithmetic == "mixed"
-    for image in (noisy_colour, noisy_colour[:, :, :1]):
-        error = np.abs(mixed.denoise(image) - exact.denoise(image))
-        assert 0 < error.max() < 0.05 and error.mean() < 0.005
-
-
-def test_auto_precision_is_mixed_only_where_tensorflow_has_bfloat16_instructions(use_tiny_models, cpu_flags):
-    assert load_model("default").arithmetic == "float32"  # the tests' CPU has no bfloat16 instructions
-    cpu_flags("fpu", "avx512f", "avx512_bf16")
-    expected = "mixed" if keras.backend.backend() == "tensorflow" else "float32"  # JAX's CPU bfloat16 is slower
-    denoiser = load_model("default")
-    assert (denoiser.precision, denoiser.arithmetic, denoiser.label) == ("auto", expected, "unet")
-    assert load_model("default", precision="float32").arithmetic == "float32"
-
-
-def test_unknown_precision_is_refused_with_one_line(use_tiny_models):
-    with pytest.raises(ValueError, match="precision must be one of auto, float32, mixed, bfloat16, got 'int8'"):
-        load_model("default", precision="int8")
-
-
-def test_a_card_that_names_other_weights_is_refused(use_tiny_models, tmp_path):
-    from denoise.cards import write_card
-
-    folder = tmp_path / "models"
-    shutil.copytree(use_tiny_models, folder)
-    card_path = folder / "unet-gray.json"
-    write_card(card_path, json.loads(card_path.read_text()), folder / "unet-gray.keras")
-    assert len(json.loads(card_path.read_text())["sha256"]) == 64
-    read_model_file(folder / "unet-gray.keras")  # its own weights: fine
-    shutil.copy(folder / "conv-2-gray.keras", folder / "unet-gray.keras")  # other weights under its name
-    with pytest.raises(ModelFileError, match="do not match their card"):
-        read_model_file(folder / "unet-gray.keras")
-
-
-@pytest.mark.parametrize(
-    "text, message",
-    [("{not json", "not a JSON model card"), ("[1, 2]", "must be a JSON object"), ('{"channels": "3"}', "'channels'")],
-)
-def test_a_malformed_card_is_one_clear_error(use_tiny_models, tmp_path, text, message):
-    folder = tmp_path / "models"
-    shutil.copytree(use_tiny_models, folder)
-    (folder / "unet-gray.json").write_text(text)
-    with pytest.raises(ModelFileError, match=message):
-        read_model_file(folder / "unet-gray.keras")
-
-
 def test_a_colour_low_noise_model_is_routed_like_the_grey_one(luminance_models, astronaut):
     low_noise = {"color": {"model": "conv-2-color", "below_sigma": 20}}
     write_manifest(luminance_models, grey_luminance=0.75, low_noise=low_noise)
@@ -321,3 +248,12 @@ def test_progress_rises_to_one_as_tiles_finish(luminance_models, astronaut):
     # 4 x 4 tiles; colour and luminance passes, 2 orientations, 2 runs above strength 1.
     assert len(reports) == 16 * 2 * 2 * 2
     assert reports == sorted(reports) and reports[-1] == 1.0 and reports[0] == pytest.approx(1 / 128)
+
+
+@pytest.mark.parametrize("name", ["default", "conv-2"])
+def test_encoding_in_tiles_gives_the_whole_images_codes(use_tiny_models, astronaut, name):
+    image = astronaut[:300, :260]
+    whole = load_model(name, tile_size=4096).encode(image)
+    tiled = load_model(name, tile_size=64).encode(image)
+    assert whole.shape == tiled.shape
+    np.testing.assert_allclose(tiled, whole, atol=1e-4)

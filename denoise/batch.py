@@ -1,0 +1,292 @@
+"""Batch denoising at scale on Apache Beam: ``denoise batch INPUT... --out DIR [--runner NAME]``.
+
+The pipeline reads each image, decides which model runs on it as ``denoise run`` does, cuts it
+into the tiles that :class:`denoise.compose.Tiled` would compute, runs the tiles through Beam's
+``RunInference`` with a Keras model handler (tiles of one size stack into one model call), and
+stitches and writes each result. The outputs are ``denoise run``'s, byte for byte: the same
+tiles go through the same model, and a convolution gives each image of a batch the result it
+gives it alone.
+
+Locally it runs on Beam's ``FnApiRunner`` (the default direct runner would download a binary);
+``--runner DataflowRunner``, ``FlinkRunner`` or ``SparkRunner``, with those runners' own
+options after them, run the same pipeline on a cluster.
+
+What it runs: one model per image, as the photo family and every single model do. A family
+that combines several models on one image (the default's grey luminance, routing between two
+models, averaged orientations) is refused with one line: name one of its members instead.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import apache_beam as beam
+import numpy as np
+from apache_beam.ml.inference.base import KeyedModelHandler, ModelHandler, PredictionResult, RunInference
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from denoise.compose import ConvolutionalModel, MatchChannels, Patchwise, Piece, Tiled, leaf_models, luminance
+from denoise.image_io import ImageReadError, read_image, write_png
+from denoise.inference import TILE_SIZE, load_model
+from denoise.pipeline import claim_name
+
+__all__ = ["BatchPlan", "TileModelHandler", "plan_image", "run_batch"]
+
+#: Tiles of one size that go through the model in one call, at most.
+MAX_BATCH_TILES = 8
+
+
+@dataclass(frozen=True)
+class BatchPlan:
+    """How one image goes through one model: its passes, each cut into tiles.
+
+    Attributes
+    ----------
+    path, output : str
+        The input file, and the PNG to write.
+    model : str
+        The model that runs.
+    shape : tuple of int
+        The image's shape, which the result keeps.
+    passes : int
+        Model inputs made from the image: 1, or 3 for a grey model on each colour channel.
+    combine : {"none", "channels", "luminance"}
+        How the passes' results make the output: as they are; side by side as channels; the
+        luminance of a colour model's result on a grey image.
+    layout : list
+        :meth:`denoise.compose.Tiled.layout` of each pass.
+    alpha, bit_depth
+        What :func:`denoise.image_io.write_png` keeps from the input.
+
+    """
+
+    path: str
+    output: str
+    model: str
+    shape: tuple[int, ...]
+    passes: int
+    combine: str
+    layout: list
+    alpha: np.ndarray | None
+    bit_depth: int
+
+
+def _single_model(plan: Piece) -> tuple[Tiled, str]:
+    """Return the tiled model of a plan that runs one model per image, and how its channels are fitted.
+
+    Raises
+    ------
+    ValueError
+        If the plan combines several models or averages orientations.
+
+    """
+    combine = "none"
+    if isinstance(plan, MatchChannels):
+        combine = "channels" if plan.channels == 1 else "luminance"
+        plan = plan.inner
+    if isinstance(plan, Tiled) and isinstance(plan.inner, (ConvolutionalModel, Patchwise)):
+        return plan, combine
+    raise ValueError(f"denoise batch runs one model per image; {plan.name} combines several (name one with --model)")
+
+
+def plan_image(denoiser_piece: Piece, path: str, output: str) -> tuple[BatchPlan, list[np.ndarray]]:
+    """Read one image and cut it into the tiles that ``denoise run`` computes; return the plan and the tiles.
+
+    Raises
+    ------
+    ImageReadError, OSError
+        If the file cannot be read as an image.
+    ValueError
+        If the image or the model's plan for it is refused.
+
+    """
+    image = read_image(path)
+    array = np.asarray(image.pixels, np.float32)
+    array = array[:, :, None] if array.ndim == 2 else array
+    tiled, combine = _single_model(denoiser_piece.resolve(array))
+    if combine == "channels":
+        inputs = [array[:, :, [channel]] for channel in range(3)]
+    elif combine == "luminance":
+        inputs = [np.repeat(array, 3, axis=2)]
+    else:
+        inputs = [array]
+    height, width = array.shape[:2]
+    layout = tiled.layout(height, width)
+    tiles = []
+    for model_input in inputs:
+        stride = tiled.inner.stride
+        padded = np.pad(model_input, ((0, -height % stride), (0, -width % stride), (0, 0)), mode="symmetric")
+        tiles += [np.ascontiguousarray(padded[rows, columns]) for rows, columns, _, _ in layout]
+    plan = BatchPlan(
+        path, output, tiled.inner.name, image.pixels.shape, len(inputs), combine, layout, image.alpha, image.bit_depth
+    )
+    return plan, tiles
+
+
+def stitch(plan: BatchPlan, results: dict[int, np.ndarray]) -> np.ndarray:
+    """Put a plan's tile results (by tile number) back into the denoised image, clipped to [0, 1]."""
+    height, width = plan.shape[:2]
+    tiles_per_pass = len(plan.layout)
+    bottom = max(rows.stop for rows, _, _, _ in plan.layout)
+    right = max(columns.stop for _, columns, _, _ in plan.layout)
+    outputs = []
+    for pass_index in range(plan.passes):
+        output = None
+        for index, (rows, columns, kept_rows, kept_columns) in enumerate(plan.layout):
+            result = results[pass_index * tiles_per_pass + index]
+            if output is None:
+                output = np.empty((bottom, right, result.shape[2]), np.float32)
+            output[rows, columns][kept_rows, kept_columns] = result[kept_rows, kept_columns]
+        outputs.append(output[:height, :width])
+    if plan.combine == "channels":
+        pixels = np.concatenate(outputs, axis=2)
+    elif plan.combine == "luminance":
+        pixels = luminance(outputs[0])
+    else:
+        pixels = outputs[0]
+    return np.clip(pixels, 0.0, 1.0).reshape(plan.shape)
+
+
+class TileModelHandler(ModelHandler[np.ndarray, np.ndarray, Piece]):
+    """RunInference's handler for one of a family's Keras models, run on tiles.
+
+    Tiles of one shape are stacked into one model call; the dense model runs tile by tile
+    (its patches are its batch).
+
+    Parameters
+    ----------
+    family : str
+        The family or model that ``load_model`` loads.
+    model : str
+        Which of its models this handler runs.
+    options : dict
+        ``load_model``'s options (precision, tile size).
+
+    """
+
+    def __init__(self, family: str, model: str, options: dict) -> None:
+        super().__init__()
+        self.family, self.model, self.options = family, model, options
+
+    def load_model(self) -> Piece:
+        """Load the family and return the piece that runs this handler's model."""
+        leaves = {leaf.name: leaf for leaf in leaf_models(load_model(self.family, **self.options).piece)}
+        return leaves[self.model]
+
+    def run_inference(
+        self, batch: Sequence[np.ndarray], model: Piece, inference_args: dict | None = None
+    ) -> Iterable[PredictionResult]:
+        """Run the model on a batch of tiles."""
+        outputs: list[np.ndarray | None] = [None] * len(batch)
+        if isinstance(model, ConvolutionalModel):
+            by_shape: dict[tuple[int, ...], list[int]] = {}
+            for index, tile in enumerate(batch):
+                by_shape.setdefault(tile.shape, []).append(index)
+            for indices in by_shape.values():
+                stacked = np.stack([batch[index] for index in indices])
+                results = np.asarray(model.model.predict_on_batch(stacked), np.float32)
+                for index, result in zip(indices, results, strict=True):
+                    outputs[index] = result
+        else:
+            outputs = [np.asarray(model(tile), np.float32) for tile in batch]
+        return [PredictionResult(tile, output, self.model) for tile, output in zip(batch, outputs, strict=True)]
+
+    def batch_elements_kwargs(self) -> dict:
+        """Batch at most :data:`MAX_BATCH_TILES` tiles."""
+        return {"min_batch_size": 1, "max_batch_size": MAX_BATCH_TILES}
+
+
+class _CutTiles(beam.DoFn):
+    """Read each image and emit its tiles keyed by (path, tile number) to its model's output."""
+
+    def __init__(self, family: str, options: dict) -> None:
+        self.family, self.options = family, options
+
+    def setup(self) -> None:
+        self.piece = load_model(self.family, **self.options).piece
+
+    def process(self, job: tuple[str, str]) -> Iterator:
+        path, output = job
+        try:
+            plan, tiles = plan_image(self.piece, path, output)
+        except (ImageReadError, ValueError, OSError) as error:
+            print(f"denoise: {path}: {error}", file=sys.stderr)  # noqa: T201 - the command's one line per refusal
+            return
+        yield beam.pvalue.TaggedOutput("plans", (path, plan))
+        for index, tile in enumerate(tiles):
+            yield beam.pvalue.TaggedOutput(plan.model, (path, (index, tile)))
+
+
+def _write(element: tuple[str, dict], out: str) -> str:
+    """Stitch one image's tiles and write its PNG; return the path written."""
+    _, grouped = element
+    [plan] = grouped["plans"]
+    results = {index: result for index, result in grouped["tiles"]}
+    pixels = stitch(plan, results)
+    target = Path(out) / plan.output
+    write_png(target, pixels, alpha=plan.alpha, bit_depth=plan.bit_depth)
+    print(f"{plan.path} -> {target} ({plan.model})")  # noqa: T201 - as denoise run prints
+    return str(target)
+
+
+def run_batch(
+    inputs: Sequence[str],
+    out: Path,
+    *,
+    model: str = "photo",
+    precision: str = "auto",
+    tile_size: int = TILE_SIZE,
+    runner: str | None = None,
+    pipeline_arguments: Sequence[str] = (),
+) -> list[str]:
+    """Denoise ``inputs`` into ``out`` with a Beam pipeline; return the inputs that were refused.
+
+    Parameters
+    ----------
+    inputs : sequence of str
+        Image files.
+    out : Path
+        Folder for the PNGs (created); names as ``denoise run`` gives them.
+    model : str, default "photo"
+        A family or model that runs one model per image.
+    precision : str, default "auto"
+        As for :func:`denoise.load_model`.
+    tile_size : int, default 1024
+        As for :func:`denoise.load_model`: the same tiles as ``denoise run``'s by default.
+    runner : str, optional
+        A Beam runner's name; default: ``FnApiRunner`` in this process.
+    pipeline_arguments : sequence of str
+        Further Beam pipeline options (``--project``, ``--region``, ... for a cluster).
+
+    """
+    from apache_beam.runners.portability.fn_api_runner import FnApiRunner
+
+    out.mkdir(parents=True, exist_ok=True)
+    taken: set[str] = set()
+    jobs = [(str(path), claim_name(Path(path).stem, ".png", taken)) for path in inputs]
+    options = {"precision": precision, "tile_size": tile_size}
+    models = sorted({leaf.name for leaf in leaf_models(load_model(model, **options).piece)})
+    pipeline_options = PipelineOptions([*(["--runner", runner] if runner else []), *pipeline_arguments])
+    with beam.Pipeline(runner=None if runner else FnApiRunner(), options=pipeline_options) as pipeline:
+        cut = (
+            pipeline
+            | "Inputs" >> beam.Create(jobs)
+            | "Cut tiles" >> beam.ParDo(_CutTiles(model, options)).with_outputs("plans", *models)
+        )
+        denoised = [
+            cut[name]
+            | f"Key {name}" >> beam.Map(lambda element: ((element[0], element[1][0]), element[1][1]))
+            | f"Run {name}" >> RunInference(KeyedModelHandler(TileModelHandler(model, name, options)))
+            | f"Unkey {name}" >> beam.Map(lambda element: (element[0][0], (element[0][1], element[1].inference)))
+            for name in models
+        ]
+        tiles = denoised | "All tiles" >> beam.Flatten()
+        (
+            {"plans": cut.plans, "tiles": tiles}
+            | "By image" >> beam.CoGroupByKey()
+            | "Stitch and write" >> beam.Map(_write, str(out))
+        )
+    return [path for path, name in jobs if not (out / name).exists()]
