@@ -38,6 +38,7 @@ from benchmarks.memory import noisy_photo
 WIDTH, HEIGHT = 4000, 3000
 #: The line the app writes under a result: "... 9.81 s for 4000×3000 (0.82 s per megapixel)".
 RESULT_LINE = re.compile(r"([0-9.]+) s for (\d+)×(\d+)")
+#: Headless Chromium on a machine with no network (its background connections would be refused).
 CHROMIUM_ARGUMENTS = [
     "--no-sandbox",
     "--disable-gpu",

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from benchmarks.app_load import CHROMIUM_ARGUMENTS
 from benchmarks.app_timing import streamlit_server
 from denoise import add_noise, psnr, read_image, write_png
 
@@ -32,15 +33,7 @@ def browser():
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM,
             headless=True,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
+            args=CHROMIUM_ARGUMENTS,
         )
         yield browser
         browser.close()
