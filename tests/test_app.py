@@ -402,3 +402,17 @@ def test_the_train_page_trains_a_model_that_the_denoise_page_then_offers():
     picker.set_value("Your models (Train page)").run()
     assert not app.exception
     assert any(caption.value.startswith("apptest-tiny") for caption in app.caption)
+
+
+def test_the_train_page_refuses_bad_uploads_one_by_one():
+    app = start()
+    app.switch_page("train_page.py").run()
+    good = encode_png(np.random.default_rng(5).random((64, 64, 3), dtype=np.float32))
+    app.get("file_uploader")[0].set_value(
+        [("good.png", good, "image/png"), ("broken.png", b"not an image", "image/png")]
+    )
+    app.button[0].click().run()
+    errors = [error.value for error in app.error]
+    assert not app.exception
+    assert any(error.startswith("broken.png:") for error in errors)  # one line for the bad file
+    assert any("at least two images" in error for error in errors)  # one good image is not enough

@@ -63,3 +63,18 @@ def test_two_processes_on_localhost_train_one_model(training_folder, tmp_path):
     reported = [line for line in outputs[1].splitlines() if line.startswith("epoch 2: val_psnr")]
     assert reported and f"val_psnr {log[-1]['val_psnr']:.2f} dB" in reported[0] and "(process 1)" in reported[0]
     assert sorted(path.name for path in tmp_path.iterdir()) == ["checkpoints", "model.json", "model.keras"]
+
+
+def test_under_tensorflow_it_trains_with_a_mirrored_strategy(training_folder, tmp_path):
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("the TensorFlow engine's own strategy")
+    from denoise.distribute import DistributeOptions
+    from tests.conftest import train_tiny
+
+    card = train_tiny(training_folder, tmp_path / "model", "conv", 1, 2, epochs=1, distribute=DistributeOptions())
+    assert card["training"]["distribute"].startswith("TensorFlow MirroredStrategy over 1 devices")
+    assert (tmp_path / "model.keras").exists()
+    with pytest.raises(ValueError, match="several processes need the JAX backend"):
+        train_tiny(training_folder, tmp_path / "other", "conv", 1, 2, distribute=DistributeOptions(num_processes=2))
