@@ -28,7 +28,18 @@ import numpy as np
 from apache_beam.ml.inference.base import KeyedModelHandler, ModelHandler, PredictionResult, RunInference
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from denoise.compose import ConvolutionalModel, MatchChannels, Patchwise, Piece, Tiled, leaf_models, luminance
+from denoise.compose import (
+    ConvolutionalModel,
+    MatchChannels,
+    Patchwise,
+    Piece,
+    Tiled,
+    channel_inputs,
+    channel_result,
+    keep_tile,
+    leaf_models,
+    pad_to_multiple,
+)
 from denoise.image_io import ImageReadError, read_image, write_png
 from denoise.inference import TILE_SIZE, load_model
 from denoise.pipeline import claim_name
@@ -53,9 +64,8 @@ class BatchPlan:
         The image's shape, which the result keeps.
     passes : int
         Model inputs made from the image: 1, or 3 for a grey model on each colour channel.
-    combine : {"none", "channels", "luminance"}
-        How the passes' results make the output: as they are; side by side as channels; the
-        luminance of a colour model's result on a grey image.
+    model_channels : int
+        The channels the model takes (:func:`denoise.compose.channel_inputs`).
     layout : list
         :meth:`denoise.compose.Tiled.layout` of each pass.
     alpha, bit_depth
@@ -68,14 +78,14 @@ class BatchPlan:
     model: str
     shape: tuple[int, ...]
     passes: int
-    combine: str
+    model_channels: int
     layout: list
     alpha: np.ndarray | None
     bit_depth: int
 
 
-def _single_model(plan: Piece) -> tuple[Tiled, str]:
-    """Return the tiled model of a plan that runs one model per image, and how its channels are fitted.
+def _single_model(plan: Piece) -> Tiled:
+    """Return the tiled model of a plan that runs one model per image, its channels fitted or not.
 
     Raises
     ------
@@ -83,12 +93,10 @@ def _single_model(plan: Piece) -> tuple[Tiled, str]:
         If the plan combines several models or averages orientations.
 
     """
-    combine = "none"
     if isinstance(plan, MatchChannels):
-        combine = "channels" if plan.channels == 1 else "luminance"
         plan = plan.inner
     if isinstance(plan, Tiled) and isinstance(plan.inner, (ConvolutionalModel, Patchwise)):
-        return plan, combine
+        return plan
     raise ValueError(f"denoise batch runs one model per image; {plan.name} combines several (name one with --model)")
 
 
@@ -106,22 +114,16 @@ def plan_image(denoiser_piece: Piece, path: str, output: str) -> tuple[BatchPlan
     image = read_image(path)
     array = np.asarray(image.pixels, np.float32)
     array = array[:, :, None] if array.ndim == 2 else array
-    tiled, combine = _single_model(denoiser_piece.resolve(array))
-    if combine == "channels":
-        inputs = [array[:, :, [channel]] for channel in range(3)]
-    elif combine == "luminance":
-        inputs = [np.repeat(array, 3, axis=2)]
-    else:
-        inputs = [array]
-    height, width = array.shape[:2]
-    layout = tiled.layout(height, width)
+    tiled = _single_model(denoiser_piece.resolve(array))
+    channels = tiled.inner.channels
+    inputs = channel_inputs(array, channels)
+    layout = tiled.layout(*array.shape[:2])
     tiles = []
     for model_input in inputs:
-        stride = tiled.inner.stride
-        padded = np.pad(model_input, ((0, -height % stride), (0, -width % stride), (0, 0)), mode="symmetric")
+        padded = pad_to_multiple(model_input, tiled.inner.stride)
         tiles += [np.ascontiguousarray(padded[rows, columns]) for rows, columns, _, _ in layout]
     plan = BatchPlan(
-        path, output, tiled.inner.name, image.pixels.shape, len(inputs), combine, layout, image.alpha, image.bit_depth
+        path, output, tiled.inner.name, image.pixels.shape, len(inputs), channels, layout, image.alpha, image.bit_depth
     )
     return plan, tiles
 
@@ -134,20 +136,13 @@ def stitch(plan: BatchPlan, results: dict[int, np.ndarray]) -> np.ndarray:
     right = max(columns.stop for _, columns, _, _ in plan.layout)
     outputs = []
     for pass_index in range(plan.passes):
-        output = None
-        for index, (rows, columns, kept_rows, kept_columns) in enumerate(plan.layout):
-            result = results[pass_index * tiles_per_pass + index]
-            if output is None:
-                output = np.empty((bottom, right, result.shape[2]), np.float32)
-            output[rows, columns][kept_rows, kept_columns] = result[kept_rows, kept_columns]
+        first = results[pass_index * tiles_per_pass]
+        output = np.empty((bottom, right, first.shape[2]), np.float32)
+        for index, entry in enumerate(plan.layout):
+            keep_tile(output, entry, results[pass_index * tiles_per_pass + index])
         outputs.append(output[:height, :width])
-    if plan.combine == "channels":
-        pixels = np.concatenate(outputs, axis=2)
-    elif plan.combine == "luminance":
-        pixels = luminance(outputs[0])
-    else:
-        pixels = outputs[0]
-    return np.clip(pixels, 0.0, 1.0).reshape(plan.shape)
+    image_channels = plan.shape[2] if len(plan.shape) == 3 else 1
+    return np.clip(channel_result(image_channels, plan.model_channels, outputs), 0.0, 1.0).reshape(plan.shape)
 
 
 class TileModelHandler(ModelHandler[np.ndarray, np.ndarray, Piece]):

@@ -117,6 +117,41 @@ def pad_to_multiple(image: np.ndarray, stride: int) -> np.ndarray:
     return np.pad(image, ((0, -height % stride), (0, -width % stride), (0, 0)), mode="symmetric")
 
 
+#: One tile of :meth:`Tiled.layout`: (region rows, region columns, kept rows, kept columns).
+TileEntry = tuple[slice, slice, slice, slice]
+
+
+def keep_tile(output: np.ndarray, entry: TileEntry, result: np.ndarray, scale: int = 1) -> None:
+    """Copy the kept part of one tile's result into ``output``, whose rows are ``scale`` times fewer.
+
+    ``scale`` is 1 for a denoised tile; for a model's code, the stride by which it is smaller.
+    """
+    rows, columns, kept_rows, kept_columns = entry
+    kept = result[
+        kept_rows.start // scale : kept_rows.stop // scale, kept_columns.start // scale : kept_columns.stop // scale
+    ]
+    top, left = (rows.start + kept_rows.start) // scale, (columns.start + kept_columns.start) // scale
+    output[top : top + kept.shape[0], left : left + kept.shape[1]] = kept
+
+
+def channel_inputs(image: np.ndarray, channels: int) -> list[np.ndarray]:
+    """Return what a piece of ``channels`` runs on: the image, each of its channels, or it repeated thrice."""
+    if image.shape[2] == channels:
+        return [image]
+    if channels == 1:
+        return [image[:, :, [channel]] for channel in range(image.shape[2])]
+    return [np.repeat(image, 3, axis=2)]
+
+
+def channel_result(image_channels: int, channels: int, results: list[np.ndarray]) -> np.ndarray:
+    """Return an image's result from a piece's results on :func:`channel_inputs`."""
+    if image_channels == channels:
+        return results[0]
+    if channels == 1:
+        return np.concatenate(results, axis=2)
+    return luminance(results[0])
+
+
 class Piece:
     """Base of the pieces: an image-to-image callable with a name, a stride and a reach.
 
@@ -399,7 +434,7 @@ class Tiled(_Wrapper):
         """Return the tiled passes per call (:class:`Piece`)."""
         return 1
 
-    def layout(self, height: int, width: int) -> list[tuple[slice, slice, slice, slice]]:
+    def layout(self, height: int, width: int) -> list[TileEntry]:
         """Return each tile's region of the stride-padded image and the part of it that is kept.
 
         Each entry is ``(region rows, region columns, kept rows, kept columns)``: the region
@@ -436,16 +471,14 @@ class Tiled(_Wrapper):
         layout = self.layout(height, width)
         callback = _tile_callback.get()
         output = None
-        for done, (rows, columns, kept_rows, kept_columns) in enumerate(layout, start=1):
-            result = self.inner(padded[rows, columns])
+        for done, entry in enumerate(layout, start=1):
+            result = self.inner(padded[entry[0], entry[1]])
             if len(layout) == 1:
                 output = result
             else:
                 if output is None:
                     output = np.empty(padded.shape[:2] + result.shape[2:], np.float32)
-                output[rows, columns][kept_rows.start : kept_rows.stop, kept_columns.start : kept_columns.stop] = (
-                    result[kept_rows, kept_columns]
-                )
+                keep_tile(output, entry, result)
             if callback is not None:
                 callback(done, len(layout))
         return output[:height, :width]
@@ -524,11 +557,8 @@ class MatchChannels(_Wrapper):
 
     def __call__(self, image: np.ndarray) -> np.ndarray:
         """Denoise an H x W x C float32 image."""
-        if image.shape[2] == self.channels:
-            return self.inner(image)
-        if self.channels == 1:
-            return np.concatenate([self.inner(image[:, :, [channel]]) for channel in range(3)], axis=2)
-        return luminance(self.inner(np.repeat(image, 3, axis=2)))
+        results = [self.inner(model_input) for model_input in channel_inputs(image, self.channels)]
+        return channel_result(image.shape[2], self.channels, results)
 
 
 @dataclass(frozen=True, eq=False)

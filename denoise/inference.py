@@ -31,6 +31,7 @@ from denoise.compose import (
     Piece,
     SelfEnsemble,
     Tiled,
+    keep_tile,
     leaf_models,
     luminance,
     pad_to_multiple,
@@ -408,16 +409,11 @@ class Denoiser:
             return leaf.encode(array)
         padded = pad_to_multiple(array, stride)
         codes = None
-        for rows, columns, kept_rows, kept_columns in layout:
-            code = leaf.encode(padded[rows, columns])
+        for entry in layout:
+            code = leaf.encode(padded[entry[0], entry[1]])
             if codes is None:
                 codes = np.empty((padded.shape[0] // stride, padded.shape[1] // stride, code.shape[2]), code.dtype)
-            top, left = (rows.start + kept_rows.start) // stride, (columns.start + kept_columns.start) // stride
-            kept = code[
-                kept_rows.start // stride : kept_rows.stop // stride,
-                kept_columns.start // stride : kept_columns.stop // stride,
-            ]
-            codes[top : top + kept.shape[0], left : left + kept.shape[1]] = kept
+            keep_tile(codes, entry, code, scale=stride)
         return codes
 
 
