@@ -177,8 +177,8 @@ def print_row(row: dict) -> None:
     print(f"{row['method']}: {row['psnr']:.2f} dB, SSIM {row['ssim']:.4f}", flush=True)
 
 
-def markdown(report: dict) -> str:
-    """Return the results and the estimate summary as Markdown tables."""
+def markdown(report: dict, *, estimates: bool = True) -> str:
+    """Return the results and, with ``estimates``, the noise estimates' summary as Markdown tables."""
     noisy = report["rows"][0]["psnr"]
     lines = [
         f"{report['images']} crops of {len(report['scenes'])} scenes ({report['part']} half)",
@@ -191,6 +191,8 @@ def markdown(report: dict) -> str:
             f"| {row['method']} | {row['psnr']:.2f} | {row['psnr'] - noisy:+.2f} | {row['ssim']:.4f} "
             f"| {row['seconds_per_megapixel']:.2f} |"
         )
+    if not estimates:
+        return "\n".join(lines)
     summary = report["noise_estimate_summary"]
     lines += [
         "",

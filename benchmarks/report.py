@@ -1,13 +1,15 @@
-"""Turn a benchmark JSON into the README's results tables.
+"""Turn benchmark JSONs into the README's compact results table and the full tables in docs/.
 
 Example::
 
-    python -m benchmarks.report results/benchmark.json --readme README.md
+    python -m benchmarks.report results/benchmark.json --readme README.md --details docs/benchmarks.md
 
 prints one row per method (PSNR at every sigma for every folder, and CPU seconds per megapixel)
-followed by the targets table, and with ``--readme`` writes them between the
-``<!-- results:start -->`` and ``<!-- results:end -->`` markers of that file, so every number in
-that part of the README comes from the JSON that ``benchmarks.benchmark`` wrote.
+followed by the targets table. ``--details`` writes them, with the machines and commands that
+measured them, between the ``<!-- results:start -->`` and ``<!-- results:end -->`` markers of
+that file; ``--readme`` writes the headline methods at sigma 25 (:func:`compact_table`) between
+the same markers of the README, and the models table. So every number in those parts comes
+from the JSON that ``benchmarks.benchmark`` wrote.
 """
 
 from __future__ import annotations
@@ -27,6 +29,19 @@ START, END = "<!-- results:start -->", "<!-- results:end -->"
 #: Markers of the models table and of the real-noise table in the README.
 MODELS_MARKERS = ("<!-- models:start -->", "<!-- models:end -->")
 REAL_NOISE_MARKERS = ("<!-- real-noise:start -->", "<!-- real-noise:end -->")
+#: The rows of the README's compact table, by their display name (:func:`display_name`).
+HEADLINE_METHODS = (
+    f"{DEFAULT_FAMILY} (default)",
+    f"{DEFAULT_FAMILY}, 8 orientations averaged",
+    "photo",
+    "BM3D (CBM3D on colour)",
+    "Non-local means (fast)",
+    "Total variation",
+    "conv-16",
+    "dense",
+)
+#: The noise level and the folder of the compact table's timing column, when measured.
+HEADLINE_SIGMA, HEADLINE_TIMING_FOLDER = 25.0, "bsd68"
 FOLDER_NAMES = {
     "set12": "Set12",
     "bsd68": "BSD68",
@@ -62,6 +77,32 @@ def summary_table(report: dict) -> str:
             timed = found.get((method, folder, timing_sigma))
             timings.append(f"{timed['seconds_per_megapixel']:.2f}" if timed else "–")
         lines.append(f"| {display_name(first_row)} | " + " | ".join(cells) + f" | {' / '.join(timings)} |")
+    return "\n".join(lines) + "\n"
+
+
+def compact_table(report: dict) -> str:
+    """Return the README's table: the headline methods' PSNR at sigma 25 on every folder, and their CPU time.
+
+    Methods the report lacks are left out; the timing comes from one folder, so that its
+    numbers compare.
+    """
+    rows = [row for row in report["rows"] if row["sigma"] == HEADLINE_SIGMA]
+    folders = list(dict.fromkeys(row["folder"] for row in rows))
+    timing_folder = HEADLINE_TIMING_FOLDER if HEADLINE_TIMING_FOLDER in folders else folders[0]
+    found = {(display_name(row), row["folder"]): row for row in rows}
+    lines = [
+        "| method | "
+        + " | ".join(FOLDER_NAMES.get(folder, folder) for folder in folders)
+        + f" | CPU s/MP ({FOLDER_NAMES.get(timing_folder, timing_folder)}) |",
+        "|---|" + "---|" * len(folders) + "---|",
+    ]
+    for method in HEADLINE_METHODS:
+        if not any((method, folder) in found for folder in folders):
+            continue
+        cells = [f"{found[method, folder]['psnr']:.2f}" if (method, folder) in found else "–" for folder in folders]
+        timed = found.get((method, timing_folder))
+        timing = f"{timed['seconds_per_megapixel']:.2f}" if timed else "–"
+        lines.append(f"| {method} | " + " | ".join(cells) + f" | {timing} |")
     return "\n".join(lines) + "\n"
 
 
@@ -150,11 +191,21 @@ def replace_section(text: str, section: str, markers: tuple[str, str] = (START, 
     return text[: start + len(start_marker)] + "\n" + section + text[end:]
 
 
+def fill_sections(path: Path, sections: dict[tuple[str, str], str]) -> None:
+    """Write each section between its markers in the file at ``path``; the results markers must be there."""
+    text = path.read_text()
+    for markers, section in sections.items():
+        if markers == (START, END) or markers[0] in text:
+            text = replace_section(text, section, markers)
+    path.write_text(text)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Print the tables; with ``--readme``, also write them into that file."""
+    """Print the full tables; write them into ``--details`` and the compact ones into ``--readme``."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("report", help="JSON written by benchmarks.benchmark")
-    parser.add_argument("--readme", help="Markdown file whose results section to replace")
+    parser.add_argument("--readme", help="Markdown file for the compact table and the models table")
+    parser.add_argument("--details", help="Markdown file for the full tables, with each run's machine and command")
     parser.add_argument(
         "--update",
         nargs="+",
@@ -162,23 +213,25 @@ def main(argv: list[str] | None = None) -> int:
         metavar="JSON",
         help="later benchmark JSONs whose rows replace the report's rows of the same method, folder and sigma",
     )
-    parser.add_argument("--real-noise", metavar="JSON", help="benchmarks.real_noise's JSON, for its README table")
+    parser.add_argument("--real-noise", metavar="JSON", help="benchmarks.real_noise's JSON, for its tables")
     arguments = parser.parse_args(argv)
     report = json.loads(Path(arguments.report).read_text())
     for update in arguments.update:
         report = merge(report, json.loads(Path(update).read_text()))
     section = render(report)
     print(section)
-    if arguments.readme:
-        path = Path(arguments.readme)
-        text = replace_section(path.read_text(), section)
-        if MODELS_MARKERS[0] in text:
-            text = replace_section(text, models_table(available_models()), MODELS_MARKERS)
-        if arguments.real_noise:
-            real_noise = json.loads(Path(arguments.real_noise).read_text())
+    real_noise = json.loads(Path(arguments.real_noise).read_text()) if arguments.real_noise else None
+    if arguments.details:
+        details = {(START, END): section}
+        if real_noise:
             command = f"```bash\n.venv/bin/{real_noise['command']}\n```\n\n"
-            text = replace_section(text, command + real_noise_markdown(real_noise) + "\n", REAL_NOISE_MARKERS)
-        path.write_text(text)
+            details[REAL_NOISE_MARKERS] = command + real_noise_markdown(real_noise) + "\n"
+        fill_sections(Path(arguments.details), details)
+    if arguments.readme:
+        readme = {(START, END): compact_table(report), MODELS_MARKERS: models_table(available_models())}
+        if real_noise:
+            readme[REAL_NOISE_MARKERS] = real_noise_markdown(real_noise, estimates=False) + "\n"
+        fill_sections(Path(arguments.readme), readme)
     return 0
 
 

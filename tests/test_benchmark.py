@@ -100,17 +100,51 @@ def test_report_writes_the_readme_section_from_the_json(tmp_path):
             {"command": "python -m benchmarks.benchmark x", "machine": machine, "rows": rows, "targets": targets(rows)}
         )
     )
-    readme = tmp_path / "README.md"
+    readme, details = tmp_path / "README.md", tmp_path / "benchmarks.md"
     readme.write_text(f"# Title\n\n{START}\nold numbers\n{END}\n\nrest\n")
-    assert report_main([str(report), "--readme", str(readme)]) == 0
-    text = readme.read_text()
-    assert "old numbers" not in text and text.endswith(f"{END}\n\nrest\n")
+    details.write_text(f"# Details\n\n{START}\n{END}\n\n<!-- real-noise:start -->\n<!-- real-noise:end -->\n")
+    readme.write_text(readme.read_text() + "<!-- real-noise:start -->\n<!-- real-noise:end -->\n")
+    estimate = {"mean": 2.0, "ratio_mean": 0.5, "ratio_std": 0.1, "correlation": 0.7}
+    real_noise = tmp_path / "real-noise.json"
+    real_noise.write_text(
+        json.dumps(
+            {
+                "command": "python -m benchmarks.real_noise y",
+                "images": 3,
+                "scenes": ["a", "b"],
+                "part": "test",
+                "rows": [
+                    {"method": "noisy input", "psnr": 30.0, "ssim": 0.8, "seconds_per_megapixel": 0.0},
+                    {"method": "photo", "psnr": 32.5, "ssim": 0.9, "seconds_per_megapixel": 0.3},
+                ],
+                "noise_estimate_summary": {
+                    "mean_true": 4.0,
+                    "white_noise_estimate": estimate,
+                    "photo_estimate": estimate,
+                },
+            }
+        )
+    )
+    arguments = ["--readme", str(readme), "--details", str(details), "--real-noise", str(real_noise)]
+    assert report_main([str(report), *arguments]) == 0
+    for page in (readme, details):
+        assert "| photo | 32.50 | +2.50 | 0.9000 | 0.30 |" in page.read_text()
+    assert "Noise estimates" in details.read_text() and "Noise estimates" not in readme.read_text()
+    assert "python -m benchmarks.real_noise y" in details.read_text()
+    text = details.read_text()
     assert "| unet (default) | 28.15 / 28.25 | 0.50 |" in text
     assert "| BM3D (CBM3D on colour) | – / 28.57 | 9.00 |" in text
     assert "| bsd68 | 25 | 28.25 | 28.57 | -0.32 ✗ |" in text  # the targets are the single pass's
     assert "| unet, 8 orientations averaged | – / 28.40 | 4.00 |" in text
     assert "| unet in bfloat16 | – / 28.20 | 0.30 |" in text
     assert "28.20 | 28.57" not in text  # nor the bfloat16 run's
+    assert "python -m benchmarks.benchmark x" in text and "Test CPU" in text
+    compact = readme.read_text()
+    assert "old numbers" not in compact and f"{END}\n\nrest\n" in compact
+    assert "| method | BSD68 | CPU s/MP (BSD68) |" in compact  # sigma 25 only
+    assert "| unet (default) | 28.25 | 0.50 |" in compact and "| BM3D (CBM3D on colour) | 28.57 | 9.00 |" in compact
+    assert "| unet, 8 orientations averaged | 28.40 | 4.00 |" in compact
+    assert "bfloat16" not in compact and "28.15" not in compact and "margin" not in compact
 
 
 def test_latent_curve_plot(tmp_path):
