@@ -6,9 +6,12 @@ Run with ``streamlit run app.py``. This script only arranges widgets; the work i
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import os
+import sys
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -19,7 +22,9 @@ from skimage import data as sample_images
 import streamlit_workarounds
 from denoise.quiet import quiet_native_logs
 
-with quiet_native_logs():  # TensorFlow's start-up lines stay out of the server's console
+# TensorFlow's start-up lines stay out of the server's console. Only the first run imports it:
+# the others leave standard error alone, which other sessions' threads may be writing to.
+with quiet_native_logs() if "tensorflow" not in sys.modules else contextlib.nullcontext():
     import denoise
     from denoise.caching import SharedCache
     from denoise.classical import classical_methods
@@ -34,11 +39,12 @@ with quiet_native_logs():  # TensorFlow's start-up lines stay out of the server'
     )
     from denoise.strength import MAX_STRENGTH
     from denoise.training_jobs import user_models_dir
-    from denoise.visualize import before_after, describe_latent, fit_width, heat_map, latent_grid
+    from denoise.visualize import before_after, describe_latent, fit_width, heat_map, latent_grid, preview
 
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "tif", "tiff", "bmp", "webp", "gif"]
 NO_NOISE = "none — my photo is already noisy"
 DISPLAY_WIDTH = 1460  # the widest image Streamlit shows (twice its 730-pixel column, for sharp screens)
+PREVIEW_WIDTH = 500  # a large input's rough first look, shown while the model works (a third of the page)
 #: What each classical method costs, in seconds per megapixel on the project's 2-core benchmark
 #: machine (results/benchmark.json, README "Measured quality").
 COMPARISON_HELP = {
@@ -137,10 +143,12 @@ def read_only(*arrays: np.ndarray | None) -> None:
 
 
 @st.cache_resource(show_spinner="Loading model…")
-def cached_model(name: str, orientations: int = 1) -> denoise.Denoiser:
+def cached_model(name: str, orientations: int) -> denoise.Denoiser:
     """Load each model once for all sessions (the Denoiser serialises its own calls).
 
-    Warmed up, so the time shown under the first image is the model's, not its set-up.
+    Warmed up, so the time shown under the first image is the model's, not its set-up. Both
+    arguments are always passed: Streamlit keys ``("unet",)`` and ``("unet", 1)`` apart, and
+    would load the model twice.
     """
     denoiser = denoise.load_model(name, orientations=orientations)
     denoiser.warm_up()
@@ -190,7 +198,7 @@ def cached_latent(upload: Upload, noise: NoiseChoice, model_name: str) -> tuple[
 
     Not the maps themselves: 96 MB for a 12-megapixel photo, copied out on every rerun.
     """
-    latent = cached_model(model_name).encode(cached_noisy(upload, noise))
+    latent = cached_model(model_name, 1).encode(cached_noisy(upload, noise))
     grid = fit_width(latent_grid(latent), DISPLAY_WIDTH)
     read_only(grid)
     return latent.shape, grid
@@ -255,8 +263,11 @@ def shrunk(image: np.ndarray) -> np.ndarray:
 
 @memoize
 def display_png(image: np.ndarray) -> bytes:
-    """Encode an image for display, shrunk, as a quickly compressed PNG (never JPEG: it is being judged)."""
-    return denoise.encode_png(shrunk(image), compress_level=1)
+    """Encode an image for display, shrunk, as a quickly compressed PNG (never JPEG: it is being judged).
+
+    Huffman coding only: photos have few repeats to find, so it is faster and no larger.
+    """
+    return denoise.encode_png(shrunk(image), compress_level=1, strategy=zlib.Z_HUFFMAN_ONLY)
 
 
 def show(place: st.delta_generator.DeltaGenerator, image: np.ndarray, caption: str) -> None:
@@ -340,15 +351,18 @@ def show_image(name: str, upload: Upload, settings: Settings) -> tuple[str, Call
     st.subheader(name)
     for note in image.notes:
         st.info(note)
-    # The input goes on screen before the model runs, so it shows while the model works; the
-    # noisy image, which costs about a second to shrink and encode for a 12-megapixel photo,
-    # fills its column after the result.
-    if noise.kind is None:  # already noisy: the upload is the input, shown once
-        columns = st.columns(2)
-        show(columns[0], image.pixels, "Input")
+    # The input shows before the model runs, so it is there while the model works. A large one
+    # first shows as a rough preview (milliseconds); its display version, about half a second
+    # for 12 megapixels, replaces it after the result, as the noisy image fills its column then.
+    columns = st.columns(2 if noise.kind is None else 3)  # already noisy: the upload is the input
+    caption = "Input" if noise.kind is None else "Original"
+    input_place = columns[0].empty()
+    previewed = image.pixels.shape[1] > DISPLAY_WIDTH and not display_png.kept(image.pixels)
+    if previewed:
+        rough = denoise.encode_png(preview(image.pixels, PREVIEW_WIDTH), strategy=zlib.Z_HUFFMAN_ONLY)
+        input_place.image(rough, caption=f"{caption} (preview)", output_format="PNG")
     else:
-        columns = st.columns(3)
-        show(columns[0], image.pixels, "Original")
+        show(input_place, image.pixels, caption)
     place = columns[-1].empty()  # a progress bar while tiles finish, then the result
     bar = place.progress(0.0, text="Denoising…")
     result = cached_result(
@@ -363,6 +377,8 @@ def show_image(name: str, upload: Upload, settings: Settings) -> tuple[str, Call
         f"{how} on {result.device} in {result.arithmetic} precision: {result.seconds:.2f} s for {width}×{height} "
         f"({result.seconds / (width * height / 1e6):.2f} s per megapixel)"
     )
+    if previewed:
+        show(input_place, image.pixels, caption)
     if noise.kind is not None:
         show(columns[1], result.noisy, "Noisy")
 

@@ -2,10 +2,12 @@
 
 Starts ``streamlit run app.py`` and drives Debian's chromium with Playwright:
 
-1. **Upload to result:** one session uploads a 12-megapixel JPEG (4000 x 3000) and waits
-   until the denoised image and the line under it are on screen (the scores, latent maps and
-   error map come after it). The app writes the model call's own time in that line, so the
-   ratio of the two is measured in one run.
+1. **Upload to result:** a session uploads a 12-megapixel JPEG (4000 x 3000) and waits until
+   the denoised image and the line under it are on screen (the scores, latent maps and error
+   map come after it). The app writes the model call's own time in that line, so the ratio of
+   the two is measured in one run. Three fresh sessions do this one after another, each with a
+   photo of its own; the first also pays the server's one-time costs (TensorFlow tracing the
+   model for tiles of a new shape), and the median is reported.
 2. **Eight sessions:** eight sessions at once each upload their own 12-megapixel JPEG and
    move the noise slider (25, then 30 by default, each time waiting for the whole page). The
    server's resident memory is sampled every 0.2 s; the peak and any error shown on a page
@@ -124,31 +126,46 @@ async def page_errors(page) -> list[str]:  # noqa: ANN001
 
 
 async def open_session(browser, url: str):  # noqa: ANN001, ANN201
-    """Open a fresh page (its own Streamlit session) and wait until it has drawn the sample image."""
+    """Open a fresh page (its own Streamlit session) and wait until it has drawn the whole sample page."""
     page = await browser.new_page(viewport={"width": 1400, "height": 1800})
     page.set_default_timeout(900_000)  # eight sessions at once on two cores wait their turn
     await page.goto(url)
-    await page.get_by_text("astronaut-sample.png").first.wait_for(timeout=300_000)
+    # The download button is the last thing drawn for an image, after its latent maps: an upload
+    # before it would wait for the sample's model work still under way.
+    await page.get_by_text("Download astronaut-sample-denoised.png").wait_for(timeout=300_000)
     await result_line(page)
     return page
 
 
 async def upload_to_result(browser, url: str, photo: Path) -> dict:  # noqa: ANN001
-    """Time one 12-megapixel upload until its result line shows; read the model call's time from it."""
+    """Time one 12-megapixel upload until its result line shows; read the model call's time from it.
+
+    Also times the first sight of the upload: its preview or the progress bar, whichever shows first.
+    """
     page = await open_session(browser, url)
     sample_line = await result_line(page)
     started = time.perf_counter()
     await page.locator("input[type=file]").set_input_files(str(photo))
+    await page.get_by_text("Denoising…").first.wait_for()
+    first_sight = time.perf_counter() - started
     line = await result_line(page, sample_line, whole_page=False)
     seconds = time.perf_counter() - started
     model_seconds = float(RESULT_LINE.search(line).group(1))
     await page.close()
     return {
+        "upload_to_progress_bar_seconds": round(first_sight, 2),
         "upload_to_result_seconds": round(seconds, 2),
         "model_call_seconds": model_seconds,
         "ratio": round(seconds / model_seconds, 3),
         "result_line": line,
     }
+
+
+async def timed_uploads(browser, url: str, photos: list[Path]) -> dict:  # noqa: ANN001
+    """Time each photo's upload in a fresh session, one after another; give each and the median."""
+    runs = [await upload_to_result(browser, url, photo) for photo in photos]
+    middle = sorted(runs, key=lambda run: run["ratio"])[len(runs) // 2]
+    return {**middle, "runs": runs}
 
 
 async def sweep(browser, url: str, photo: Path, steps: int, levels_per_step: int) -> dict:  # noqa: ANN001
@@ -169,20 +186,20 @@ async def sweep(browser, url: str, photo: Path, steps: int, levels_per_step: int
     return {"results": len(lines), "errors": errors}
 
 
-async def run(url: str, photos: list[Path], steps: int, levels_per_step: int, pid: int) -> dict:
-    """Both measurements against one server."""
+async def run(url: str, photos: list[Path], timed: list[Path], steps: int, levels_per_step: int, pid: int) -> dict:
+    """Both measurements against one server: ``timed`` photos' uploads, then a session per photo."""
     from playwright.async_api import async_playwright
 
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGUMENTS)
-        timing = await upload_to_result(browser, url, photos[0])
+        timing = await timed_uploads(browser, url, timed)
         sampler = MemorySampler(pid)
         before = sampler.resident_bytes()
         started = time.perf_counter()
         with sampler:
             sessions = await asyncio.gather(
-                *(sweep(browser, url, photo, steps, levels_per_step) for photo in photos[1:]), return_exceptions=True
+                *(sweep(browser, url, photo, steps, levels_per_step) for photo in photos), return_exceptions=True
             )
         seconds = time.perf_counter() - started
         await browser.close()
@@ -191,7 +208,7 @@ async def run(url: str, photos: list[Path], steps: int, levels_per_step: int, pi
     return {
         "upload_to_result": timing,
         "sessions": {
-            "count": len(photos) - 1,
+            "count": len(photos),
             "noise_levels_per_session": steps + 1,
             "results_shown": sum(session["results"] for session in finished),
             "errors_shown": [error for session in finished for error in session["errors"]],
@@ -210,12 +227,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sessions", type=int, default=8)
     parser.add_argument("--steps", type=int, default=1, help="noise slider moves per session after the upload")
     parser.add_argument("--levels-per-step", type=int, default=5, help="slider steps (1 each) per move")
+    parser.add_argument("--timed-uploads", type=int, default=3, help="12 MP uploads timed, one after another")
     parser.add_argument("--output", default="results/app-load")
     arguments = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as folder:
-        photos = make_photos(Path(folder), arguments.sessions + 1)
+        photos = make_photos(Path(folder), arguments.timed_uploads + arguments.sessions)
+        timed, loaded = photos[: arguments.timed_uploads], photos[arguments.timed_uploads :]
         with streamlit_server(timeout=300) as (url, pid):
-            measured = asyncio.run(run(url, photos, arguments.steps, arguments.levels_per_step, pid))
+            measured = asyncio.run(run(url, loaded, timed, arguments.steps, arguments.levels_per_step, pid))
     timing, sessions = measured["upload_to_result"], measured["sessions"]
     report = {
         "command": "python -m benchmarks.app_load " + " ".join(sys.argv[1:] if argv is None else argv),
@@ -223,10 +242,12 @@ def main(argv: list[str] | None = None) -> int:
         "image": f"{WIDTH}x{HEIGHT} RGB JPEG",
         **measured,
     }
+    each = ", ".join(f"{run['ratio']:.2f}" for run in timing["runs"])
     rows = [
-        ("12 MP upload → result", f"{timing['upload_to_result_seconds']:.1f} s"),
+        ("12 MP upload → progress bar (median upload)", f"{timing['upload_to_progress_bar_seconds']:.1f} s"),
+        ("12 MP upload → result (median upload)", f"{timing['upload_to_result_seconds']:.1f} s"),
         ("model call alone (the app's own line)", f"{timing['model_call_seconds']:.1f} s"),
-        ("ratio (goal ≤ 1.3)", f"{timing['ratio']:.2f}"),
+        (f"ratio (goal ≤ 1.3); each upload in turn: {each}", f"{timing['ratio']:.2f}"),
         (
             "sessions at once, each a 12 MP photo",
             f"{sessions['count']} × {sessions['noise_levels_per_session']} levels",

@@ -46,7 +46,7 @@ CLASSICAL = {
 #: The models folder's default family (its manifest's), and how its rows are named.
 DEFAULT_FAMILY = default_family()
 DEFAULT_NAMES = {"default", DEFAULT_FAMILY}
-QUALITY_MARGIN = 0.3  # dB the default model must gain over BM3D (issue #4)
+QUALITY_MARGIN = 0.3  # dB the default model must gain over BM3D (the quality goal)
 PAIRED_NOTE = (
     "Time ratios from the paired pass (`benchmarks.speed_ratio`): the default model and non-local means "
     "take turns on each noisy image, one thread, the first of the two alternating."
@@ -279,7 +279,7 @@ def targets(rows: list[dict], paired: Sequence[dict] = ()) -> list[dict]:
 
 
 def targets_table(entries: list[dict]) -> str:
-    """Render the targets of issue #4 as a Markdown table (empty when nothing to compare)."""
+    """Render the quality and speed targets as a Markdown table (empty when nothing to compare)."""
     if not entries:
         return ""
     lines = [

@@ -1,6 +1,6 @@
 """Inference milliseconds on a 12-megapixel colour photo and training patches per second.
 
-Issue #4's GPU goals, measured with the same public API on whatever device Keras's backend
+The GPU goals, measured with the same public API on whatever device Keras's backend
 runs on (the CPU here; the H100 with ``KERAS_BACKEND=jax`` through ``scripts/gpu_session.sh``):
 
 * ``denoise`` of a 4000 x 3000 RGB float image by the default colour model, from a NumPy array

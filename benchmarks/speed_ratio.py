@@ -1,6 +1,6 @@
 """Time the default model against non-local means image by image, on one thread, alternating.
 
-The speed goal of issue #4 is a ratio: the default model's seconds per megapixel over those of
+The speed goal is a ratio: the default model's seconds per megapixel over those of
 scikit-image's fast non-local means, same machine, same images. The rows of
 ``benchmarks.benchmark`` time each method in turn, and with ``--jobs 2`` a method timed while
 the other job starts up or runs BM3D looks slower than one timed alone. Here the two methods

@@ -141,12 +141,22 @@ class SharedCache:
         """Decorate ``function``: its results are kept by its positional arguments (hashable values or arrays).
 
         Keyword arguments are passed on but are not part of the key: callbacks such as a
-        progress bar's, which only the call that computes the value hears from.
+        progress bar's, which only the call that computes the value hears from. The decorated
+        function's ``kept(*arguments)`` says whether the value for those arguments is kept now,
+        without computing it.
         """
+
+        def key_of(arguments: tuple[object, ...]) -> Hashable:
+            return (function.__qualname__, *(_key_part(argument) for argument in arguments))
+
+        def kept(*arguments: object) -> bool:
+            key = key_of(arguments)
+            with self._lock:
+                return key in self._values
 
         @functools.wraps(function)
         def cached(*arguments: object, **passed_on: object) -> object:
-            key = (function.__qualname__, *(_key_part(argument) for argument in arguments))
+            key = key_of(arguments)
             while True:
                 with self._lock:
                     with contextlib.suppress(KeyError):
@@ -181,4 +191,5 @@ class SharedCache:
                 pending.done.set()
             return pending.value
 
+        cached.kept = kept  # type: ignore[attr-defined]
         return cached  # type: ignore[return-value]

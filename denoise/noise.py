@@ -82,6 +82,8 @@ NOISE_KINDS: dict[str, NoiseKind] = {
         NoiseKind("correlated", "Correlated Gaussian", "sigma (0-255 scale)", 0.0, 75.0, 10.0, 1.0),
     )
 }
+#: Values of noise drawn at a time (:func:`_gaussian`): a few megabytes, so the draws stay in cache.
+_BAND_VALUES = 2**18
 
 
 def add_noise(
@@ -136,7 +138,7 @@ def add_noise(
     clean = np.asarray(image, dtype=np.float32)
 
     if kind == "gaussian":
-        noisy = clean + rng.normal(0.0, level / 255.0, clean.shape).astype(np.float32)
+        noisy = _gaussian(clean, level / 255.0, rng)
     elif kind == "poisson":
         noisy = rng.poisson(np.clip(clean, 0, None) * level).astype(np.float32) / np.float32(level)
     elif kind == "camera":
@@ -152,8 +154,28 @@ def add_noise(
         noisy[hit & salt] = 1.0
         noisy[hit & ~salt] = 0.0
     if clip:
-        noisy = np.clip(noisy, 0.0, 1.0)
+        np.clip(noisy, 0.0, 1.0, out=noisy)  # every kind above made a fresh array
     return noisy.astype(np.float32, copy=False)
+
+
+def _gaussian(clean: np.ndarray, sigma: float, rng: np.random.Generator) -> np.ndarray:
+    """Return ``clean`` plus white Gaussian noise of standard deviation ``sigma``, made in bands of rows.
+
+    The generator draws the same numbers in the same order as one full-size draw, so the noise
+    is the same, but a 12-megapixel photo needs no float64 copy of itself (twice as fast).
+    """
+    noisy = np.empty_like(clean)
+    rows = max(1, _BAND_VALUES // max(1, clean[0].size))
+    drawn = np.empty((rows, *clean.shape[1:]), np.float64)  # one band's draws, reused band after band
+    single = np.empty(drawn.shape, np.float32)
+    for top in range(0, clean.shape[0], rows):
+        band = clean[top : top + rows]
+        draws, noise = drawn[: len(band)], single[: len(band)]
+        rng.standard_normal(out=draws)  # the numbers normal(0, sigma) scales, in the same order
+        np.multiply(draws, sigma, out=draws)
+        np.copyto(noise, draws, casting="same_kind")  # to float32 before adding, as a full-size draw would
+        np.add(band, noise, out=noisy[top : top + rows])
+    return noisy
 
 
 def _in_colour(clean: np.ndarray, add: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:

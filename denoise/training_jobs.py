@@ -17,7 +17,6 @@ import queue
 import re
 import tempfile
 import threading
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -150,6 +149,7 @@ class TrainingQueue:
     def __init__(self, models_folder: Path) -> None:
         self.models_folder = Path(models_folder)
         self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)  # told whenever a job changes
         self._jobs: dict[int, TrainingJob] = {}
         self._stops: dict[int, threading.Event] = {}
         self._waiting: queue.Queue[int] = queue.Queue()
@@ -189,22 +189,20 @@ class TrainingQueue:
 
     def wait(self, number: int, timeout: float) -> TrainingJob:
         """Return job ``number`` once it has ended, or as it is after ``timeout`` seconds."""
-        deadline = time.monotonic() + timeout
-        while True:
-            with self._lock:
-                job = self._jobs[number]
-            if job.state not in ("queued", "running") or time.monotonic() > deadline:
-                return job
-            time.sleep(0.05)
+        with self._changed:
+            self._changed.wait_for(lambda: self._jobs[number].state not in ("queued", "running"), timeout)
+            return self._jobs[number]
 
     def _update(self, number: int, **changes: object) -> None:
-        with self._lock:
+        with self._changed:
             self._jobs[number] = dataclasses.replace(self._jobs[number], **changes)
+            self._changed.notify_all()
 
     def _add_epoch(self, number: int, record: dict) -> None:
-        with self._lock:
+        with self._changed:
             job = self._jobs[number]
             self._jobs[number] = dataclasses.replace(job, epochs=(*job.epochs, record))
+            self._changed.notify_all()
 
     def _work(self) -> None:
         while True:

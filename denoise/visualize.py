@@ -7,7 +7,7 @@ import math
 import numpy as np
 from PIL import Image
 
-__all__ = ["before_after", "describe_latent", "fit_width", "heat_map", "latent_grid", "to_display"]
+__all__ = ["before_after", "describe_latent", "fit_width", "heat_map", "latent_grid", "preview", "to_display"]
 
 # Stops of a black-red-yellow-white colour ramp for heat maps.
 _HEAT_STOPS = np.array([0.0, 0.35, 0.7, 1.0])
@@ -55,6 +55,16 @@ def fit_width(image: np.ndarray, width: int) -> np.ndarray:
         return pixels
     height = max(1, round(pixels.shape[0] * width / pixels.shape[1]))
     return np.asarray(Image.fromarray(pixels).resize((width, height), Image.Resampling.LANCZOS))
+
+
+def preview(image: np.ndarray, width: int) -> np.ndarray:
+    """Return a rough uint8 copy of ``image`` at most ``width`` pixels wide: every n-th pixel, unfiltered.
+
+    Milliseconds for a 12-megapixel photo, where :func:`fit_width`'s filtered one takes a few
+    tenths of a second: for showing a large image at once, until its display version is ready.
+    """
+    step = max(1, math.ceil(image.shape[1] / width))
+    return to_display(image[::step, ::step])
 
 
 def latent_grid(latent: np.ndarray, *, columns: int | None = None, gap: int = 2, cell: int = 96) -> np.ndarray:

@@ -1,5 +1,6 @@
 """The Streamlit app driven through Streamlit's AppTest, with the shipped models."""
 
+import contextlib
 import io
 import re
 import threading
@@ -84,6 +85,30 @@ def test_reruns_keep_the_keras_session():
     before = keras.layers.Dense(1).name
     app.run()
     assert keras.layers.Dense(1).name != before  # a cleared session restarts Keras's name counter
+
+
+def test_a_page_loads_its_model_once_for_the_result_and_the_latent_maps(monkeypatch):
+    import streamlit as st
+
+    import denoise
+
+    loaded = []
+    load = denoise.load_model
+    monkeypatch.setattr(denoise, "load_model", lambda name, **options: loaded.append(name) or load(name, **options))
+    st.cache_resource.clear()  # the models may be loaded by an earlier test: the caches live as long as the process
+    app = start()
+    assert any("Latent feature maps" in str(image.proto) for image in app.get("image"))
+    assert loaded == ["default"]
+
+
+def test_reruns_leave_standard_error_alone(monkeypatch):
+    """Pointing file descriptor 2 away on every rerun would hide what other sessions' threads write."""
+    import denoise.quiet
+
+    quieted = []
+    monkeypatch.setattr(denoise.quiet, "quiet_native_logs", lambda: quieted.append(1) or contextlib.nullcontext())
+    start().run()
+    assert quieted == []  # TensorFlow was imported before: nothing left to quiet
 
 
 def test_upload_good_and_bad_files(media):
@@ -343,11 +368,33 @@ def test_large_uploads_are_shown_at_most_display_width_wide(media, monkeypatch):
     monkeypatch.setattr(
         image_utils, "_pil_to_bytes", lambda image, **options: reencoded.append(image.size) or encode(image, **options)
     )
+    import denoise.visualize
+
+    previews = []  # the rough first look at a wide input, shown while the model works
+    rough = denoise.visualize.preview
+    monkeypatch.setattr(
+        denoise.visualize, "preview", lambda *arguments: previews.append(rough(*arguments)) or previews[-1]
+    )
     app = upload(start(), ("wide.png", png_bytes(100, 1600)))
     urls = [item.url for image in app.get("image") for item in image.proto.imgs]
     shown = [Image.open(io.BytesIO(media.file(url))) for url in urls]
     assert len(shown) >= 6 and {image.format for image in shown} == {"PNG"} and reencoded == []
     assert max(image.width for image in shown) == 1460  # Streamlit's widest image
+    assert [preview.shape for preview in previews] == [(25, 400, 3)]  # every 4th pixel of 100 x 1600
+    captions = [item.caption for image in app.get("image") for item in image.proto.imgs]
+    assert "Original" in captions and not any("preview" in caption for caption in captions)  # replaced
+    app.slider(key="split-wide.png").set_value(0.2).run()
+    assert len(previews) == 1  # its display version is kept: shown at once
+
+
+def test_preview_takes_every_nth_pixel_up_to_the_width():
+    from denoise.visualize import preview
+
+    image = np.random.default_rng(0).random((30, 1001, 3), dtype=np.float32)
+    rough = preview(image, 500)
+    assert rough.shape == (10, 334, 3) and rough.dtype == np.uint8  # every 3rd pixel
+    assert rough[1, 2].tolist() == np.rint(image[3, 6] * 255).astype(int).tolist()
+    assert preview(image[:, :400], 500).shape == (30, 400, 3)  # narrow enough: every pixel
 
 
 def test_heat_map_runs_from_black_to_white_at_the_99th_percentile():
@@ -416,3 +463,11 @@ def test_the_train_page_refuses_bad_uploads_one_by_one():
     assert not app.exception
     assert any(error.startswith("broken.png:") for error in errors)  # one line for the bad file
     assert any("at least two images" in error for error in errors)  # one good image is not enough
+
+
+def test_the_served_app_neither_watches_its_files_nor_phones_home():
+    """The watcher walked the whole checkout (.venv too) while photos were denoised (docs/benchmarks.md)."""
+    import tomllib
+
+    config = tomllib.loads((Path(APP).parent / ".streamlit" / "config.toml").read_text())
+    assert config["server"]["fileWatcherType"] == "none" and config["browser"]["gatherUsageStats"] is False

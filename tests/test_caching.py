@@ -37,8 +37,9 @@ def test_values_are_kept_until_the_byte_budget_pushes_the_oldest_out():
     assert image(1) is first and calls == [1]
     image(2), image(3), image(4)  # 4 MB asked for, 3 MB allowed: the least recently used goes
     assert cache.current_bytes <= 3_000_000
+    assert not image.kept(1) and image.kept(4)  # asking computes nothing
     image(1)
-    assert calls == [1, 2, 3, 4, 1]
+    assert calls == [1, 2, 3, 4, 1] and image.kept(1)
     huge = SharedCache(max_bytes=100, workers=1).memoize(lambda: np.zeros(1000))
     assert huge().shape == (1000,)  # too large to keep: returned all the same
 

@@ -1,4 +1,5 @@
 import io
+import zlib
 
 import numpy as np
 import pytest
@@ -66,6 +67,35 @@ def test_sixteen_bit_colour_png_is_valid():
         assert image.size == (9, 7) and image.format == "PNG"
         assert image.info.get("bits", 16) == 16 or image.mode.startswith(("RGB", "I"))
     assert data[24] == 16 and data[25] == 2  # IHDR bit depth 16, colour type RGB
+
+
+@pytest.mark.parametrize("bit_depth,channels", [(8, 3), (16, 1)])  # Pillow reads 16-bit colour PNG as 8-bit
+def test_the_huffman_only_strategy_writes_the_same_pixels(bit_depth, channels):
+    samples = np.random.default_rng(1).random((33, 47, channels), dtype=np.float32)
+    default, huffman = (
+        read_image(encode_png(samples, bit_depth=bit_depth, compress_level=1, strategy=strategy))
+        for strategy in (zlib.Z_DEFAULT_STRATEGY, zlib.Z_HUFFMAN_ONLY)
+    )
+    np.testing.assert_array_equal(default.pixels, huffman.pixels)
+    assert huffman.bit_depth == bit_depth
+    np.testing.assert_allclose(huffman.pixels, samples, atol=0.5 / (2**bit_depth - 1) + 1e-7)
+
+
+def test_eight_bit_samples_read_as_value_over_255():
+    values = np.arange(256, dtype=np.uint8).reshape(16, 16)
+    for image in (Image.fromarray(values), Image.fromarray(np.stack([values] * 3, axis=2))):
+        pixels = read_image(encode(image, "PNG")).pixels
+        assert pixels.dtype == np.float32 and pixels.flags.c_contiguous
+        np.testing.assert_array_equal(pixels[:, :, 0], values.astype(np.float32) / 255)
+
+
+def test_sixteen_bit_colour_png_is_read_at_eight_bits_and_says_so():
+    samples = np.random.default_rng(0).random((7, 9, 3), dtype=np.float32)
+    loaded = read_image(encode_png(samples, bit_depth=16))
+    assert loaded.bit_depth == 8 and "16-bit colour PNG" in loaded.notes[0]
+    np.testing.assert_allclose(loaded.pixels, samples, atol=1 / 255)
+    assert read_image(encode_png(samples[:, :, :1], bit_depth=16)).notes == []  # grey keeps 16 bits
+    assert read_image(encode_png(samples)).notes == []
 
 
 def test_animated_gif_uses_first_frame_and_says_so():

@@ -21,6 +21,17 @@ def test_gaussian_unclipped_leaves_range_and_clipped_does_not():
     assert add_noise(dark, "gaussian", 50, seed=0).min() == 0
 
 
+@pytest.mark.parametrize("shape", [(300, 1000, 3), (700, 401), (1, 1)])
+@pytest.mark.parametrize("clip", [True, False])
+def test_gaussian_noise_made_in_bands_is_one_full_size_draw(shape, clip):
+    """Benchmarks depend on each seed's noise: drawing it in bands of rows must not change it."""
+    clean = np.random.default_rng(3).random(shape, dtype=np.float32)
+    expected = clean + np.random.default_rng(7).normal(0.0, 25 / 255, shape).astype(np.float32)
+    noisy = add_noise(clean, "gaussian", 25, seed=7, clip=clip)
+    np.testing.assert_array_equal(noisy, np.clip(expected, 0, 1) if clip else expected)
+    assert noisy.dtype == np.float32 and clean.min() >= 0  # the input is left alone
+
+
 def test_salt_and_pepper_fraction(flat):
     noisy = add_noise(flat, "salt_pepper", 0.1, seed=2)
     changed = noisy != 0.5
