@@ -103,6 +103,12 @@ def compact_table(report: dict) -> str:
         timed = found.get((method, timing_folder))
         timing = f"{timed['seconds_per_megapixel']:.2f}" if timed else "–"
         lines.append(f"| {method} | " + " | ".join(cells) + f" | {timing} |")
+    if report.get("updates"):
+        machines = {report["machine"]["processor"], *(update["machine"]["processor"] for update in report["updates"])}
+        lines.append(
+            f"\nThe rows come from {len(report['updates']) + 1} runs on {len(machines)} "
+            f"machine{'s' if len(machines) > 1 else ''}: compare times within one run."
+        )
     return "\n".join(lines) + "\n"
 
 

@@ -143,7 +143,7 @@ def test_report_writes_the_readme_section_from_the_json(tmp_path):
     assert "old numbers" not in compact and f"{END}\n\nrest\n" in compact
     assert "| method | BSD68 | CPU s/MP (BSD68) |" in compact  # sigma 25 only
     assert "| unet (default) | 28.25 | 0.50 |" in compact and "| BM3D (CBM3D on colour) | 28.57 | 9.00 |" in compact
-    assert "| unet, 8 orientations averaged | 28.40 | 4.00 |" in compact
+    assert "| unet, 8 orientations averaged | 28.40 | 4.00 |" in compact and "runs on" not in compact  # one run
     assert "bfloat16" not in compact and "28.15" not in compact and "margin" not in compact
 
 
@@ -329,7 +329,7 @@ def test_speed_ratio_times_the_model_and_non_local_means_in_turns(use_tiny_model
 
 
 def test_report_merges_a_later_run_in_place_of_the_same_rows_and_names_its_command():
-    from benchmarks.report import merge, render
+    from benchmarks.report import compact_table, merge, render
 
     def row(method: str, folder: str, psnr: float) -> dict:
         return {
@@ -362,6 +362,7 @@ def test_report_merges_a_later_run_in_place_of_the_same_rows_and_names_its_comma
     assert "bench A" in text and "rows of conv-8 on bsd68, urban100 on Test CPU, 2 cores, with" in text
     assert "bench B" in text
     assert "| conv-8 | 26.00 | 24.00 |" in text
+    assert "The rows come from 2 runs on 1 machine: compare times within one run." in compact_table(merged)
 
 
 def test_a_grey_folder_spec_evaluates_the_luminance(tmp_path):
