@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import logging
 import shlex
 import sys
 from pathlib import Path
@@ -125,6 +126,8 @@ def _command_batch(arguments: argparse.Namespace) -> int:
         from denoise.inference import load_model
 
         load_model(arguments.model, precision=arguments.precision).warm_up()
+    if not arguments.verbose:  # Beam's RunInference warns on the root logger at each model load (Beam 2.77)
+        logging.getLogger().setLevel(logging.ERROR)
     refused = run_batch(
         arguments.inputs,
         Path(arguments.out),

@@ -196,9 +196,12 @@ def test_run_strength_zero_writes_the_input_and_out_of_range_is_refused(use_tiny
     assert "between 0 and 2" in capsys.readouterr().err
 
 
-def test_run_prints_no_library_logs_and_one_line_per_refused_file(tiny_models, inputs, tmp_path):
-    """TensorFlow's start-up lines (oneDNN, cuInit, absl) go nowhere; --verbose brings them back."""
-    command = [sys.executable, "-m", "denoise", "run", str(inputs / "a.png"), str(inputs / "broken.png")]
+@pytest.mark.parametrize("subcommand", ["run", "batch"])
+def test_prints_no_library_logs_and_one_line_per_refused_file(subcommand, tiny_models, inputs, tmp_path):
+    """TensorFlow's start-up lines (oneDNN, cuInit, absl) and Beam's warnings go nowhere; --verbose brings them back."""
+    if subcommand == "batch":
+        pytest.importorskip("apache_beam", reason="the scale extra is not installed")
+    command = [sys.executable, "-m", "denoise", subcommand, str(inputs / "a.png"), str(inputs / "broken.png")]
     environment = {key: value for key, value in os.environ.items() if not key.startswith(("TF_", "GRPC", "GLOG"))}
     environment["DENOISE_MODELS"] = str(tiny_models)
     quiet = subprocess.run(
