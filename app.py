@@ -261,13 +261,18 @@ def shrunk(image: np.ndarray) -> np.ndarray:
     return small
 
 
-@memoize
-def display_png(image: np.ndarray) -> bytes:
-    """Encode an image for display, shrunk, as a quickly compressed PNG (never JPEG: it is being judged).
+def quick_png(pixels: np.ndarray) -> bytes:
+    """Encode pixels for the page as a quickly compressed PNG (never JPEG: they are being judged).
 
     Huffman coding only: photos have few repeats to find, so it is faster and no larger.
     """
-    return denoise.encode_png(shrunk(image), compress_level=1, strategy=zlib.Z_HUFFMAN_ONLY)
+    return denoise.encode_png(pixels, compress_level=1, strategy=zlib.Z_HUFFMAN_ONLY)
+
+
+@memoize
+def display_png(image: np.ndarray) -> bytes:
+    """Encode an image for display, shrunk to Streamlit's widest image (:func:`quick_png`)."""
+    return quick_png(shrunk(image))
 
 
 def show(place: st.delta_generator.DeltaGenerator, image: np.ndarray, caption: str) -> None:
@@ -359,7 +364,7 @@ def show_image(name: str, upload: Upload, settings: Settings) -> tuple[str, Call
     input_place = columns[0].empty()
     previewed = image.pixels.shape[1] > DISPLAY_WIDTH and not display_png.kept(image.pixels)
     if previewed:
-        rough = denoise.encode_png(preview(image.pixels, PREVIEW_WIDTH), strategy=zlib.Z_HUFFMAN_ONLY)
+        rough = quick_png(preview(image.pixels, PREVIEW_WIDTH))
         input_place.image(rough, caption=f"{caption} (preview)", output_format="PNG")
     else:
         show(input_place, image.pixels, caption)

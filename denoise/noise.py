@@ -162,7 +162,7 @@ def _gaussian(clean: np.ndarray, sigma: float, rng: np.random.Generator) -> np.n
     """Return ``clean`` plus white Gaussian noise of standard deviation ``sigma``, made in bands of rows.
 
     The generator draws the same numbers in the same order as one full-size draw, so the noise
-    is the same, but a 12-megapixel photo needs no float64 copy of itself (twice as fast).
+    is the same, but a 12-megapixel photo needs no float64 copy of itself (0.63 -> 0.51 s here).
     """
     noisy = np.empty_like(clean)
     rows = max(1, _BAND_VALUES // max(1, clean[0].size))
