@@ -7,6 +7,7 @@ Run with ``streamlit run app.py``. This script only arranges widgets; the work i
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import hashlib
 import os
@@ -37,6 +38,7 @@ with quiet_native_logs() if "tensorflow" not in sys.modules else contextlib.null
         score_result,
         zip_files,
     )
+    from denoise.registry import quick_family
     from denoise.strength import MAX_STRENGTH
     from denoise.training_jobs import user_models_dir
     from denoise.visualize import before_after, describe_latent, fit_width, heat_map, latent_grid, preview
@@ -369,17 +371,31 @@ def show_image(name: str, upload: Upload, settings: Settings) -> tuple[str, Call
     else:
         show(input_place, image.pixels, caption)
     place = columns[-1].empty()  # a progress bar while tiles finish, then the result
-    bar = place.progress(0.0, text="Denoising…")
+    bar_place = columns[-1].empty()  # under a quick look, the full model's progress
+    quick = quick_family(model.name)
+    if quick is not None and not cached_result.kept(upload, noise, model):
+        # A model about four times cheaper shows its result first, while the full one runs.
+        bar = place.progress(0.0, text="Quick look…")
+        quick_model = dataclasses.replace(model, name=quick, passes=1)
+        first = cached_result(
+            upload, noise, quick_model, progress=lambda share: bar.progress(share, text=f"Quick look… {share:.0%}")
+        )
+        show(place, first.denoised, f"Quick look ({first.model}, {first.seconds:.1f} s); the full model follows")
+        bar = bar_place.progress(0.0, text="Denoising…")
+    else:
+        bar = place.progress(0.0, text="Denoising…")
     result = cached_result(
         upload, noise, model, progress=lambda share: bar.progress(share, text=f"Denoising… {share:.0%}")
     )
+    bar_place.empty()
     show(place, result.denoised, "Denoised")
     height, width = image.pixels.shape[:2]
     how = f"{result.model}, {model.passes} passes" if model.passes > 1 else result.model
     if model.strength != 1:
         how += f", strength {model.strength:g}"
     st.caption(
-        f"{how} on {result.device} in {result.arithmetic} precision: {result.seconds:.2f} s for {width}×{height} "
+        f"{how} on {result.device} ({result.runtime}) in {result.arithmetic} precision: "
+        f"{result.seconds:.2f} s for {width}×{height} "
         f"({result.seconds / (width * height / 1e6):.2f} s per megapixel)"
     )
     if previewed:

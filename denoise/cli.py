@@ -20,6 +20,8 @@ ORIENTATION_CHOICES = (1, 2, 4, 8)
 PRECISION_CHOICES = ("auto", "float32", "mixed", "bfloat16")
 #: denoise.export.EXPORT_FORMATS, written out for the same reason (the same test checks it).
 EXPORT_FORMAT_CHOICES = ("saved_model", "onnx", "litert")
+#: denoise.runtimes.RUNTIME_CHOICES, written out for the same reason (the same test checks it).
+RUNTIME_CHOICES = ("auto", "tensorflow", "openvino", "onnxruntime")
 #: denoise.strength.MAX_STRENGTH, written out for the same reason (the same test checks it).
 MAX_STRENGTH = 2.0
 
@@ -38,18 +40,26 @@ def _command_run(arguments: argparse.Namespace) -> int:
         from denoise.noise import add_noise, parse_noise
         from denoise.pipeline import claim_name
         from denoise.precision import device_name
-        from denoise.registry import model_for_noise
+        from denoise.registry import model_for_noise, quick_family
 
         noise = parse_noise(arguments.noise) if arguments.noise else None
         model = arguments.model or model_for_noise(noise[0] if noise else None)
-        denoiser = load_model(model, orientations=arguments.orientations, precision=arguments.precision)
+        if arguments.fast:
+            quick = quick_family(model)
+            if quick is None:
+                raise ValueError(f"--fast: {model} has no quicker model; leave out --fast")
+            model = quick
+        denoiser = load_model(
+            model, orientations=arguments.orientations, precision=arguments.precision, runtime=arguments.runtime
+        )
         denoiser.warm_up()  # the first model call's start-up logs come here, not between the results
     output_folder = Path(arguments.out)
     output_folder.mkdir(parents=True, exist_ok=True)
     refused, taken = 0, set()
     if arguments.verbose:
         views = f", {denoiser.orientations} orientations averaged" if denoiser.orientations > 1 else ""
-        print(f"model {denoiser.name}{views}, {denoiser.arithmetic} precision on {device_name()}", file=sys.stderr)
+        where = f"{denoiser.arithmetic} precision on {device_name()}, {denoiser.runtime}"
+        print(f"model {denoiser.name}{views}, {where}", file=sys.stderr)
     for index, input_path in enumerate(arguments.inputs):
         try:
             image = read_image(input_path)
@@ -72,7 +82,9 @@ def _command_eval(arguments: argparse.Namespace) -> int:
     from denoise.evaluation import evaluate
     from denoise.inference import load_model
 
-    denoiser = load_model(arguments.model, orientations=arguments.orientations, precision=arguments.precision)
+    denoiser = load_model(
+        arguments.model, orientations=arguments.orientations, precision=arguments.precision, runtime=arguments.runtime
+    )
     rows = evaluate(denoiser.denoise, arguments.folder, arguments.sigma)
     for row in rows:
         row.update(
@@ -176,6 +188,8 @@ def _command_train(arguments: argparse.Namespace) -> int:
         recolour=arguments.recolour,
         pairs=arguments.pairs,
         pairs_fraction=arguments.pairs_fraction,
+        teacher=arguments.teacher,
+        identity_start=arguments.identity_start,
         distribute=DistributeOptions(arguments.coordinator, arguments.num_processes, arguments.process_id)
         if arguments.distribute
         else None,
@@ -212,6 +226,13 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
         "its output; both are faster where the processor has bfloat16 instructions and slightly less "
         "accurate (default auto: mixed where they are, float32 elsewhere)",
     )
+    parser.add_argument(
+        "--runtime",
+        choices=RUNTIME_CHOICES,
+        default="auto",
+        help="what runs the models: auto takes the fastest installed on a CPU (OpenVINO, then ONNX Runtime, "
+        "from the fast extra), TensorFlow on a GPU; one that cannot run a model falls back to TensorFlow",
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -237,6 +258,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--noise", metavar="KIND:LEVEL", help="add synthetic noise first, e.g. gaussian:25")
     run.add_argument("--seed", type=int, default=0, help="seed of the synthetic noise")
+    run.add_argument(
+        "--fast",
+        action="store_true",
+        help="run the model's quicker version (photo: photo-fast, about 4 times less work, a little less quality)",
+    )
     _add_run_options(run)
     run.set_defaults(handler=_command_run)
 
@@ -326,6 +352,16 @@ def _parser() -> argparse.ArgumentParser:
         "--pairs-fraction", type=float, default=0.5, help="share of each batch cut from --pairs (default 0.5)"
     )
     train.add_argument(
+        "--identity-start",
+        action="store_true",
+        help="a U-Net from random weights starts as the identity (its last layer at zero): for narrow U-Nets",
+    )
+    train.add_argument(
+        "--teacher",
+        metavar="MODEL.keras",
+        help="distil: this model's outputs on the synthetic-noise patches are their targets",
+    )
+    train.add_argument(
         "--distribute",
         action="store_true",
         help="data-parallel over every device: JAX DataParallel (several hosts too), TensorFlow MirroredStrategy",
@@ -342,6 +378,10 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     arguments = _parser().parse_args(argv)
     arguments.argv = argv
+    if arguments.verbose:  # the library's own notes, such as a runtime falling back to TensorFlow
+        library_logger = logging.getLogger("denoise")
+        library_logger.addHandler(logging.StreamHandler(sys.stderr))
+        library_logger.setLevel(logging.INFO)
     try:
         if arguments.handler in (_command_run, _command_batch):  # quiet while loading: refusals go to stderr
             return arguments.handler(arguments)

@@ -13,6 +13,7 @@ strength of its own noise, which makes the loss follow the mean PSNR over noise 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -244,6 +245,10 @@ class PatchSequence(keras.utils.PyDataset):
         from them instead of getting synthetic noise.
     pairs_fraction : float, default 0.5
         Share of each batch taken from ``pairs``.
+    teacher : callable, optional
+        Distillation: a denoiser (batch of noisy patches to batch of denoised ones) whose output
+        is the target of the synthetic-noise patches instead of their clean originals. The
+        pairs from ``pairs`` keep their real clean targets.
 
     """
 
@@ -262,6 +267,7 @@ class PatchSequence(keras.utils.PyDataset):
         recolour_patches: bool = False,
         pairs: list[np.ndarray] | None = None,
         pairs_fraction: float = 0.5,
+        teacher: Callable[[np.ndarray], np.ndarray] | None = None,
     ) -> None:
         super().__init__(workers=workers, use_multiprocessing=False)
         too_small = [image.shape for image in images if min(image.shape[:2]) < patch_size]
@@ -278,6 +284,7 @@ class PatchSequence(keras.utils.PyDataset):
         self.recolour_patches = recolour_patches
         self.pairs = pairs or []
         self.real_count = int(round(pairs_fraction * batch_size)) if self.pairs else 0
+        self.teacher = teacher
         self.epoch = 0
 
     def __len__(self) -> int:
@@ -289,6 +296,8 @@ class PatchSequence(keras.utils.PyDataset):
             self.images, self.batch_size - self.real_count, self.patch_size, rng, recolour_patches=self.recolour_patches
         )
         noisy = _noisy_batch(clean, self.noise, rng)
+        if self.teacher is not None:
+            clean = np.asarray(self.teacher(noisy), dtype=np.float32)
         if self.real_count:
             real_noisy, real_clean = _pair_patches(self.pairs, self.real_count, self.patch_size, rng)
             noisy, clean = np.concatenate([noisy, real_noisy]), np.concatenate([clean, real_clean])

@@ -40,7 +40,7 @@ class ExportError(ValueError):
 
 
 @contextlib.contextmanager
-def _float32_policy() -> Iterator[None]:
+def float32_policy() -> Iterator[None]:
     """Compute in float32 while inside, whatever the global dtype policy is."""
     previous = keras.config.dtype_policy()
     keras.config.set_dtype_policy("float32")
@@ -55,7 +55,7 @@ def _export_one(entry: LoadedModel, format_name: str, target: Path) -> dict:
     keras_format, _ = EXPORT_FORMATS[format_name]
     model = entry.model
     image_model = len(model.input_shape) == 4
-    with _float32_policy():
+    with float32_policy():
         probe = np.zeros((1, 8 * model_stride(model), 8 * model_stride(model), entry.channels), np.float32)
         model(probe if image_model else np.zeros((1, model.input_shape[1]), np.float32))  # export needs a call
         try:

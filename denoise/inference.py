@@ -38,8 +38,9 @@ from denoise.compose import (
     reporting_tiles,
 )
 from denoise.models import with_precision
-from denoise.precision import DEFAULT_PRECISION, resolve_precision
+from denoise.precision import DEFAULT_PRECISION, device_name, native_bfloat16, resolve_precision
 from denoise.registry import CHANNEL_SUFFIXES, Family, ManifestError, pretrained_dir, read_manifest
+from denoise.runtimes import REFERENCE_RUNTIME, resolve_runtime, with_runtime
 from denoise.strength import apply_strength
 
 __all__ = [
@@ -157,13 +158,21 @@ class Denoised:
     seconds: float
 
 
-def _model_piece(entry: LoadedModel, *, arithmetic: str, tile_size: int, compiled: bool, orientations: int) -> Piece:
-    """One model as a piece: in ``arithmetic``, tiled, fitted to any channels, averaged over orientations."""
+def _model_piece(
+    entry: LoadedModel,
+    *,
+    arithmetic: str,
+    tile_size: int,
+    compiled: bool,
+    orientations: int,
+    runtime: str = REFERENCE_RUNTIME,
+) -> Piece:
+    """One model as a piece: in ``arithmetic`` on ``runtime``, tiled, fitted to channels, averaged over orientations."""
     model = with_precision(entry.model, arithmetic)
     if entry.is_dense:
         leaf: Piece = Patchwise(model, entry.name, int(entry.card["patch_size"]), DENSE_PATCH_STEP)
     else:
-        leaf = ConvolutionalModel(model, entry.name, compiled)
+        leaf = with_runtime(ConvolutionalModel(model, entry.name, compiled), entry, runtime, arithmetic)
     piece = MatchChannels(Tiled(leaf, tile_size), entry.channels)
     return SelfEnsemble(piece, orientations) if orientations > 1 else piece
 
@@ -177,6 +186,7 @@ def compose_family(
     tile_size: int = TILE_SIZE,
     compiled: bool = True,
     orientations: int = 1,
+    runtime: str = REFERENCE_RUNTIME,
 ) -> Piece:
     """Compose a family's models into one piece (see the module docstring).
 
@@ -192,9 +202,17 @@ def compose_family(
         What the models compute in (:func:`denoise.models.with_precision`).
     tile_size, compiled, orientations
         As for :func:`load_model`.
+    runtime : str, default "tensorflow"
+        A resolved runtime (:func:`denoise.runtimes.resolve_runtime`) for the convolutional models.
 
     """
-    options = {"arithmetic": arithmetic, "tile_size": tile_size, "compiled": compiled, "orientations": orientations}
+    options = {
+        "arithmetic": arithmetic,
+        "tile_size": tile_size,
+        "compiled": compiled,
+        "orientations": orientations,
+        "runtime": runtime,
+    }
     branches: dict[int, Piece] = {}
     for channels, entry in members.items():
         piece = _model_piece(entry, **options)
@@ -266,6 +284,16 @@ class Denoiser:
     def label(self) -> str:
         """Short name of this model run, as in :func:`run_label`."""
         return run_label(self.name, self.orientations, self.precision)
+
+    @property
+    def runtime(self) -> str:
+        """The runtimes its models run on, as a user reads them: ``openvino``, ``tensorflow``.
+
+        Keras's own backend counts as :data:`~denoise.runtimes.REFERENCE_RUNTIME`; a model
+        whose conversion failed, or the dense patch model, runs there.
+        """
+        names = dict.fromkeys(getattr(leaf, "runtime", REFERENCE_RUNTIME) for leaf in leaf_models(self.piece))
+        return " + ".join(names)
 
     @staticmethod
     def _check(image: np.ndarray) -> np.ndarray:
@@ -433,6 +461,7 @@ def load_model(
     compiled: bool = True,
     orientations: int = 1,
     precision: str = DEFAULT_PRECISION,
+    runtime: str = "auto",
     family: Family | None = None,
 ) -> Denoiser:
     """Load a family from the models folder, a single model from it, or a ``.keras`` file.
@@ -455,6 +484,10 @@ def load_model(
         Arithmetic the models run in (:func:`denoise.models.with_precision`); ``"auto"`` is
         ``"mixed"`` where bfloat16 is native and ``"float32"`` elsewhere
         (:func:`denoise.precision.resolve_precision`).
+    runtime : {"auto", "tensorflow", "openvino", "onnxruntime"}, default "auto"
+        What runs the convolutional models (:mod:`denoise.runtimes`): ``"auto"`` is the fastest
+        installed on a CPU, Keras on a GPU. A runtime that cannot run a model here falls back to
+        Keras for it (:attr:`Denoiser.runtime` says what runs).
     family : Family, optional
         Put the family together this way instead of as the manifest says (for experiments
         such as ``benchmarks.luminance_weights``); ``name_or_path`` is then only its name.
@@ -464,15 +497,17 @@ def load_model(
     ModelFileError
         If no such model exists, a file cannot be loaded, or the manifest is not valid.
     ValueError
-        If ``orientations`` is not one of :data:`ORIENTATION_COUNTS` or ``precision`` not one
-        of :data:`PRECISION_CHOICES`.
+        If ``orientations`` is not one of :data:`ORIENTATION_COUNTS`, ``precision`` not one
+        of :data:`PRECISION_CHOICES` or ``runtime`` not one of
+        :data:`~denoise.runtimes.RUNTIME_CHOICES`.
 
     """
     if orientations not in ORIENTATION_COUNTS:
         counts = ", ".join(str(count) for count in ORIENTATION_COUNTS)
         raise ValueError(f"orientations must be one of {counts}, got {orientations}")
     arithmetic = resolve_precision(precision)
-    options = {"tile_size": tile_size, "compiled": compiled, "orientations": orientations}
+    resolved = resolve_runtime(runtime, device=device_name(), arithmetic=arithmetic, native_bfloat16=native_bfloat16())
+    options = {"tile_size": tile_size, "compiled": compiled, "orientations": orientations, "runtime": resolved}
     labels = {"orientations": orientations, "precision": precision, "tile_size": tile_size, "compiled": compiled}
     path = Path(str(name_or_path))
     if path.suffix == ".keras":

@@ -35,6 +35,7 @@ __all__ = [
     "build_conv",
     "build_unet",
     "model_stride",
+    "multiply_accumulates",
     "receptive_field",
     "with_precision",
 ]
@@ -255,6 +256,34 @@ def _downsampling(model: keras.Model) -> dict[str, int]:
     inner = [layer for layer in model.layers if not isinstance(layer, layers.InputLayer)]
     outputs = keras.Model(model.input, [layer.output for layer in inner]).compute_output_spec(probe)
     return {layer.name: side // output.shape[1] for layer, output in zip(inner, outputs, strict=True)}
+
+
+def multiply_accumulates(model: keras.Model) -> float:
+    """Return the multiply-accumulates an image model spends per input pixel (per value for the dense model).
+
+    Counted from its layers' shapes on a probe image: each convolution costs its kernel's
+    height × width × input channels × output channels per output pixel (a transposed one, per
+    input pixel), a depthwise one its kernel's area per channel, a dense layer its inputs ×
+    outputs. Additions, activations and biases are left out: they are a few per pixel against
+    thousands. Two floating-point operations make one multiply-accumulate.
+    """
+    if len(model.input.shape) != 4:
+        dense = [layer for layer in model.layers if isinstance(layer, layers.Dense)]
+        return sum(layer.kernel.shape[0] * layer.kernel.shape[1] for layer in dense) / model.input.shape[1]
+    side = 16 * model_stride(model)
+    probe = keras.KerasTensor((1, side, side, model.input.shape[-1]))
+    inner = [layer for layer in model.layers if not isinstance(layer, layers.InputLayer)]
+    outputs = keras.Model(model.input, [layer.output for layer in inner]).compute_output_spec(probe)
+    total = 0
+    for layer, output in zip(inner, outputs, strict=True):
+        if isinstance(layer, layers.DepthwiseConv2D):
+            total += int(np.prod(output.shape[1:])) * int(np.prod(layer.kernel_size))
+        elif isinstance(layer, layers.Conv2DTranspose):
+            input_pixels = int(np.prod(output.shape[1:3])) // int(np.prod(layer.strides))
+            total += input_pixels * int(np.prod(layer.kernel.shape))
+        elif isinstance(layer, layers.Conv2D):
+            total += int(np.prod(output.shape[1:3])) * int(np.prod(layer.kernel.shape))
+    return total / side**2
 
 
 def receptive_field(model: keras.Model, *, largest_side: int = 1024) -> int:

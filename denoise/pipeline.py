@@ -42,6 +42,8 @@ class DenoiseResult:
         Name of the model that ran (a family picks one by the image's channels and noise).
     strength : float
         How much of the noise was removed (:func:`denoise.strength.apply_strength`).
+    runtime : str
+        What ran the models (:attr:`denoise.inference.Denoiser.runtime`).
 
     """
 
@@ -52,6 +54,7 @@ class DenoiseResult:
     arithmetic: str
     model: str
     strength: float = 1.0
+    runtime: str = "tensorflow"
 
 
 @dataclass(frozen=True)
@@ -100,7 +103,14 @@ def denoise_image(
     """
     denoised = denoiser.denoise_and_report(noisy, strength, progress)
     return DenoiseResult(
-        noisy, denoised.pixels, denoised.seconds, device_name(), denoiser.arithmetic, denoised.model, strength
+        noisy,
+        denoised.pixels,
+        denoised.seconds,
+        device_name(),
+        denoiser.arithmetic,
+        denoised.model,
+        strength,
+        denoiser.runtime,
     )
 
 

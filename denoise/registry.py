@@ -54,6 +54,7 @@ __all__ = [
     "default_family",
     "model_for_noise",
     "pretrained_dir",
+    "quick_family",
     "read_manifest",
 ]
 
@@ -108,6 +109,9 @@ class Family:
         Per channel count, the member's low-noise model.
     grey_luminance : float or None
         Weight of the grey member's luminance in colour results, if it has one.
+    quick : str or None
+        A cheaper family of the manifest that does the same job less well: the app shows its
+        result first while this one runs, and ``denoise run --fast`` runs it instead.
 
     """
 
@@ -116,6 +120,7 @@ class Family:
     description: str = ""
     low_noise: dict[int, LowNoise] = field(default_factory=dict)
     grey_luminance: float | None = None
+    quick: str | None = None
 
     @property
     def summary(self) -> str:
@@ -123,6 +128,8 @@ class Family:
         parts = [f"{link.model} below σ {link.below_sigma:g}" for link in self.low_noise.values()]
         if self.grey_luminance is not None:
             parts.append(f"grey model's luminance × {self.grey_luminance:g}")
+        if self.quick is not None:
+            parts.append(f"quick look: {self.quick}")
         return ", ".join(parts) or "-"
 
 
@@ -199,6 +206,9 @@ def read_manifest(folder: Path | None = None) -> Manifest:
     if default not in families:
         raise ManifestError(f"{path}: 'default' must name one of its families")
     for family in families.values():
+        if family.quick is not None and (family.quick not in families or family.quick == family.name):
+            raise ManifestError(f"{path}: family {family.name!r}: 'quick' must name another of its families")
+    for family in families.values():
         for model in [*family.members.values(), *(link.model for link in family.low_noise.values())]:
             if not (folder / f"{model}.keras").is_file():
                 raise ManifestError(f"{path}: family {family.name!r} names {model!r}, which has no {model}.keras")
@@ -232,12 +242,14 @@ def _read_family(path: Path, name: object, entry: object) -> Family:
     description = entry.get("description", "")
     if not isinstance(description, str):
         raise ManifestError(f"{where}: 'description' must be text")
+    quick = entry.get("quick")
     return Family(
         name,
         {suffix_channels[suffix]: _model_name(where, model) for suffix, model in members.items()},
         description,
         low_noise,
         None if weight is None else float(weight),
+        None if quick is None else _model_name(where, quick),
     )
 
 
@@ -257,6 +269,12 @@ def _inferred_manifest(folder: Path) -> Manifest:
                 families.setdefault(family, {})[channels] = model_path.stem
     default = "unet" if "unet" in families else next(iter(families), "")
     return Manifest(default, {name: Family(name, members) for name, members in families.items()})
+
+
+def quick_family(name: str) -> str | None:
+    """Name of the quick family of family ``name`` (:attr:`Family.quick`), or None if it has none or is no family."""
+    family = read_manifest().family(name)
+    return None if family is None else family.quick
 
 
 def default_family() -> str:

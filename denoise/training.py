@@ -32,7 +32,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from denoise.cards import read_card, write_card
+from denoise.cards import read_card, weights_digest, write_card
 from denoise.data import (
     NoiseRange,
     PatchSequence,
@@ -145,6 +145,16 @@ class TrainingConfig:
         Recolour colour training patches (:func:`denoise.data.recolour`: channel order and
         saturation), so that the model sees every hue and strong saturation. Validation
         patches are left as they are.
+    teacher : str or None
+        Distillation: a finished ``.keras`` model (loaded in safe mode) whose outputs on the
+        synthetic-noise patches are their targets instead of the clean patches, so that a
+        cheaper model learns to do what it does (:class:`denoise.data.PatchSequence`'s
+        ``teacher``). Real ``pairs`` keep their clean targets.
+    identity_start : bool
+        A U-Net from random weights starts as the identity: its last layer (``noise``) starts
+        at zero, so it first passes its input through while every other layer is alive. A
+        narrow U-Net started otherwise can lose its full-resolution blocks to dead ReLUs in
+        its first steps and stay the identity (as one 16-channel run did for 16 epochs).
     distribute : DistributeOptions or None
         Train data-parallel over every device (:func:`denoise.distribute.data_parallel`);
         ``batch_size`` stays the global batch. With several processes each cuts its own
@@ -177,6 +187,8 @@ class TrainingConfig:
     recolour: bool = False
     pairs: str | None = None
     pairs_fraction: float = 0.5
+    teacher: str | None = None
+    identity_start: bool = False
     distribute: DistributeOptions | None = None
 
 
@@ -248,6 +260,11 @@ def _initial_card(config: TrainingConfig, model: keras.Model, training_images: i
         "training_data": {"folder": str(config.data), "images": training_images},
         "noise": [str(noise) for noise in config.noise],
         **({"pairs": {"folder": str(config.pairs), "fraction": config.pairs_fraction}} if config.pairs else {}),
+        **(
+            {"teacher": {"file": str(config.teacher), "sha256": weights_digest(config.teacher)}}
+            if config.teacher
+            else {}
+        ),
         "training": {
             "patch_size": config.patch_size,
             "batch_size": config.batch_size,
@@ -258,6 +275,7 @@ def _initial_card(config: TrainingConfig, model: keras.Model, training_images: i
             "weight_by_noise": config.weight_by_noise,
             "luminance_loss_weight": config.luminance_loss_weight,
             "recolour": config.recolour,
+            **({"identity_start": True} if config.identity_start else {}),
             "seed": config.seed,
         },
         "patches_seen": 0,
@@ -271,7 +289,11 @@ def _build(config: TrainingConfig) -> keras.Model:
     options = {"patch_size": DENSE_PATCH_SIZE} if config.architecture == "dense" else {"width": config.width}
     if config.architecture == "unet":
         options["bottom_blocks"] = config.bottom_blocks
-    return build_model(config.architecture, config.channels, config.latent, **options)
+    model = build_model(config.architecture, config.channels, config.latent, **options)
+    if config.identity_start and config.architecture == "unet":
+        last = model.get_layer("noise")
+        last.set_weights([np.zeros_like(weight) for weight in last.get_weights()])
+    return model
 
 
 def _copy_weights(source: keras.Model, target: keras.Model) -> None:
@@ -303,6 +325,80 @@ def _copy_weights(source: keras.Model, target: keras.Model) -> None:
             layer.set_weights([np.zeros_like(weight) for weight in layer.get_weights()])
 
 
+def _unet_channel_groups(model: keras.Model) -> dict[str, tuple[list[str], list[str]]]:
+    """Return the U-Net's groups of channels that must be kept or dropped together.
+
+    Each group maps to (layers that write its channels, layers that read them). The additive
+    skips make each resolution level one stream: its down step, its blocks' second
+    convolutions and its up step all write into it. Each residual block's inner channels
+    (between its two convolutions) form a group of their own.
+    """
+    blocks = [layer.name.removesuffix("_a") for layer in model.layers if layer.name.endswith("_a")]
+    groups = {
+        "level_1": (["down_1", "level_1_b", "up_1", "level_1_up_b"], ["level_1_a", "down_2", "level_1_up_a", "noise"]),
+        "level_2": (["down_2", "level_2_b", "up_2", "level_2_up_b"], ["level_2_a", "down_3", "level_2_up_a", "up_1"]),
+        "down_3": (["down_3"], ["latent"]),
+        "bottom": (
+            ["latent", *(f"{block}_b" for block in blocks if block.startswith("bottom_"))],
+            [*(f"{block}_a" for block in blocks if block.startswith("bottom_")), "up_2"],
+        ),
+    }
+    return groups | {f"{block}_inner": ([f"{block}_a"], [f"{block}_b"]) for block in blocks}
+
+
+def _kernel_axes(layer: keras.layers.Layer) -> tuple[int, int]:
+    """Return the (input, output) channel axes of a convolution's kernel."""
+    return (3, 2) if isinstance(layer, keras.layers.Conv2DTranspose) else (2, 3)
+
+
+def _prune_unet(source: keras.Model, target: keras.Model) -> None:
+    """Give a narrower U-Net the weights of a wider one's most important channels.
+
+    For each group of channels (:func:`_unet_channel_groups`), the channels whose kernels
+    weigh most (the L1 norm of every weight that writes or reads them, each layer's share
+    scaled by its mean, so that no layer dominates) are kept, as many as ``target`` has, in
+    their order; each layer of ``target`` gets the weights that join the kept channels. The
+    result computes roughly what ``source`` does and trains back to it much faster than from
+    random weights (structured pruning before distillation).
+
+    Raises
+    ------
+    ValueError
+        If the two are not U-Nets with the same layers, or ``target`` is wider somewhere.
+
+    """
+    source_layers = {layer.name: layer for layer in source.layers if layer.weights}
+    target_layers = {layer.name: layer for layer in target.layers if layer.weights}
+    if set(source_layers) != set(target_layers):
+        raise ValueError("pruning needs two U-Nets with the same layers")
+    kept: dict[str, dict[str, np.ndarray]] = {name: {} for name in source_layers}  # layer -> {"in"/"out": indices}
+    for writers, readers in _unet_channel_groups(source).values():
+        kernels = {name: np.abs(source_layers[name].get_weights()[0]) for name in writers + readers}
+        importance = 0.0
+        for name in writers + readers:
+            input_axis, output_axis = _kernel_axes(source_layers[name])
+            axis = output_axis if name in writers else input_axis
+            other = tuple(index for index in range(4) if index != axis)
+            share = kernels[name].sum(axis=other)
+            importance = importance + share / share.mean()
+        name = writers[0]
+        size = target_layers[name].get_weights()[0].shape[_kernel_axes(target_layers[name])[1]]
+        if size > len(importance):
+            raise ValueError(f"the target is wider than the source at {name}")
+        chosen = np.sort(np.argsort(-importance, kind="stable")[:size])
+        for name in writers:
+            kept[name]["out"] = chosen
+        for name in readers:
+            kept[name]["in"] = chosen
+    for name, layer in target_layers.items():
+        kernel, bias = source_layers[name].get_weights()
+        input_axis, output_axis = _kernel_axes(layer)
+        inputs = kept[name].get("in", np.arange(kernel.shape[input_axis]))
+        outputs = kept[name].get("out", np.arange(kernel.shape[output_axis]))
+        kernel = np.take(np.take(kernel, inputs, axis=input_axis), outputs, axis=output_axis)
+        layer.set_weights([kernel, bias[outputs]])
+
+
 def _start_from(config: TrainingConfig) -> tuple[keras.Model, dict]:
     """Build the configured model with the weights of ``config.initial_weights``.
 
@@ -330,8 +426,9 @@ def _start_from(config: TrainingConfig) -> tuple[keras.Model, dict]:
     )
     if loaded.model.name != model.name:
         raise mismatch
+    narrower = model.name == "unet" and model.count_params() < loaded.model.count_params()
     try:
-        _copy_weights(loaded.model, model)
+        _prune_unet(loaded.model, model) if narrower else _copy_weights(loaded.model, model)
     except ValueError as error:
         raise mismatch from error
     origin = {
@@ -416,6 +513,7 @@ def _train(
         paths = {key: scratch / path.name for key, path in paths.items()}
     dense = config.architecture == "dense"
     patch_size = DENSE_PATCH_SIZE if dense else config.patch_size
+    teacher = read_model_file(Path(config.teacher)).model.predict_on_batch if config.teacher else None
     sequence = PatchSequence(
         training_images,
         patch_size=patch_size,
@@ -429,6 +527,7 @@ def _train(
         recolour_patches=config.recolour,
         pairs=load_pairs(config.pairs, config.channels) if config.pairs else None,
         pairs_fraction=config.pairs_fraction,
+        teacher=teacher,
     )
     noisy, clean = validation_pairs(validation_images, patch_size=patch_size, count=256, noise=config.noise)
     if sequence.pairs:

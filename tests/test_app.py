@@ -471,3 +471,32 @@ def test_the_served_app_neither_watches_its_files_nor_phones_home():
 
     config = tomllib.loads((Path(APP).parent / ".streamlit" / "config.toml").read_text())
     assert config["server"]["fileWatcherType"] == "none" and config["browser"]["gatherUsageStats"] is False
+
+
+def test_a_family_with_a_quick_family_shows_its_result_first_then_the_full_one(use_tiny_models, tmp_path, monkeypatch):
+    import streamlit as st
+
+    import denoise.pipeline
+    from tests.conftest import tiny_models_with_manifest
+
+    tiny_models_with_manifest(use_tiny_models, tmp_path / "models", monkeypatch, quick="conv-2")
+    ran = []
+    denoise_image = denoise.pipeline.denoise_image
+    monkeypatch.setattr(
+        denoise.pipeline,
+        "denoise_image",
+        lambda denoiser, *rest, **options: ran.append(denoiser.name) or denoise_image(denoiser, *rest, **options),
+    )
+    st.cache_resource.clear()  # models and results of the shipped models, loaded by earlier tests
+    try:
+        app = start()
+        assert ran == ["conv-2", "unet"]  # the sample: the quick family first, then the full one
+        upload(app, ("quick.png", png_bytes(56, 72)))
+        assert ran[2:] == ["conv-2", "unet"]
+        captions = [item.caption for image in app.get("image") for item in image.proto.imgs]
+        assert "Denoised" in captions and not any(caption.startswith("Quick look") for caption in captions)
+        # Once the full result is kept, a rerun shows it at once, with no quick look.
+        app.run()
+        assert not app.exception and ran[4:] == []
+    finally:
+        st.cache_resource.clear()  # later tests get the shipped models again

@@ -9,7 +9,14 @@ import pytest
 from PIL import Image
 
 import denoise
-from denoise.cli import EXPORT_FORMAT_CHOICES, MAX_STRENGTH, ORIENTATION_CHOICES, PRECISION_CHOICES, main
+from denoise.cli import (
+    EXPORT_FORMAT_CHOICES,
+    MAX_STRENGTH,
+    ORIENTATION_CHOICES,
+    PRECISION_CHOICES,
+    RUNTIME_CHOICES,
+    main,
+)
 from tests.images import gradient, png_bytes
 
 
@@ -154,6 +161,22 @@ def test_orientation_choices_match_the_library():
     assert PRECISION_CHOICES == denoise.PRECISION_CHOICES
     assert MAX_STRENGTH == denoise.strength.MAX_STRENGTH
     assert EXPORT_FORMAT_CHOICES == tuple(denoise.export.EXPORT_FORMATS)
+    assert RUNTIME_CHOICES == denoise.runtimes.RUNTIME_CHOICES
+
+
+def test_run_fast_takes_the_quick_family_and_names_the_runtime(use_tiny_models, tmp_path, monkeypatch, capsys):
+    from tests.conftest import tiny_models_with_manifest
+
+    tiny_models_with_manifest(use_tiny_models, tmp_path / "models", monkeypatch, quick="conv-2")
+    monkeypatch.setenv("DENOISE_CACHE", str(tmp_path / "cache"))
+    image = tmp_path / "in.png"
+    Image.fromarray(gradient(32, 40, 1)).save(image)
+    arguments = ["run", str(image), "--out", str(tmp_path / "out"), "--noise", "gaussian:25"]
+    assert main(["--verbose", *arguments, "--fast", "--runtime", "onnxruntime"]) == 0
+    captured = capsys.readouterr()
+    assert "(conv-2-gray)" in captured.out and "model conv-2, float32 precision on CPU, onnxruntime" in captured.err
+    assert main([*arguments, "--model", "conv-2", "--fast"]) == 2
+    assert "--fast: conv-2 has no quicker model" in capsys.readouterr().err
 
 
 def test_eval_and_run_in_bfloat16(use_tiny_models, tmp_path, capsys):

@@ -95,3 +95,19 @@ def test_mixed_leaves_a_model_that_does_not_downsample_as_it_is():
 def test_unknown_precision_is_refused():
     with pytest.raises(ValueError, match="precision must be one of float32, mixed, bfloat16"):
         with_precision(build_model("conv", 1, 2, width=4), "float16")
+
+
+def test_multiply_accumulates_are_counted_from_the_layers():
+    from denoise.models import build_conv, build_dense, build_unet, multiply_accumulates
+
+    # A 3x3 convolution from 3 to 5 channels at full resolution: 3 * 3 * 3 * 5 per pixel.
+    inputs = keras.Input((None, None, 3))
+    assert multiply_accumulates(keras.Model(inputs, keras.layers.Conv2D(5, 3, padding="same")(inputs))) == 135
+    # Stride 2 and a transposed convolution back: a quarter of the pixels, then kernel x channels per input pixel.
+    down = keras.layers.Conv2D(4, 2, strides=2)(inputs)
+    up = keras.layers.Conv2DTranspose(3, 2, strides=2)(down)
+    assert multiply_accumulates(keras.Model(inputs, up)) == (2 * 2 * 3 * 4) / 4 + (2 * 2 * 4 * 3) / 4
+    assert multiply_accumulates(build_dense(1, 32)) == 2 * 64 * 32 / 64
+    quarter, full = multiply_accumulates(build_unet(3, 64, width=16)), multiply_accumulates(build_unet(3, 128))
+    assert quarter <= 12_000 and 3.5 * quarter < full
+    assert multiply_accumulates(build_conv(1, 2)) > 0

@@ -10,6 +10,7 @@ from denoise.registry import (
     default_family,
     model_for_noise,
     pretrained_dir,
+    quick_family,
     read_manifest,
 )
 from tests.conftest import tiny_models_with_manifest, write_manifest
@@ -29,6 +30,13 @@ def test_the_shipped_manifest_puts_the_default_together():
     assert unet.name == "unet" and unet.members == {1: "unet-gray", 3: "unet-color"}
     assert unet.low_noise[1].model == "unet-low-gray" and unet.grey_luminance == 0.75
     assert "unet-low-gray below σ 22" in unet.summary and manifest.families["photo"].members == {3: "photo-color"}
+
+
+def test_a_family_names_its_quick_family(use_tiny_models, tmp_path, monkeypatch):
+    tiny_models_with_manifest(use_tiny_models, tmp_path / "models", monkeypatch, quick="conv-2")
+    assert quick_family("unet") == quick_family("default") == "conv-2"
+    assert quick_family("conv-2") is None and quick_family("no-such-family") is None
+    assert "quick look: conv-2" in read_manifest().families["unet"].summary
 
 
 def test_photos_go_to_the_photo_family():
@@ -59,6 +67,9 @@ def test_the_cli_lists_families(luminance_models, capsys):
         ({"members": {"gray": "unet-gray", "alpha": "unet-color"}}, "'members' must map"),
         ({"members": {}}, "'members' must map"),
         ({"description": 3}, "'description' must be text"),
+        ({"quick": "missing"}, "'quick' must name another of its families"),
+        ({"quick": "unet"}, "'quick' must name another of its families"),
+        ({"quick": "../conv-2"}, "is not a model name"),
     ],
 )
 def test_bad_manifests_are_refused_with_one_line(use_tiny_models, tmp_path, monkeypatch, change, message):

@@ -1,3 +1,4 @@
+import dataclasses
 import json
 
 import keras
@@ -294,3 +295,74 @@ def test_pairs_with_a_missing_clean_image_are_refused(pairs_folder):
 def test_training_on_pairs_records_them_in_the_card(training_folder, pairs_folder, tmp_path):
     card = train_tiny(training_folder, tmp_path / "model", "unet", 3, 8, epochs=1, pairs=str(pairs_folder))
     assert card["pairs"] == {"folder": str(pairs_folder), "fraction": 0.5}
+
+
+def test_a_teacher_gives_the_synthetic_targets_and_the_real_pairs_keep_theirs(pairs_folder):
+    from denoise.data import load_pairs
+
+    pairs = load_pairs(pairs_folder, 3)
+    options = dict(patch_size=32, batch_size=8, batches_per_epoch=1, noise=[NoiseRange("gaussian", 25, 25)])
+    clean_only = [pair[..., 3:] for pair in pairs]
+    taught = PatchSequence(clean_only, pairs=pairs, teacher=lambda noisy: noisy * 0.5, **options)
+    plain = PatchSequence(clean_only, pairs=pairs, **options)
+    (noisy, targets), (same_noisy, clean) = taught[0], plain[0]
+    np.testing.assert_array_equal(noisy, same_noisy)  # the same patches and noise
+    np.testing.assert_allclose(targets[:4], noisy[:4] * 0.5)  # the teacher's output on synthetic noise
+    np.testing.assert_array_equal(targets[4:], clean[4:])  # the real pairs' clean images
+
+
+def test_distilling_from_a_teacher_learns_it_and_records_it(training_folder, tmp_path):
+    from denoise.cards import weights_digest
+
+    teacher_card = train_tiny(training_folder, tmp_path / "teacher", "unet", 1, 8, epochs=3)
+    card = train_tiny(
+        training_folder, tmp_path / "student", "unet", 1, 4, epochs=3, teacher=str(tmp_path / "teacher.keras")
+    )
+    assert card["teacher"] == {
+        "file": str(tmp_path / "teacher.keras"),
+        "sha256": weights_digest(tmp_path / "teacher.keras"),
+    }
+    log = json.loads((tmp_path / "checkpoints" / "student.log.json").read_text())
+    assert log[-1]["loss"] < log[0]["loss"] and teacher_card["validation_psnr"] > 0
+
+
+def test_a_narrower_unet_starts_from_the_wider_ones_heaviest_channels(training_folder, tmp_path):
+    from denoise.models import build_unet
+    from denoise.training import _prune_unet
+
+    keras.utils.set_random_seed(0)
+    wide, narrow = build_unet(1, 8, width=4, bottom_blocks=1), build_unet(1, 4, width=2, bottom_blocks=1)
+    kernel, bias = wide.get_layer("down_1").get_weights()
+    kernel[..., [1, 3]] *= 100  # level-1 channels 1 and 3 weigh most
+    wide.get_layer("down_1").set_weights([kernel, bias])
+    _prune_unet(wide, narrow)
+    np.testing.assert_array_equal(narrow.get_layer("down_1").get_weights()[0], kernel[..., [1, 3]])
+    np.testing.assert_array_equal(narrow.get_layer("down_1").get_weights()[1], bias[[1, 3]])
+    np.testing.assert_array_equal(
+        narrow.get_layer("noise").get_weights()[0], wide.get_layer("noise").get_weights()[0][:, :, :, [1, 3]]
+    )
+    with pytest.raises(ValueError, match="wider than the source"):
+        _prune_unet(narrow, wide)
+    # Through training: --initial-weights of a wider U-Net.
+    train_tiny(training_folder, tmp_path / "wide", "unet", 1, 8, epochs=1)
+    card = train_tiny(
+        training_folder,
+        tmp_path / "narrow",
+        "unet",
+        1,
+        4,
+        epochs=1,
+        width=4,
+        initial_weights=str(tmp_path / "wide.keras"),
+    )
+    assert card["initialized_from"]["file"] == str(tmp_path / "wide.keras") and card["width"] == 4
+
+
+def test_identity_start_makes_a_new_unet_pass_its_input_through(tmp_path):
+    from denoise.training import _build
+
+    config = TrainingConfig(data="", output=str(tmp_path / "m"), architecture="unet", channels=3, identity_start=True)
+    image = np.random.default_rng(0).random((1, 32, 32, 3), dtype=np.float32)
+    np.testing.assert_array_equal(np.asarray(_build(config).predict_on_batch(image)), image)
+    plain = dataclasses.replace(config, identity_start=False)
+    assert not np.allclose(np.asarray(_build(plain).predict_on_batch(image)), image)

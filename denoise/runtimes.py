@@ -1,0 +1,285 @@
+"""Runtimes: one model run by Keras (the reference), OpenVINO or ONNX Runtime.
+
+A runtime is a leaf piece (:class:`RuntimeModel`): tiling, self-ensembles, routing and strength
+wrap it as they wrap the Keras model, so they work on every runtime unchanged. The model goes
+to the other runtimes through ONNX, exported by Keras once per weights file and kept in the
+user's cache folder (:func:`cache_folder`), named by the weights' SHA-256: new weights get a new
+file, and a file whose own checksum no longer matches is made again.
+
+``"auto"`` takes the fastest runtime installed on a CPU: OpenVINO, then ONNX Runtime, then Keras
+(the ``fast`` extra installs OpenVINO and ONNX Runtime). On a 2-core AMD EPYC the colour U-Net
+takes 0.54 s/MP in OpenVINO 2026.4, 0.56 in ONNX Runtime and 0.72 through Keras on TensorFlow
+(``benchmarks/runtimes.py`` measures it on any machine). On a GPU, ``"auto"`` keeps Keras.
+A runtime that is not installed, fails to convert or to load, falls back to Keras with one
+line on the ``denoise`` logger (the command line prints it with ``--verbose``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from denoise.compose import ConvolutionalModel, pad_to_multiple
+from denoise.files import write_atomically
+
+if TYPE_CHECKING:
+    from denoise.inference import LoadedModel
+
+__all__ = [
+    "FAST_RUNTIMES",
+    "REFERENCE_RUNTIME",
+    "RUNTIME_CHOICES",
+    "RuntimeUnavailableError",
+    "RuntimeModel",
+    "cache_folder",
+    "installed_runtimes",
+    "onnx_file",
+    "resolve_runtime",
+    "with_runtime",
+]
+
+#: The reference runtime: Keras itself (its backend, TensorFlow unless ``KERAS_BACKEND`` says otherwise).
+REFERENCE_RUNTIME = "tensorflow"
+#: The faster runtimes on a CPU, fastest first; ``"auto"`` takes the first one installed.
+FAST_RUNTIMES = ("openvino", "onnxruntime")
+#: What :func:`resolve_runtime` and ``load_model(runtime=...)`` accept.
+RUNTIME_CHOICES = ("auto", REFERENCE_RUNTIME, *FAST_RUNTIMES)
+#: The Python module each fast runtime is imported as.
+RUNTIME_MODULES = {"openvino": "openvino", "onnxruntime": "onnxruntime"}
+
+logger = logging.getLogger("denoise")
+
+
+class RuntimeUnavailableError(Exception):
+    """A runtime that cannot run a model here; the message says why."""
+
+
+def installed_runtimes() -> list[str]:
+    """Return the runtimes this Python can import, the reference first."""
+    return [REFERENCE_RUNTIME, *(name for name in FAST_RUNTIMES if importlib.util.find_spec(RUNTIME_MODULES[name]))]
+
+
+def resolve_runtime(
+    runtime: str, *, device: str = "CPU", arithmetic: str = "float32", native_bfloat16: bool = False
+) -> str:
+    """Return the runtime that ``runtime`` means on this machine.
+
+    Parameters
+    ----------
+    runtime : {"auto", "tensorflow", "openvino", "onnxruntime"}
+        ``"auto"``: on a CPU the first of :data:`FAST_RUNTIMES` that is installed and computes
+        in ``arithmetic``, else the reference. On a GPU the reference: Keras runs there, the
+        others here run on CPUs only.
+    device : str, default "CPU"
+        The device Keras runs on (:func:`denoise.precision.device_name`).
+    arithmetic : {"float32", "mixed", "bfloat16"}, default "float32"
+        What the models should compute in. Only OpenVINO computes in bfloat16, and only where
+        the CPU has bfloat16 instructions (``native_bfloat16``); elsewhere ``"auto"`` leaves a
+        bfloat16 model to Keras, which emulates it as asked.
+    native_bfloat16 : bool, default False
+        Whether the CPU has bfloat16 instructions (:func:`denoise.precision.native_bfloat16`).
+
+    Raises
+    ------
+    ValueError
+        If ``runtime`` is not one of :data:`RUNTIME_CHOICES`.
+
+    """
+    if runtime not in RUNTIME_CHOICES:
+        raise ValueError(f"runtime must be one of {', '.join(RUNTIME_CHOICES)}, got {runtime!r}")
+    if runtime != "auto":
+        return runtime
+    if device != "CPU":
+        return REFERENCE_RUNTIME
+    if arithmetic == "float32":
+        candidates = FAST_RUNTIMES
+    else:
+        candidates = ("openvino",) if native_bfloat16 else ()
+    installed = installed_runtimes()
+    return next((name for name in candidates if name in installed), REFERENCE_RUNTIME)
+
+
+def cache_folder() -> Path:
+    """Return the folder of converted models.
+
+    ``$DENOISE_CACHE``, else ``$XDG_CACHE_HOME/denoise``, else ``~/.cache/denoise``.
+    """
+    if os.environ.get("DENOISE_CACHE"):
+        return Path(os.environ["DENOISE_CACHE"])
+    base = Path(os.environ["XDG_CACHE_HOME"]) if os.environ.get("XDG_CACHE_HOME") else Path.home() / ".cache"
+    return base / "denoise"
+
+
+def _file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _export_onnx(model, target: Path) -> None:
+    """Export a Keras image model to ``target`` as ONNX with any batch, height and width, in float32."""
+    from denoise.export import float32_policy
+
+    with float32_policy(), tempfile.TemporaryDirectory() as scratch:
+        staged = Path(scratch) / "model.onnx"
+        model(np.zeros((1, 8, 8, model.input_shape[-1]), np.float32))  # export needs a built, called model
+        model.export(str(staged), format="onnx", verbose=False)
+        write_atomically(target, lambda temporary: shutil.copyfile(staged, temporary))
+
+
+def onnx_file(model, weights: Path, name: str) -> Path:
+    """Return the cached ONNX export of ``model`` (whose weights are the file ``weights``), making it if needed.
+
+    The file is ``cache_folder() / "onnx" / NAME-DIGEST.onnx``, where DIGEST starts the
+    weights file's SHA-256, with ``.sha256`` beside it holding the ONNX file's own: an entry
+    whose checksum is missing or wrong (a crash, a corrupted disk, another writer) is exported
+    again. Both are written atomically.
+
+    Raises
+    ------
+    RuntimeUnavailableError
+        If the export fails (the ``export`` or ``fast`` extra missing, an unsupported layer).
+
+    """
+    folder = cache_folder() / "onnx"
+    stem = f"{name}-{_file_digest(weights)[:20]}"
+    path, checksum = folder / f"{stem}.onnx", folder / f"{stem}.onnx.sha256"
+    if path.is_file() and checksum.is_file() and checksum.read_text().strip() == _file_digest(path):
+        return path
+    if path.exists():
+        logger.info("denoise: rebuilding the damaged runtime cache entry %s", path)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        _export_onnx(model, path)
+        digest = _file_digest(path)
+        write_atomically(checksum, lambda temporary: Path(temporary).write_text(digest + "\n"))
+    except Exception as error:  # export raises many kinds (ImportError, converter errors, OSError)
+        path.unlink(missing_ok=True)
+        reason = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
+        raise RuntimeUnavailableError(f"cannot convert {name} to ONNX: {reason}") from None
+    return path
+
+
+def _threads() -> int | None:
+    """Threads a runtime may use: ``OMP_NUM_THREADS`` where set, else the runtime's own default (every core)."""
+    value = os.environ.get("OMP_NUM_THREADS", "")
+    return int(value) if value.isdigit() and int(value) > 0 else None
+
+
+def _openvino_session(path: Path, arithmetic: str) -> Callable[[np.ndarray], np.ndarray]:
+    """Compile the ONNX file for OpenVINO's CPU plugin: bfloat16 where asked and native, else float32."""
+    import openvino
+
+    core = openvino.Core()
+    native_bfloat16 = "BF16" in core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+    hint = "bf16" if arithmetic != "float32" and native_bfloat16 else "f32"
+    settings = {"INFERENCE_PRECISION_HINT": hint} | ({"INFERENCE_NUM_THREADS": _threads()} if _threads() else {})
+    compiled = core.compile_model(core.read_model(str(path)), "CPU", settings)
+    request = compiled.create_infer_request()
+
+    def run(batch: np.ndarray) -> np.ndarray:
+        return request.infer([batch])[0]
+
+    return run
+
+
+def _onnxruntime_session(path: Path, arithmetic: str) -> Callable[[np.ndarray], np.ndarray]:
+    """Open an ONNX Runtime session on the CPU (float32: its CPU kernels have no bfloat16 convolutions)."""
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.log_severity_level = 3  # errors only
+    options.intra_op_num_threads = _threads() or 0  # 0: one per physical core
+    session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    input_name = session.get_inputs()[0].name
+
+    def run(batch: np.ndarray) -> np.ndarray:
+        return session.run(None, {input_name: batch})[0]
+
+    return run
+
+
+SESSIONS = {"openvino": _openvino_session, "onnxruntime": _onnxruntime_session}
+
+
+@dataclass(frozen=True, eq=False)
+class RuntimeModel(ConvolutionalModel):
+    """A fully convolutional model run by another runtime; a leaf piece like :class:`ConvolutionalModel`.
+
+    Its Keras model stays the reference for everything but the denoising call: the stride, the
+    receptive field (so :class:`denoise.compose.Tiled` lays the same tiles) and the latent
+    feature maps (:meth:`encode`).
+
+    Parameters
+    ----------
+    model, model_name, compiled
+        As for :class:`ConvolutionalModel`.
+    session : callable
+        Runs a ``(1, H, W, C)`` float32 batch, H and W multiples of the stride.
+    runtime : str
+        The runtime's name (:data:`FAST_RUNTIMES`).
+
+    """
+
+    session: Callable[[np.ndarray], np.ndarray] | None = None
+    runtime: str = REFERENCE_RUNTIME
+
+    def __call__(self, image: np.ndarray) -> np.ndarray:
+        """Denoise an H x W x C float32 image."""
+        height, width = image.shape[:2]
+        padded = np.ascontiguousarray(pad_to_multiple(image, self.stride), dtype=np.float32)
+        return np.asarray(self.session(padded[None]))[0, :height, :width]
+
+
+def with_runtime(leaf: ConvolutionalModel, source: LoadedModel, runtime: str, arithmetic: str) -> ConvolutionalModel:
+    """Return ``leaf`` run by ``runtime``, or ``leaf`` itself where that cannot be done here.
+
+    Parameters
+    ----------
+    leaf : ConvolutionalModel
+        The Keras model as a piece (in ``arithmetic``: it still computes the latent feature maps).
+    source : LoadedModel
+        The float32 model as read from its file, which is converted; the file's SHA-256 names
+        the cached conversion.
+    runtime : str
+        A resolved runtime (:func:`resolve_runtime`).
+    arithmetic : {"float32", "mixed", "bfloat16"}
+        What the model computes in (:func:`denoise.precision.resolve_precision`); OpenVINO
+        computes in bfloat16 for the last two where the CPU has it natively.
+
+    Returns
+    -------
+    ConvolutionalModel
+        A :class:`RuntimeModel`, or ``leaf`` for the reference runtime and on any failure: the
+        runtime not installed, the conversion or the loading failed. A failure is one line on
+        the ``denoise`` logger.
+
+    """
+    if runtime == REFERENCE_RUNTIME:
+        return leaf
+    try:
+        if importlib.util.find_spec(RUNTIME_MODULES[runtime]) is None:
+            raise RuntimeUnavailableError(f"{runtime} is not installed (pip install 'denoise[fast]')")
+        path = onnx_file(source.model, source.path, source.name)
+        try:
+            session = SESSIONS[runtime](path, arithmetic)
+        except Exception:  # a cache entry the runtime cannot read: make it again, once
+            path.unlink(missing_ok=True)
+            session = SESSIONS[runtime](onnx_file(source.model, source.path, source.name), arithmetic)
+    except Exception as error:  # noqa: BLE001 - any failure here means: run the reference instead
+        reason = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
+        logger.info("denoise: %s runs on %s instead of %s: %s", leaf.model_name, REFERENCE_RUNTIME, runtime, reason)
+        return leaf
+    return RuntimeModel(leaf.model, leaf.model_name, leaf.compiled, session=session, runtime=runtime)
