@@ -358,8 +358,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     train.add_argument(
         "--teacher",
-        metavar="MODEL.keras",
-        help="distil: this model's outputs on the synthetic-noise patches are their targets",
+        metavar="MODEL",
+        help="distil: the outputs of this .keras file or shipped family (default, photo) on the synthetic-noise "
+        "patches are their targets",
     )
     train.add_argument(
         "--distribute",

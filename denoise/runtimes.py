@@ -16,7 +16,6 @@ line on the ``denoise`` logger (the command line prints it with ``--verbose``).
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import logging
 import os
@@ -29,6 +28,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from denoise.cards import weights_digest
 from denoise.compose import ConvolutionalModel, pad_to_multiple
 from denoise.files import write_atomically
 
@@ -120,14 +120,6 @@ def cache_folder() -> Path:
     return base / "denoise"
 
 
-def _file_digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _export_onnx(model, target: Path) -> None:
     """Export a Keras image model to ``target`` as ONNX with any batch, height and width, in float32."""
     from denoise.export import float32_policy
@@ -154,16 +146,16 @@ def onnx_file(model, weights: Path, name: str) -> Path:
 
     """
     folder = cache_folder() / "onnx"
-    stem = f"{name}-{_file_digest(weights)[:20]}"
+    stem = f"{name}-{weights_digest(weights)[:20]}"
     path, checksum = folder / f"{stem}.onnx", folder / f"{stem}.onnx.sha256"
-    if path.is_file() and checksum.is_file() and checksum.read_text().strip() == _file_digest(path):
+    if path.is_file() and checksum.is_file() and checksum.read_text().strip() == weights_digest(path):
         return path
     if path.exists():
         logger.info("denoise: rebuilding the damaged runtime cache entry %s", path)
     try:
         folder.mkdir(parents=True, exist_ok=True)
         _export_onnx(model, path)
-        digest = _file_digest(path)
+        digest = weights_digest(path)
         write_atomically(checksum, lambda temporary: Path(temporary).write_text(digest + "\n"))
     except Exception as error:  # export raises many kinds (ImportError, converter errors, OSError)
         path.unlink(missing_ok=True)

@@ -24,7 +24,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,8 +43,9 @@ from denoise.data import (
 )
 from denoise.distribute import DistributeOptions, data_parallel, process_count, process_index
 from denoise.files import write_atomically, write_json
-from denoise.inference import read_model_file
+from denoise.inference import load_model, read_model_file
 from denoise.models import build_model
+from denoise.runtimes import REFERENCE_RUNTIME
 
 __all__ = ["TrainingConfig", "learning_rate_schedule", "psnr_metric", "train"]
 
@@ -146,8 +147,9 @@ class TrainingConfig:
         saturation), so that the model sees every hue and strong saturation. Validation
         patches are left as they are.
     teacher : str or None
-        Distillation: a finished ``.keras`` model (loaded in safe mode) whose outputs on the
-        synthetic-noise patches are their targets instead of the clean patches, so that a
+        Distillation: a finished ``.keras`` model (loaded in safe mode), or a shipped family or
+        model by name (``default``: with its routing and luminance blend), whose outputs on
+        the synthetic-noise patches are their targets instead of the clean patches, so that a
         cheaper model learns to do what it does (:class:`denoise.data.PatchSequence`'s
         ``teacher``). Real ``pairs`` keep their clean targets.
     identity_start : bool
@@ -260,11 +262,7 @@ def _initial_card(config: TrainingConfig, model: keras.Model, training_images: i
         "training_data": {"folder": str(config.data), "images": training_images},
         "noise": [str(noise) for noise in config.noise],
         **({"pairs": {"folder": str(config.pairs), "fraction": config.pairs_fraction}} if config.pairs else {}),
-        **(
-            {"teacher": {"file": str(config.teacher), "sha256": weights_digest(config.teacher)}}
-            if config.teacher
-            else {}
-        ),
+        **({"teacher": _teacher_record(config.teacher)} if config.teacher else {}),
         "training": {
             "patch_size": config.patch_size,
             "batch_size": config.batch_size,
@@ -282,6 +280,25 @@ def _initial_card(config: TrainingConfig, model: keras.Model, training_images: i
         "backend": keras.backend.backend(),
         "validation_psnr": None,
         "command": config.command,
+    }
+
+
+def _teacher(name_or_path: str) -> Callable[[np.ndarray], np.ndarray]:
+    """Return the teacher of :attr:`TrainingConfig.teacher` as a function of a batch of patches."""
+    if name_or_path.endswith(".keras"):
+        return read_model_file(Path(name_or_path)).model.predict_on_batch
+    denoiser = load_model(name_or_path, runtime=REFERENCE_RUNTIME)
+    return lambda batch: np.stack([denoiser.denoise(patch) for patch in batch])
+
+
+def _teacher_record(name_or_path: str) -> dict:
+    """Return what a card says of its teacher: the file and its sha256, or the family and its members' sha256."""
+    if name_or_path.endswith(".keras"):
+        return {"file": name_or_path, "sha256": weights_digest(Path(name_or_path))}
+    denoiser = load_model(name_or_path, runtime=REFERENCE_RUNTIME)
+    return {
+        "family": denoiser.name,
+        "members": {str(channels): card.get("sha256") for channels, card in denoiser.cards.items()},
     }
 
 
@@ -513,7 +530,7 @@ def _train(
         paths = {key: scratch / path.name for key, path in paths.items()}
     dense = config.architecture == "dense"
     patch_size = DENSE_PATCH_SIZE if dense else config.patch_size
-    teacher = read_model_file(Path(config.teacher)).model.predict_on_batch if config.teacher else None
+    teacher = _teacher(config.teacher) if config.teacher else None
     sequence = PatchSequence(
         training_images,
         patch_size=patch_size,

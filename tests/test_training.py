@@ -366,3 +366,8 @@ def test_identity_start_makes_a_new_unet_pass_its_input_through(tmp_path):
     np.testing.assert_array_equal(np.asarray(_build(config).predict_on_batch(image)), image)
     plain = dataclasses.replace(config, identity_start=False)
     assert not np.allclose(np.asarray(_build(plain).predict_on_batch(image)), image)
+
+
+def test_a_family_can_teach_with_its_routing_and_blend(use_tiny_models, training_folder, tmp_path):
+    card = train_tiny(training_folder, tmp_path / "student", "unet", 3, 4, epochs=1, teacher="default")
+    assert card["teacher"]["family"] == "unet" and set(card["teacher"]["members"]) == {"1", "3"}
