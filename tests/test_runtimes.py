@@ -141,3 +141,22 @@ def test_the_dense_model_stays_on_keras(use_tiny_models, cache):
     denoiser = load_model("dense-gray", runtime="openvino")
     assert denoiser.runtime == "tensorflow"
     assert not any(isinstance(leaf, RuntimeModel) for leaf in leaf_models(denoiser.piece))
+
+
+def test_the_command_line_says_a_fallback_only_when_verbose(use_tiny_models, cache, monkeypatch, tmp_path, capsys):
+    from PIL import Image
+
+    from denoise.cli import main
+
+    hide_module(monkeypatch, "openvino")
+    image = tmp_path / "in.png"
+    Image.fromarray((np.random.default_rng(0).random((24, 32)) * 255).astype(np.uint8)).save(image)
+    arguments = ["run", str(image), "--out", str(tmp_path / "out"), "--model", "unet-gray", "--runtime", "openvino"]
+    assert main(arguments) == 0
+    assert capsys.readouterr().err == ""
+    assert main(["--verbose", *arguments]) == 0
+    lines = [line for line in capsys.readouterr().err.splitlines() if "instead of openvino" in line]
+    assert lines == [
+        "denoise: unet-gray runs on tensorflow instead of openvino: openvino is not installed "
+        "(pip install 'denoise[fast]')"
+    ]
