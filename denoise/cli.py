@@ -381,8 +381,9 @@ def main(argv: list[str] | None = None) -> int:
     arguments.argv = argv
     if arguments.verbose:  # the library's own notes, such as a runtime falling back to TensorFlow
         library_logger = logging.getLogger("denoise")
-        if not library_logger.handlers:
-            library_logger.addHandler(logging.StreamHandler(sys.stderr))
+        for handler in list(library_logger.handlers):  # one handler, on this run's standard error
+            library_logger.removeHandler(handler)
+        library_logger.addHandler(logging.StreamHandler(sys.stderr))
         library_logger.setLevel(logging.INFO)
     try:
         if arguments.handler in (_command_run, _command_batch):  # quiet while loading: refusals go to stderr
