@@ -8,6 +8,7 @@ import json
 import logging
 import shlex
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 __all__ = ["main"]
@@ -379,20 +380,32 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     arguments = _parser().parse_args(argv)
     arguments.argv = argv
-    if arguments.verbose:  # the library's own notes, such as a runtime falling back to TensorFlow
-        library_logger = logging.getLogger("denoise")
-        for handler in list(library_logger.handlers):  # one handler, on this run's standard error
-            library_logger.removeHandler(handler)
-        library_logger.addHandler(logging.StreamHandler(sys.stderr))
-        library_logger.setLevel(logging.INFO)
+    with _library_notes(arguments.verbose):
+        try:
+            if arguments.handler in (_command_run, _command_batch):  # quiet while loading: refusals go to stderr
+                return arguments.handler(arguments)
+            with _libraries_quiet(arguments):
+                return arguments.handler(arguments)
+        except (ValueError, OSError) as error:
+            print(f"denoise: error: {error}", file=sys.stderr)
+            return EXIT_REFUSED
+
+
+@contextlib.contextmanager
+def _library_notes(verbose: bool) -> Iterator[None]:
+    """With ``verbose``, print the library's own notes (a runtime falling back to TensorFlow) on stderr."""
+    if not verbose:
+        yield
+        return
+    library_logger = logging.getLogger("denoise")
+    handler, level = logging.StreamHandler(sys.stderr), library_logger.level
+    library_logger.addHandler(handler)
+    library_logger.setLevel(logging.INFO)
     try:
-        if arguments.handler in (_command_run, _command_batch):  # quiet while loading: refusals go to stderr
-            return arguments.handler(arguments)
-        with _libraries_quiet(arguments):
-            return arguments.handler(arguments)
-    except (ValueError, OSError) as error:
-        print(f"denoise: error: {error}", file=sys.stderr)
-        return EXIT_REFUSED
+        yield
+    finally:
+        library_logger.removeHandler(handler)
+        library_logger.setLevel(level)
 
 
 if __name__ == "__main__":
