@@ -6,21 +6,27 @@ to the other runtimes through ONNX, exported by Keras once per weights file and 
 user's cache folder (:func:`cache_folder`), named by the weights' SHA-256: new weights get a new
 file, and a file whose own checksum no longer matches is made again.
 
-``"auto"`` takes the fastest runtime installed on a CPU: OpenVINO, then ONNX Runtime, then Keras
-(the ``fast`` extra installs OpenVINO and ONNX Runtime). On a 2-core AMD EPYC the colour U-Net
-takes 0.54 s/MP in OpenVINO 2026.4, 0.56 in ONNX Runtime and 0.72 through Keras on TensorFlow
-(``benchmarks/runtimes.py`` measures it on any machine). On a GPU, ``"auto"`` keeps Keras.
+``"auto"`` takes the fastest runtime installed on a CPU (the ``fast`` extra installs OpenVINO and
+ONNX Runtime): which one is fastest depends on the machine (on one 2-core AMD EPYC OpenVINO ran
+the colour U-Net in 0.54 s/MP and ONNX Runtime in 0.56; on another of the same family ONNX
+Runtime was 6 % faster, ``benchmarks/runtimes.py``), so the first load of each model on a
+machine times both on a 512 x 512 probe and remembers the faster in ``fastest.json`` in the
+cache folder. On a GPU, ``"auto"`` keeps Keras.
 A runtime that is not installed, fails to convert or to load, falls back to Keras with one
 line on the ``denoise`` logger (the command line prints it with ``--verbose``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import json
 import logging
 import os
+import platform
 import shutil
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,6 +60,10 @@ REFERENCE_RUNTIME = "tensorflow"
 FAST_RUNTIMES = ("openvino", "onnxruntime")
 #: What :func:`resolve_runtime` and ``load_model(runtime=...)`` accept.
 RUNTIME_CHOICES = ("auto", REFERENCE_RUNTIME, *FAST_RUNTIMES)
+#: What ``"auto"`` resolves to where several fast runtimes are installed: time them per model.
+FASTEST = "fastest"
+#: Side of the blank image on which :data:`FASTEST` times each runtime.
+PROBE_SIDE = 512
 #: The Python module each fast runtime is imported as.
 RUNTIME_MODULES = {"openvino": "openvino", "onnxruntime": "onnxruntime"}
 
@@ -77,8 +87,9 @@ def resolve_runtime(
     Parameters
     ----------
     runtime : {"auto", "tensorflow", "openvino", "onnxruntime"}
-        ``"auto"``: on a CPU the first of :data:`FAST_RUNTIMES` that is installed and computes
-        in ``arithmetic``, else the reference. On a GPU the reference: Keras runs there, the
+        ``"auto"``: on a CPU, of :data:`FAST_RUNTIMES` those installed that compute in
+        ``arithmetic``: :data:`FASTEST` if there are several (:func:`with_runtime` times them),
+        the one, or else the reference. On a GPU the reference: Keras runs there, the
         others here run on CPUs only.
     device : str, default "CPU"
         The device Keras runs on (:func:`denoise.precision.device_name`).
@@ -105,8 +116,8 @@ def resolve_runtime(
         candidates = FAST_RUNTIMES
     else:
         candidates = ("openvino",) if native_bfloat16 else ()
-    installed = installed_runtimes()
-    return next((name for name in candidates if name in installed), REFERENCE_RUNTIME)
+    installed = [name for name in candidates if name in installed_runtimes()]
+    return FASTEST if len(installed) > 1 else next(iter(installed), REFERENCE_RUNTIME)
 
 
 def cache_folder() -> Path:
@@ -235,6 +246,68 @@ class RuntimeModel(ConvolutionalModel):
         return np.asarray(self.session(padded[None]))[0, :height, :width]
 
 
+def _open_session(runtime: str, source: LoadedModel, arithmetic: str) -> Callable[[np.ndarray], np.ndarray]:
+    """Open ``runtime``'s session on ``source``'s cached conversion, made again once if the runtime cannot read it.
+
+    Raises
+    ------
+    Exception
+        Whatever the runtime, the import or the conversion raised.
+
+    """
+    if importlib.util.find_spec(RUNTIME_MODULES[runtime]) is None:
+        raise RuntimeUnavailableError(f"{runtime} is not installed (pip install 'denoise[fast]')")
+    path = onnx_file(source.model, source.path, source.name)
+    try:
+        return SESSIONS[runtime](path, arithmetic)
+    except Exception:  # a cache entry the runtime cannot read: make it again, once
+        path.unlink(missing_ok=True)
+        return SESSIONS[runtime](onnx_file(source.model, source.path, source.name), arithmetic)
+
+
+def _fastest(source: LoadedModel, arithmetic: str) -> str:
+    """Return the fastest installed fast runtime for ``source`` on this machine, timed once and remembered.
+
+    Each runtime runs a blank :data:`PROBE_SIDE` square once to set up, then twice timed. The
+    choice is kept in ``cache_folder() / "fastest.json"`` by the model's name and weights, the
+    arithmetic, the host and the thread count. A runtime that fails is left out; if all do,
+    the reference.
+    """
+    key = "|".join(
+        [source.name, weights_digest(source.path)[:20], arithmetic, platform.node(), str(_threads() or os.cpu_count())]
+    )
+    record = cache_folder() / "fastest.json"
+    try:
+        remembered = json.loads(record.read_text())
+    except (OSError, ValueError):
+        remembered = {}
+    if not isinstance(remembered, dict):
+        remembered = {}
+    if remembered.get(key) in installed_runtimes():
+        return remembered[key]
+    seconds = {}
+    probe = np.zeros((1, PROBE_SIDE, PROBE_SIDE, source.channels), np.float32)
+    for runtime in FAST_RUNTIMES:
+        try:
+            session = _open_session(runtime, source, arithmetic)
+            session(probe)
+            started = time.perf_counter()
+            session(probe)
+            session(probe)
+            seconds[runtime] = time.perf_counter() - started
+        except Exception as error:  # noqa: BLE001 - a runtime that fails is not the fastest
+            reason = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
+            logger.info("denoise: %s cannot run on %s: %s", source.name, runtime, reason)
+    if not seconds:
+        return REFERENCE_RUNTIME
+    fastest = min(seconds, key=seconds.get)
+    with contextlib.suppress(OSError):  # not remembered: timed again next time
+        record.parent.mkdir(parents=True, exist_ok=True)
+        content = json.dumps(remembered | {key: fastest}, indent=2) + "\n"
+        write_atomically(record, lambda temporary: Path(temporary).write_text(content))
+    return fastest
+
+
 def with_runtime(leaf: ConvolutionalModel, source: LoadedModel, runtime: str, arithmetic: str) -> ConvolutionalModel:
     """Return ``leaf`` run by ``runtime``, or ``leaf`` itself where that cannot be done here.
 
@@ -246,7 +319,8 @@ def with_runtime(leaf: ConvolutionalModel, source: LoadedModel, runtime: str, ar
         The float32 model as read from its file, which is converted; the file's SHA-256 names
         the cached conversion.
     runtime : str
-        A resolved runtime (:func:`resolve_runtime`).
+        A resolved runtime (:func:`resolve_runtime`); :data:`FASTEST` times the installed fast
+        runtimes on this model (:func:`_fastest`).
     arithmetic : {"float32", "mixed", "bfloat16"}
         What the model computes in (:func:`denoise.precision.resolve_precision`); OpenVINO
         computes in bfloat16 for the last two where the CPU has it natively.
@@ -261,15 +335,12 @@ def with_runtime(leaf: ConvolutionalModel, source: LoadedModel, runtime: str, ar
     """
     if runtime == REFERENCE_RUNTIME:
         return leaf
+    if runtime == FASTEST:
+        runtime = _fastest(source, arithmetic)
+        if runtime == REFERENCE_RUNTIME:
+            return leaf
     try:
-        if importlib.util.find_spec(RUNTIME_MODULES[runtime]) is None:
-            raise RuntimeUnavailableError(f"{runtime} is not installed (pip install 'denoise[fast]')")
-        path = onnx_file(source.model, source.path, source.name)
-        try:
-            session = SESSIONS[runtime](path, arithmetic)
-        except Exception:  # a cache entry the runtime cannot read: make it again, once
-            path.unlink(missing_ok=True)
-            session = SESSIONS[runtime](onnx_file(source.model, source.path, source.name), arithmetic)
+        session = _open_session(runtime, source, arithmetic)
     except Exception as error:  # noqa: BLE001 - any failure here means: run the reference instead
         reason = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
         logger.info("denoise: %s runs on %s instead of %s: %s", leaf.model_name, REFERENCE_RUNTIME, runtime, reason)

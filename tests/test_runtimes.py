@@ -37,14 +37,14 @@ def hide_module(monkeypatch: pytest.MonkeyPatch, hidden: str) -> None:
 
 
 def test_auto_takes_the_fastest_installed_runtime_on_a_cpu_and_keras_on_a_gpu(monkeypatch):
-    assert resolve_runtime("auto") == "openvino"
+    assert resolve_runtime("auto") == "fastest"  # both installed: timed per model
     assert resolve_runtime("auto", device="GPU (NVIDIA H200)") == "tensorflow"
     # bfloat16 asked for: OpenVINO where the CPU has it, else Keras's emulation as asked.
     assert resolve_runtime("auto", arithmetic="mixed", native_bfloat16=True) == "openvino"
     assert resolve_runtime("auto", arithmetic="bfloat16") == "tensorflow"
     assert resolve_runtime("onnxruntime", device="GPU (NVIDIA H200)") == "onnxruntime"
     hide_module(monkeypatch, "openvino")
-    assert resolve_runtime("auto") == "onnxruntime"
+    assert resolve_runtime("auto") == "onnxruntime"  # the only one installed
     hide_module(monkeypatch, "onnxruntime")
     assert resolve_runtime("auto") == "tensorflow"
     with pytest.raises(ValueError, match="runtime must be one of"):
@@ -160,3 +160,20 @@ def test_the_command_line_says_a_fallback_only_when_verbose(use_tiny_models, cac
         "denoise: unet-gray runs on tensorflow instead of openvino: openvino is not installed "
         "(pip install 'denoise[fast]')"
     ]
+
+
+def test_auto_times_both_runtimes_once_per_model_and_remembers_the_faster(use_tiny_models, cache):
+    import json
+
+    denoiser = load_model("unet-gray")
+    chosen = denoiser.runtime
+    assert chosen in FAST_RUNTIMES
+    record = cache.parent / "fastest.json"
+    remembered = json.loads(record.read_text())
+    assert list(remembered.values()) == [chosen] and next(iter(remembered)).startswith("unet-gray|")
+    # The remembered choice is taken as it is, without timing again.
+    other = next(runtime for runtime in FAST_RUNTIMES if runtime != chosen)
+    record.write_text(json.dumps(dict.fromkeys(remembered, other)))
+    assert load_model("unet-gray").runtime == other
+    record.write_text("{not json")  # a damaged record is timed again and rewritten
+    assert load_model("unet-gray").runtime in FAST_RUNTIMES and json.loads(record.read_text())
