@@ -231,8 +231,9 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
         "--runtime",
         choices=RUNTIME_CHOICES,
         default="auto",
-        help="what runs the models: auto takes the fastest installed on a CPU (OpenVINO, then ONNX Runtime, "
-        "from the fast extra), TensorFlow on a GPU; one that cannot run a model falls back to TensorFlow",
+        help="what runs the models: auto takes the faster of OpenVINO and ONNX Runtime installed (the fast extra), "
+        "timed once per model on this machine, on a CPU, TensorFlow on a GPU; one that cannot run a model falls "
+        "back to TensorFlow",
     )
 
 

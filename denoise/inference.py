@@ -486,8 +486,8 @@ def load_model(
         (:func:`denoise.precision.resolve_precision`).
     runtime : {"auto", "tensorflow", "openvino", "onnxruntime"}, default "auto"
         What runs the convolutional models (:mod:`denoise.runtimes`): ``"auto"`` is the fastest
-        installed on a CPU, Keras on a GPU. A runtime that cannot run a model here falls back to
-        Keras for it (:attr:`Denoiser.runtime` says what runs).
+        installed on a CPU (timed once per model on a machine), Keras on a GPU. A runtime that
+        cannot run a model here falls back to Keras for it (:attr:`Denoiser.runtime` says what runs).
     family : Family, optional
         Put the family together this way instead of as the manifest says (for experiments
         such as ``benchmarks.luminance_weights``); ``name_or_path`` is then only its name.

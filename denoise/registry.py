@@ -208,7 +208,6 @@ def read_manifest(folder: Path | None = None) -> Manifest:
     for family in families.values():
         if family.quick is not None and (family.quick not in families or family.quick == family.name):
             raise ManifestError(f"{path}: family {family.name!r}: 'quick' must name another of its families")
-    for family in families.values():
         for model in [*family.members.values(), *(link.model for link in family.low_noise.values())]:
             if not (folder / f"{model}.keras").is_file():
                 raise ManifestError(f"{path}: family {family.name!r} names {model!r}, which has no {model}.keras")

@@ -56,7 +56,7 @@ __all__ = [
 
 #: The reference runtime: Keras itself (its backend, TensorFlow unless ``KERAS_BACKEND`` says otherwise).
 REFERENCE_RUNTIME = "tensorflow"
-#: The faster runtimes on a CPU, fastest first; ``"auto"`` takes the first one installed.
+#: The faster runtimes on a CPU; ``"auto"`` times those installed (:data:`FASTEST`).
 FAST_RUNTIMES = ("openvino", "onnxruntime")
 #: What :func:`resolve_runtime` and ``load_model(runtime=...)`` accept.
 RUNTIME_CHOICES = ("auto", REFERENCE_RUNTIME, *FAST_RUNTIMES)
@@ -64,8 +64,6 @@ RUNTIME_CHOICES = ("auto", REFERENCE_RUNTIME, *FAST_RUNTIMES)
 FASTEST = "fastest"
 #: Side of the blank image on which :data:`FASTEST` times each runtime.
 PROBE_SIDE = 512
-#: The Python module each fast runtime is imported as.
-RUNTIME_MODULES = {"openvino": "openvino", "onnxruntime": "onnxruntime"}
 
 logger = logging.getLogger("denoise")
 
@@ -76,7 +74,7 @@ class RuntimeUnavailableError(Exception):
 
 def installed_runtimes() -> list[str]:
     """Return the runtimes this Python can import, the reference first."""
-    return [REFERENCE_RUNTIME, *(name for name in FAST_RUNTIMES if importlib.util.find_spec(RUNTIME_MODULES[name]))]
+    return [REFERENCE_RUNTIME, *(name for name in FAST_RUNTIMES if importlib.util.find_spec(name))]
 
 
 def resolve_runtime(
@@ -255,7 +253,7 @@ def _open_session(runtime: str, source: LoadedModel, arithmetic: str) -> Callabl
         Whatever the runtime, the import or the conversion raised.
 
     """
-    if importlib.util.find_spec(RUNTIME_MODULES[runtime]) is None:
+    if importlib.util.find_spec(runtime) is None:
         raise RuntimeUnavailableError(f"{runtime} is not installed (pip install 'denoise[fast]')")
     path = onnx_file(source.model, source.path, source.name)
     try:
@@ -265,13 +263,14 @@ def _open_session(runtime: str, source: LoadedModel, arithmetic: str) -> Callabl
         return SESSIONS[runtime](onnx_file(source.model, source.path, source.name), arithmetic)
 
 
-def _fastest(source: LoadedModel, arithmetic: str) -> str:
+def _fastest(source: LoadedModel, arithmetic: str) -> tuple[str, Callable[[np.ndarray], np.ndarray] | None]:
     """Return the fastest installed fast runtime for ``source`` on this machine, timed once and remembered.
 
     Each runtime runs a blank :data:`PROBE_SIDE` square once to set up, then twice timed. The
     choice is kept in ``cache_folder() / "fastest.json"`` by the model's name and weights, the
     arithmetic, the host and the thread count. A runtime that fails is left out; if all do,
-    the reference.
+    the reference. Also returns the chosen runtime's session when it was opened for timing
+    (None when the choice was remembered, or is the reference), so it is not opened twice.
     """
     key = "|".join(
         [source.name, weights_digest(source.path)[:20], arithmetic, platform.node(), str(_threads() or os.cpu_count())]
@@ -284,12 +283,12 @@ def _fastest(source: LoadedModel, arithmetic: str) -> str:
     if not isinstance(remembered, dict):
         remembered = {}
     if remembered.get(key) in installed_runtimes():
-        return remembered[key]
-    seconds = {}
+        return remembered[key], None
+    seconds, sessions = {}, {}
     probe = np.zeros((1, PROBE_SIDE, PROBE_SIDE, source.channels), np.float32)
     for runtime in FAST_RUNTIMES:
         try:
-            session = _open_session(runtime, source, arithmetic)
+            session = sessions[runtime] = _open_session(runtime, source, arithmetic)
             session(probe)
             started = time.perf_counter()
             session(probe)
@@ -299,13 +298,13 @@ def _fastest(source: LoadedModel, arithmetic: str) -> str:
             reason = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
             logger.info("denoise: %s cannot run on %s: %s", source.name, runtime, reason)
     if not seconds:
-        return REFERENCE_RUNTIME
+        return REFERENCE_RUNTIME, None
     fastest = min(seconds, key=seconds.get)
     with contextlib.suppress(OSError):  # not remembered: timed again next time
         record.parent.mkdir(parents=True, exist_ok=True)
         content = json.dumps(remembered | {key: fastest}, indent=2) + "\n"
         write_atomically(record, lambda temporary: Path(temporary).write_text(content))
-    return fastest
+    return fastest, sessions[fastest]
 
 
 def with_runtime(leaf: ConvolutionalModel, source: LoadedModel, runtime: str, arithmetic: str) -> ConvolutionalModel:
@@ -333,14 +332,13 @@ def with_runtime(leaf: ConvolutionalModel, source: LoadedModel, runtime: str, ar
         the ``denoise`` logger.
 
     """
+    session = None
+    if runtime == FASTEST:
+        runtime, session = _fastest(source, arithmetic)
     if runtime == REFERENCE_RUNTIME:
         return leaf
-    if runtime == FASTEST:
-        runtime = _fastest(source, arithmetic)
-        if runtime == REFERENCE_RUNTIME:
-            return leaf
     try:
-        session = _open_session(runtime, source, arithmetic)
+        session = session or _open_session(runtime, source, arithmetic)
     except Exception as error:  # noqa: BLE001 - any failure here means: run the reference instead
         reason = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
         logger.info("denoise: %s runs on %s instead of %s: %s", leaf.model_name, REFERENCE_RUNTIME, runtime, reason)

@@ -262,7 +262,6 @@ def _initial_card(config: TrainingConfig, model: keras.Model, training_images: i
         "training_data": {"folder": str(config.data), "images": training_images},
         "noise": [str(noise) for noise in config.noise],
         **({"pairs": {"folder": str(config.pairs), "fraction": config.pairs_fraction}} if config.pairs else {}),
-        **({"teacher": _teacher_record(config.teacher)} if config.teacher else {}),
         "training": {
             "patch_size": config.patch_size,
             "batch_size": config.batch_size,
@@ -283,23 +282,26 @@ def _initial_card(config: TrainingConfig, model: keras.Model, training_images: i
     }
 
 
-def _teacher(name_or_path: str) -> Callable[[np.ndarray], np.ndarray]:
-    """Return the teacher of :attr:`TrainingConfig.teacher` as a function of a batch of patches."""
-    if name_or_path.endswith(".keras"):
-        return read_model_file(Path(name_or_path)).model.predict_on_batch
-    denoiser = load_model(name_or_path, runtime=REFERENCE_RUNTIME)
-    return lambda batch: np.stack([denoiser.denoise(patch) for patch in batch])
+def _teacher(name_or_path: str) -> tuple[Callable[[np.ndarray], np.ndarray], dict]:
+    """Load the teacher of :attr:`TrainingConfig.teacher` once.
 
+    Returns
+    -------
+    teacher : callable
+        From a batch of noisy patches to the teacher's outputs.
+    record : dict
+        What the card says of it: the file and its sha256, or the family and its members' sha256.
 
-def _teacher_record(name_or_path: str) -> dict:
-    """Return what a card says of its teacher: the file and its sha256, or the family and its members' sha256."""
+    """
     if name_or_path.endswith(".keras"):
-        return {"file": name_or_path, "sha256": weights_digest(Path(name_or_path))}
+        record = {"file": name_or_path, "sha256": weights_digest(Path(name_or_path))}
+        return read_model_file(Path(name_or_path)).model.predict_on_batch, record
     denoiser = load_model(name_or_path, runtime=REFERENCE_RUNTIME)
-    return {
+    record = {
         "family": denoiser.name,
         "members": {str(channels): card.get("sha256") for channels, card in denoiser.cards.items()},
     }
+    return (lambda batch: np.stack([denoiser.denoise(patch) for patch in batch])), record
 
 
 def _build(config: TrainingConfig) -> keras.Model:
@@ -530,7 +532,7 @@ def _train(
         paths = {key: scratch / path.name for key, path in paths.items()}
     dense = config.architecture == "dense"
     patch_size = DENSE_PATCH_SIZE if dense else config.patch_size
-    teacher = _teacher(config.teacher) if config.teacher else None
+    teacher, teacher_record = _teacher(config.teacher) if config.teacher else (None, None)
     sequence = PatchSequence(
         training_images,
         patch_size=patch_size,
@@ -579,6 +581,8 @@ def _train(
         loss = "mse" if config.luminance_loss_weight == 1 else LuminanceWeightedError(config.luminance_loss_weight)
         model.compile(optimizer=keras.optimizers.Adam(schedule), loss=loss, metrics=[psnr])
         card = _initial_card(config, model, len(training_images))
+        if teacher_record is not None:
+            card["teacher"] = teacher_record
         if parallel:
             card["training"]["distribute"] = parallel
         if origin is not None:
