@@ -19,6 +19,7 @@ line on the ``denoise`` logger (the command line prints it with ``--verbose``).
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import importlib.util
 import json
 import logging
@@ -267,13 +268,15 @@ def _fastest(source: LoadedModel, arithmetic: str) -> tuple[str, Callable[[np.nd
     """Return the fastest installed fast runtime for ``source`` on this machine, timed once and remembered.
 
     Each runtime runs a blank :data:`PROBE_SIDE` square once to set up, then twice timed. The
-    choice is kept in ``cache_folder() / "fastest.json"`` by the model's name and weights, the
-    arithmetic, the host and the thread count. A runtime that fails is left out; if all do,
+    choice is kept in ``cache_folder() / "fastest.json"`` by the model's architecture (speed does
+    not depend on the weights, and two files of one architecture then run on the same runtime),
+    the arithmetic, the host and the thread count. A runtime that fails is left out; if all do,
     the reference. Also returns the chosen runtime's session when it was opened for timing
     (None when the choice was remembered, or is the reference), so it is not opened twice.
     """
+    architecture = hashlib.sha256(json.dumps(source.model.get_config(), sort_keys=True, default=str).encode())
     key = "|".join(
-        [source.name, weights_digest(source.path)[:20], arithmetic, platform.node(), str(_threads() or os.cpu_count())]
+        [architecture.hexdigest()[:20], arithmetic, platform.node(), str(_threads() or os.cpu_count())]
     )
     record = cache_folder() / "fastest.json"
     try:

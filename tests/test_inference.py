@@ -53,6 +53,7 @@ def test_save_then_load_gives_identical_output(use_tiny_models, tmp_path, noisy_
     entry = read_model_file(use_tiny_models / "unet-color.keras")
     entry.model.save(tmp_path / "copy.keras")
     copy = load_model(tmp_path / "copy.keras")
+    assert copy.runtime == original.runtime  # "auto" chooses by architecture, so the same one
     np.testing.assert_array_equal(original.denoise(noisy_colour), copy.denoise(noisy_colour))
 
 

@@ -170,7 +170,7 @@ def test_auto_times_both_runtimes_once_per_model_and_remembers_the_faster(use_ti
     assert chosen in FAST_RUNTIMES
     record = cache.parent / "fastest.json"
     remembered = json.loads(record.read_text())
-    assert list(remembered.values()) == [chosen] and next(iter(remembered)).startswith("unet-gray|")
+    assert list(remembered.values()) == [chosen]  # one entry: the architecture on this machine
     # The remembered choice is taken as it is, without timing again.
     other = next(runtime for runtime in FAST_RUNTIMES if runtime != chosen)
     record.write_text(json.dumps(dict.fromkeys(remembered, other)))
