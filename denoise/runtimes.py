@@ -275,9 +275,7 @@ def _fastest(source: LoadedModel, arithmetic: str) -> tuple[str, Callable[[np.nd
     (None when the choice was remembered, or is the reference), so it is not opened twice.
     """
     architecture = hashlib.sha256(json.dumps(source.model.get_config(), sort_keys=True, default=str).encode())
-    key = "|".join(
-        [architecture.hexdigest()[:20], arithmetic, platform.node(), str(_threads() or os.cpu_count())]
-    )
+    key = "|".join([architecture.hexdigest()[:20], arithmetic, platform.node(), str(_threads() or os.cpu_count())])
     record = cache_folder() / "fastest.json"
     try:
         remembered = json.loads(record.read_text())
