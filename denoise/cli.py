@@ -23,6 +23,9 @@ PRECISION_CHOICES = ("auto", "float32", "mixed", "bfloat16")
 EXPORT_FORMAT_CHOICES = ("saved_model", "onnx", "litert")
 #: denoise.runtimes.RUNTIME_CHOICES, written out for the same reason (the same test checks it).
 RUNTIME_CHOICES = ("auto", "tensorflow", "openvino", "onnxruntime")
+#: denoise.raw.RAW_OUTPUT_FORMATS and denoise.raw_model.NOISE_SOURCES, written out for the same reason.
+RAW_OUTPUT_FORMATS = ("dng", "tiff", "png")
+RAW_NOISE_SOURCES = ("estimate", "iso")
 #: denoise.strength.MAX_STRENGTH, written out for the same reason (the same test checks it).
 MAX_STRENGTH = 2.0
 
@@ -41,6 +44,7 @@ def _command_run(arguments: argparse.Namespace) -> int:
         from denoise.noise import add_noise, parse_noise
         from denoise.pipeline import claim_name
         from denoise.precision import device_name
+        from denoise.raw import RAW_SUFFIXES
         from denoise.registry import model_for_noise, quick_family
 
         noise = parse_noise(arguments.noise) if arguments.noise else None
@@ -57,12 +61,24 @@ def _command_run(arguments: argparse.Namespace) -> int:
     output_folder = Path(arguments.out)
     output_folder.mkdir(parents=True, exist_ok=True)
     refused, taken = 0, set()
+    raw_denoiser = None
     if arguments.verbose:
         views = f", {denoiser.orientations} orientations averaged" if denoiser.orientations > 1 else ""
         where = f"{denoiser.arithmetic} precision on {device_name()}, {denoiser.runtime}"
         print(f"model {denoiser.name}{views}, {where}", file=sys.stderr)
     for index, input_path in enumerate(arguments.inputs):
         try:
+            if Path(input_path).suffix.lower() in RAW_SUFFIXES:
+                if noise is not None:
+                    raise ValueError("--noise adds noise to images, not to raw files")
+                if raw_denoiser is None:
+                    with _libraries_quiet(arguments):
+                        from denoise.raw_model import load_raw_model
+
+                        raw_denoiser = load_raw_model(runtime=arguments.runtime)
+                target, note = _denoise_raw_file(Path(input_path), raw_denoiser, denoiser, arguments, taken)
+                print(f"{input_path} -> {target} ({note})")
+                continue
             image = read_image(input_path)
             pixels = image.pixels
             if noise is not None:
@@ -77,6 +93,31 @@ def _command_run(arguments: argparse.Namespace) -> int:
         notes = "".join(f" ({note})" for note in image.notes)
         print(f"{input_path} -> {target} ({result.model}){notes}")
     return EXIT_REFUSED if refused else 0
+
+
+def _denoise_raw_file(path: Path, raw_denoiser, denoiser, arguments: argparse.Namespace, taken: set[str]):
+    """Denoise one raw file into ``--out`` as ``--format``; return the file written and a note for the user.
+
+    A sensor that is not Bayer falls back on the image model, run on LibRaw's render, and is
+    saved as a 16-bit TIFF (or PNG) render.
+    """
+    from denoise.pipeline import claim_name
+    from denoise.raw import RAW_OUTPUT_SUFFIXES, NotBayerError, read_raw, save_raw, write_rendered
+
+    try:
+        raw = read_raw(path)
+    except NotBayerError as error:
+        if error.rendered is None:
+            raise
+        output_format = "png" if arguments.format == "png" else "tiff"
+        result = denoiser.denoise_and_report(error.rendered, arguments.strength)
+        target = Path(arguments.out) / claim_name(path.stem, RAW_OUTPUT_SUFFIXES[output_format], taken)
+        write_rendered(target, result.pixels, output_format)
+        return target, f"{error}: rendered by LibRaw, then denoised by {result.model}"
+    result = raw_denoiser.denoise(raw, noise=arguments.raw_noise, strength=arguments.strength)
+    target = Path(arguments.out) / claim_name(path.stem, RAW_OUTPUT_SUFFIXES[arguments.format], taken)
+    save_raw(target, result.raw, arguments.format)
+    return target, f"{result.model}, noise {result.noise}"
 
 
 def _command_eval(arguments: argparse.Namespace) -> int:
@@ -191,6 +232,7 @@ def _command_train(arguments: argparse.Namespace) -> int:
         pairs_fraction=arguments.pairs_fraction,
         teacher=arguments.teacher,
         identity_start=arguments.identity_start,
+        domain=arguments.domain,
         distribute=DistributeOptions(arguments.coordinator, arguments.num_processes, arguments.process_id)
         if arguments.distribute
         else None,
@@ -244,8 +286,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    run = commands.add_parser("run", help="denoise image files, writing one PNG per input")
-    run.add_argument("inputs", nargs="+", metavar="INPUT", help="image files")
+    run = commands.add_parser(
+        "run", help="denoise image files, writing one PNG per input, and raw files, writing a DNG (or a render)"
+    )
+    run.add_argument("inputs", nargs="+", metavar="INPUT", help="image files and raw files (DNG, CR2, NEF, ARW, ...)")
     run.add_argument("--out", required=True, help="output folder")
     run.add_argument(
         "--model",
@@ -260,6 +304,20 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--noise", metavar="KIND:LEVEL", help="add synthetic noise first, e.g. gaussian:25")
     run.add_argument("--seed", type=int, default=0, help="seed of the synthetic noise")
+    run.add_argument(
+        "--format",
+        choices=RAW_OUTPUT_FORMATS,
+        default="dng",
+        help="what a raw file becomes: a DNG of the denoised mosaic (default) for a raw editor, or a 16-bit sRGB "
+        "render as TIFF or PNG (images always give PNG)",
+    )
+    run.add_argument(
+        "--raw-noise",
+        choices=RAW_NOISE_SOURCES,
+        default="estimate",
+        help="the raw model's noise level: estimated from the mosaic (default), or from the file's ISO by a generic "
+        "law",
+    )
     run.add_argument(
         "--fast",
         action="store_true",
@@ -357,6 +415,13 @@ def _parser() -> argparse.ArgumentParser:
         "--identity-start",
         action="store_true",
         help="a U-Net from random weights starts as the identity (its last layer at zero): for narrow U-Nets",
+    )
+    train.add_argument(
+        "--domain",
+        choices=["image", "raw"],
+        default="image",
+        help="raw: train the raw model on the colour images unprocessed to Bayer mosaics, with camera:LOW-HIGH "
+        "giving the ISO range",
     )
     train.add_argument(
         "--teacher",

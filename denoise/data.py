@@ -150,6 +150,23 @@ def _noisy_batch(clean: np.ndarray, noise: list[NoiseRange], rng: np.random.Gene
     return noisy
 
 
+#: Where a model works: on images (sRGB), or on the sensor's mosaic before demosaicing.
+DOMAINS = ("image", "raw")
+
+
+def _raw_batch(clean: np.ndarray, noise: list[NoiseRange], rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Raw training inputs and targets (:func:`denoise.raw.unprocessed_pairs`) from sRGB patches.
+
+    Each patch draws one of the ``camera`` ranges, and its ISO log-uniformly within it, so
+    that every stop of ISO gets as many patches.
+    """
+    from denoise.raw import unprocessed_pairs
+
+    chosen = [noise[int(rng.integers(len(noise)))] for _ in range(len(clean))]
+    iso = np.array([np.exp(rng.uniform(np.log(max(r.low, 1.0)), np.log(max(r.high, 1.0)))) for r in chosen])
+    return unprocessed_pairs(clean, iso, rng)
+
+
 def recolour(patch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Permute an H x W x 3 patch's channels at random and scale its saturation by U(0.5, 1.5).
 
@@ -249,6 +266,10 @@ class PatchSequence(keras.utils.PyDataset):
         Distillation: a denoiser (batch of noisy patches to batch of denoised ones) whose output
         is the target of the synthetic-noise patches instead of their clean originals. The
         pairs from ``pairs`` keep their real clean targets.
+    domain : {"image", "raw"}, default "image"
+        ``"raw"``: colour patches become raw training pairs (:func:`_raw_batch`): inputs are
+        the packed noisy mosaic and its noise planes, targets the packed clean mosaic; every
+        noise range must be ``camera`` (the ISO), and there are no pairs or teacher.
 
     """
 
@@ -268,8 +289,10 @@ class PatchSequence(keras.utils.PyDataset):
         pairs: list[np.ndarray] | None = None,
         pairs_fraction: float = 0.5,
         teacher: Callable[[np.ndarray], np.ndarray] | None = None,
+        domain: str = "image",
     ) -> None:
         super().__init__(workers=workers, use_multiprocessing=False)
+        _check_domain(domain, noise, images[0].shape[2] if images else 3)
         too_small = [image.shape for image in images if min(image.shape[:2]) < patch_size]
         if too_small:
             raise ValueError(f"{len(too_small)} training images are smaller than the {patch_size}-pixel patch")
@@ -285,6 +308,7 @@ class PatchSequence(keras.utils.PyDataset):
         self.pairs = pairs or []
         self.real_count = int(round(pairs_fraction * batch_size)) if self.pairs else 0
         self.teacher = teacher
+        self.domain = domain
         self.epoch = 0
 
     def __len__(self) -> int:
@@ -295,7 +319,10 @@ class PatchSequence(keras.utils.PyDataset):
         clean = _random_patches(
             self.images, self.batch_size - self.real_count, self.patch_size, rng, recolour_patches=self.recolour_patches
         )
-        noisy = _noisy_batch(clean, self.noise, rng)
+        if self.domain == "raw":
+            noisy, clean = _raw_batch(clean, self.noise, rng)
+        else:
+            noisy = _noisy_batch(clean, self.noise, rng)
         if self.teacher is not None:
             clean = np.asarray(self.teacher(noisy), dtype=np.float32)
         if self.real_count:
@@ -305,7 +332,7 @@ class PatchSequence(keras.utils.PyDataset):
             noisy, clean = noisy.reshape(len(noisy), -1), clean.reshape(len(clean), -1)
         if not self.weight_by_noise:
             return noisy, clean
-        weights = noise_weights(noisy, clean)
+        weights = noise_weights(noisy[..., : clean.shape[-1]], clean)
         # The squared error is averaged over channels only, so the weights broadcast over pixels.
         return noisy, clean, weights.reshape(weights.shape + (1,) * (noisy.ndim - 2))
 
@@ -321,11 +348,22 @@ def validation_pairs(
     count: int,
     noise: list[NoiseRange],
     seed: int = 12345,
+    domain: str = "image",
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Return a fixed set of ``(noisy, clean)`` patches, the same on every call."""
+    """Return a fixed set of ``(noisy, clean)`` patches, the same on every call (raw pairs in the raw domain)."""
     rng = np.random.default_rng(seed)
     clean = _random_patches(images, count, patch_size, rng)
+    if domain == "raw":
+        return _raw_batch(clean, noise, rng)
     return _noisy_batch(clean, noise, rng), clean
+
+
+def _check_domain(domain: str, noise: list[NoiseRange], channels: int) -> None:
+    """Refuse a domain this module does not know, and raw training on anything but colour camera noise."""
+    if domain not in DOMAINS:
+        raise ValueError(f"unknown domain {domain!r}; choose one of {', '.join(DOMAINS)}")
+    if domain == "raw" and (channels != 3 or any(r.kind != "camera" for r in noise)):
+        raise ValueError("raw training takes colour images (--channels 3) and camera noise only (camera:LOW-HIGH ISO)")
 
 
 def real_validation_pairs(

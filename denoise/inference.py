@@ -39,6 +39,7 @@ from denoise.compose import (
 )
 from denoise.models import with_precision
 from denoise.precision import DEFAULT_PRECISION, device_name, native_bfloat16, resolve_precision
+from denoise.raw import PLANES as RAW_PLANES
 from denoise.registry import CHANNEL_SUFFIXES, Family, ManifestError, pretrained_dir, read_manifest
 from denoise.runtimes import REFERENCE_RUNTIME, resolve_runtime, with_runtime
 from denoise.strength import apply_strength
@@ -88,6 +89,11 @@ class LoadedModel:
         return int(self.card["channels"])
 
     @property
+    def is_raw(self) -> bool:
+        """Whether the model works on packed Bayer mosaics (:mod:`denoise.raw_model`), not images."""
+        return self.card.get("domain") == "raw"
+
+    @property
     def is_dense(self) -> bool:
         """Whether the model works on flattened patches rather than whole images."""
         return self.card["architecture"] == "dense"
@@ -130,6 +136,11 @@ def read_model_file(path: Path) -> LoadedModel:
         card.setdefault("architecture", model.name)
     else:
         raise ModelFileError(f"{path}: not an image model (input shape {input_shape})")
+    if (channels, model.output_shape[-1]) == (2 * RAW_PLANES, RAW_PLANES):  # the raw model (denoise.raw_model)
+        card.update(domain="raw", channels=RAW_PLANES, level_planes=RAW_PLANES)
+        card.setdefault("name", path.stem)
+        return LoadedModel(model, card, path)
+    card.pop("domain", None)
     if channels not in CHANNEL_SUFFIXES:
         raise ModelFileError(f"{path}: model takes {channels} channels; only 1 (grey) and 3 (colour) are supported")
     card["channels"] = channels
@@ -512,6 +523,8 @@ def load_model(
     path = Path(str(name_or_path))
     if path.suffix == ".keras":
         entry = read_model_file(path)
+        if entry.is_raw:
+            raise ModelFileError(f"{path}: a raw model; it denoises raw files (denoise.raw_model.load_raw_model)")
         piece = _model_piece(entry, arithmetic=arithmetic, **options)
         return Denoiser(piece, name=path.stem, cards={entry.channels: entry.card}, **labels)
     folder = pretrained_dir()
@@ -527,6 +540,8 @@ def load_model(
                 f"no model named {str(name_or_path)!r}; available: default, {', '.join(families) or 'none'}"
             )
         entry = read_model_file(folder / f"{name_or_path}.keras")
+        if entry.is_raw:
+            raise ModelFileError(f"{name_or_path} is a raw model; it denoises raw files (denoise.raw_model)")
         piece = _model_piece(entry, arithmetic=arithmetic, **options)
         return Denoiser(piece, name=str(name_or_path), cards={entry.channels: entry.card}, **labels)
     members = {channels: _read_member(folder, model, channels) for channels, model in family.members.items()}

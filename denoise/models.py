@@ -34,6 +34,7 @@ __all__ = [
     "build_dense",
     "build_conv",
     "build_unet",
+    "FirstChannels",
     "model_stride",
     "multiply_accumulates",
     "receptive_field",
@@ -114,13 +115,36 @@ def _conv_block(x: keras.KerasTensor, filters: int, name: str) -> keras.KerasTen
     return layers.Activation("relu", name=f"{name}_out")(layers.Add(name=f"{name}_add")([x, y]))
 
 
-def build_unet(channels: int, latent: int = 128, *, width: int = 32, bottom_blocks: int = 4) -> keras.Model:
+@keras.saving.register_keras_serializable(package="denoise", name="FirstChannels")
+class FirstChannels(layers.Layer):
+    """Keep the first ``count`` channels of the input: the image, without the noise-level planes."""
+
+    def __init__(self, count: int, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.count = int(count)
+
+    def call(self, inputs: keras.KerasTensor) -> keras.KerasTensor:
+        """Return the first ``count`` channels."""
+        return inputs[..., : self.count]
+
+    def compute_output_shape(self, input_shape: tuple) -> tuple:
+        """Return the input's shape with ``count`` channels."""
+        return (*input_shape[:-1], self.count)
+
+    def get_config(self) -> dict:
+        """Return the layer's config, ``count`` included."""
+        return {**super().get_config(), "count": self.count}
+
+
+def build_unet(
+    channels: int, latent: int = 128, *, width: int = 32, bottom_blocks: int = 4, level_planes: int = 0
+) -> keras.Model:
     """Build the residual U-Net, the best-quality model.
 
     Parameters
     ----------
     channels : int
-        Image channels (1 or 3).
+        Image channels (1, 3, or 4 for a packed Bayer mosaic, :mod:`denoise.raw`).
     latent : int, default 128
         Channels of the bottleneck, at 1/8 of the input's height and width.
     width : int, default 32
@@ -129,15 +153,19 @@ def build_unet(channels: int, latent: int = 128, *, width: int = 32, bottom_bloc
         Residual blocks (two 3x3 convolutions each) at 1/8 resolution. Each costs about as
         much per input pixel as one block at half resolution, and widens the receptive field
         by 32 pixels.
+    level_planes : int, default 0
+        Extra input planes after the image's that tell the noise level (the raw model's
+        per-pixel noise standard deviation, one plane per mosaic plane); the output has
+        ``channels`` channels.
 
     Returns
     -------
     keras.Model
-        Maps a noisy ``(batch, H, W, channels)`` image to its denoised estimate; ``H`` and
-        ``W`` must be multiples of 8.
+        Maps a noisy ``(batch, H, W, channels + level_planes)`` input to the denoised
+        ``(batch, H, W, channels)`` estimate; ``H`` and ``W`` must be multiples of 8.
 
     """
-    inputs = keras.Input(shape=(None, None, channels), name="noisy")
+    inputs = keras.Input(shape=(None, None, channels + level_planes), name="noisy")
     # A 2x2 stride-2 convolution is a learned space-to-depth (pixel-unshuffle) step.
     level_1 = _conv_block(layers.Conv2D(width, 2, strides=2, name="down_1")(inputs), width, "level_1")
     level_2 = _conv_block(layers.Conv2D(2 * width, 2, strides=2, name="down_2")(level_1), 2 * width, "level_2")
@@ -150,7 +178,8 @@ def build_unet(channels: int, latent: int = 128, *, width: int = 32, bottom_bloc
     x = layers.Conv2DTranspose(width, 2, strides=2, name="up_1")(x)
     x = _conv_block(layers.Add(name="skip_1")([x, level_1]), width, "level_1_up")
     noise = layers.Conv2DTranspose(channels, 2, strides=2, name="noise")(x)
-    outputs = layers.Subtract(name="denoised")([inputs, noise])
+    image = FirstChannels(channels, name="image")(inputs) if level_planes else inputs
+    outputs = layers.Subtract(name="denoised")([image, noise])
     return keras.Model(inputs, outputs, name="unet")
 
 
@@ -165,7 +194,7 @@ def build_model(architecture: str, channels: int, latent: int, **options: int) -
     architecture : {"dense", "conv", "unet"}
         Model family.
     channels : int
-        Image channels (1 or 3).
+        Image channels (1 or 3; 4 for a packed Bayer mosaic).
     latent : int
         Latent size: hidden units (``dense``) or bottleneck channels (``conv``, ``unet``).
     **options
@@ -179,8 +208,8 @@ def build_model(architecture: str, channels: int, latent: int, **options: int) -
     """
     if architecture not in ARCHITECTURES:
         raise ValueError(f"unknown architecture {architecture!r}; choose one of {', '.join(ARCHITECTURES)}")
-    if channels not in (1, 3):
-        raise ValueError(f"channels must be 1 (grey) or 3 (colour), got {channels}")
+    if channels not in (1, 3, 4):
+        raise ValueError(f"channels must be 1 (grey), 3 (colour) or 4 (a packed Bayer mosaic), got {channels}")
     if latent < 1:
         raise ValueError(f"latent size must be at least 1, got {latent}")
     return ARCHITECTURES[architecture](channels, latent, **options)

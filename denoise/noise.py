@@ -41,7 +41,9 @@ __all__ = [
     "camera_noise_variance",
     "demosaic",
     "parse_noise",
+    "poisson_gaussian",
     "sensor_noise",
+    "sensor_noise_levels",
 ]
 
 
@@ -353,20 +355,39 @@ def camera_noise_variance(iso: float | np.ndarray) -> tuple[np.ndarray, np.ndarr
     return shot, np.exp(2.18 * np.log(shot) + 1.20)
 
 
+def sensor_noise_levels(iso: float | np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Draw the (shot, read) variances of :func:`camera_noise_variance` with the read noise jittered.
+
+    The jitter, a log-normal factor of width 0.26, is Brooks et al.'s: cameras of one ISO differ.
+    """
+    shot, read = camera_noise_variance(iso)
+    return shot, read * np.exp(rng.normal(0.0, 0.26, read.shape))
+
+
+def poisson_gaussian(
+    linear: np.ndarray, shot: float | np.ndarray, read: float | np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
+    """Add noise of variance ``read + shot * signal`` to a linear signal, unclipped.
+
+    This is the Poisson-Gaussian model of a sensor (Foi et al. 2008) in its Gaussian form.
+    ``shot`` and ``read`` are numbers, or one per image of an N x ... batch.
+    """
+    shot, read = np.asarray(shot, np.float64), np.asarray(read, np.float64)
+    shape = shot.shape + (1,) * (linear.ndim - shot.ndim)
+    variance = read.reshape(shape) + shot.reshape(shape) * np.maximum(linear, 0.0)
+    white = rng.standard_normal(linear.shape, dtype=linear.dtype if linear.dtype == np.float32 else np.float64)
+    return linear + white * np.sqrt(variance).astype(linear.dtype)
+
+
 def sensor_noise(linear: np.ndarray, iso: float | np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Add shot and read noise to a linear raw signal in [0, 1]; the result is clipped to [0, 1].
 
-    The variance is ``read + shot * signal`` (the Poisson-Gaussian model, Foi et al. 2008), with
-    ``shot`` and ``read`` from :func:`camera_noise_variance` and the read noise jittered as in
-    Brooks et al.: it grows with the signal, unlike white Gaussian noise. ``iso`` is one number,
-    or one per image of an N x ... batch.
+    The variances come from :func:`sensor_noise_levels`, the noise from :func:`poisson_gaussian`:
+    it grows with the signal, unlike white Gaussian noise. ``iso`` is one number, or one per
+    image of an N x ... batch.
     """
-    shot, read = camera_noise_variance(iso)
-    shape = shot.shape + (1,) * (linear.ndim - shot.ndim)
-    read = read * np.exp(rng.normal(0.0, 0.26, read.shape))
-    variance = read.reshape(shape) + shot.reshape(shape) * linear
-    white = rng.standard_normal(linear.shape, dtype=linear.dtype if linear.dtype == np.float32 else np.float64)
-    return np.clip(linear + white * np.sqrt(variance).astype(linear.dtype), 0.0, 1.0)
+    shot, read = sensor_noise_levels(iso, rng)
+    return np.clip(poisson_gaussian(linear, shot, read, rng), 0.0, 1.0)
 
 
 def camera_noise(clean: np.ndarray, iso: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -286,7 +286,7 @@ def _fastest(source: LoadedModel, arithmetic: str) -> tuple[str, Callable[[np.nd
     if remembered.get(key) in installed_runtimes():
         return remembered[key], None
     seconds, sessions = {}, {}
-    probe = np.zeros((1, PROBE_SIDE, PROBE_SIDE, source.channels), np.float32)
+    probe = np.zeros((1, PROBE_SIDE, PROBE_SIDE, source.model.input_shape[-1]), np.float32)
     for runtime in FAST_RUNTIMES:
         try:
             session = sessions[runtime] = _open_session(runtime, source, arithmetic)

@@ -45,6 +45,7 @@ from denoise.distribute import DistributeOptions, data_parallel, process_count, 
 from denoise.files import write_atomically, write_json
 from denoise.inference import load_model, read_model_file
 from denoise.models import build_model
+from denoise.raw import PLANES as RAW_PLANES
 from denoise.runtimes import REFERENCE_RUNTIME
 
 __all__ = ["TrainingConfig", "learning_rate_schedule", "psnr_metric", "train"]
@@ -157,6 +158,10 @@ class TrainingConfig:
         at zero, so it first passes its input through while every other layer is alive. A
         narrow U-Net started otherwise can lose its full-resolution blocks to dead ReLUs in
         its first steps and stay the identity (as one 16-channel run did for 16 epochs).
+    domain : {"image", "raw"}
+        ``"raw"`` trains the raw model (:mod:`denoise.raw`): a U-Net on the packed Bayer mosaic
+        and its noise planes, on ``data``'s colour images unprocessed to raw, with ``camera``
+        noise ranges giving the ISO (drawn log-uniformly); ``patch_size`` counts mosaic pixels.
     distribute : DistributeOptions or None
         Train data-parallel over every device (:func:`denoise.distribute.data_parallel`);
         ``batch_size`` stays the global batch. With several processes each cuts its own
@@ -192,6 +197,7 @@ class TrainingConfig:
     teacher: str | None = None
     identity_start: bool = False
     distribute: DistributeOptions | None = None
+    domain: str = "image"
 
 
 DENSE_PATCH_SIZE = 8
@@ -253,7 +259,8 @@ def _initial_card(config: TrainingConfig, model: keras.Model, training_images: i
     return {
         "name": Path(config.output).name,
         "architecture": config.architecture,
-        "channels": config.channels,
+        "channels": RAW_PLANES if config.domain == "raw" else config.channels,
+        **({"domain": "raw", "level_planes": RAW_PLANES} if config.domain == "raw" else {}),
         "latent_size": config.latent,
         "width": config.width if config.architecture != "dense" else None,
         **({"bottom_blocks": config.bottom_blocks} if config.architecture == "unet" else {}),
@@ -308,7 +315,10 @@ def _build(config: TrainingConfig) -> keras.Model:
     options = {"patch_size": DENSE_PATCH_SIZE} if config.architecture == "dense" else {"width": config.width}
     if config.architecture == "unet":
         options["bottom_blocks"] = config.bottom_blocks
-    model = build_model(config.architecture, config.channels, config.latent, **options)
+    channels = config.channels
+    if config.domain == "raw":
+        options["level_planes"] = channels = RAW_PLANES
+    model = build_model(config.architecture, channels, config.latent, **options)
     if config.identity_start and config.architecture == "unet":
         last = model.get_layer("noise")
         last.set_weights([np.zeros_like(weight) for weight in last.get_weights()])
@@ -504,6 +514,8 @@ def train(config: TrainingConfig, callbacks: Sequence[keras.callbacks.Callback] 
         "checkpoint": output.parent / "checkpoints" / f"{output.name}.keras",
         "log": output.parent / "checkpoints" / f"{output.name}.log.json",
     }
+    if config.domain == "raw" and (config.architecture != "unet" or config.pairs or config.teacher):
+        raise ValueError("the raw domain trains a U-Net on synthetic raw data only (no --pairs, no --teacher)")
     paths["checkpoint"].parent.mkdir(exist_ok=True)
     images = load_folder(config.data, config.channels)
     validation_count = max(1, int(round(len(images) * config.validation_fraction)))
@@ -547,8 +559,11 @@ def _train(
         pairs=load_pairs(config.pairs, config.channels) if config.pairs else None,
         pairs_fraction=config.pairs_fraction,
         teacher=teacher,
+        domain=config.domain,
     )
-    noisy, clean = validation_pairs(validation_images, patch_size=patch_size, count=256, noise=config.noise)
+    noisy, clean = validation_pairs(
+        validation_images, patch_size=patch_size, count=256, noise=config.noise, domain=config.domain
+    )
     if sequence.pairs:
         # Real pairs are few: their validation patches come from the same images, at other places.
         real_noisy, real_clean = real_validation_pairs(sequence.pairs, patch_size=patch_size, count=128)

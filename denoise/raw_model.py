@@ -1,0 +1,175 @@
+"""The raw model: a U-Net on the packed Bayer mosaic and its noise level (:mod:`denoise.raw`).
+
+:func:`load_raw_model` reads it like any model file (untrusted, safe mode, its card checked)
+and runs it as a piece: on the fastest runtime (:mod:`denoise.runtimes`), tiled
+(:class:`denoise.compose.Tiled`), so a 60-megapixel raw stays in bounded memory. The input is
+the packed mosaic with its noise planes, the output the packed denoised mosaic; the strength
+blends in the raw domain.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from denoise.compose import ConvolutionalModel, Piece, Tiled, reporting_tiles
+from denoise.image_io import ImageReadError
+from denoise.inference import ModelFileError, read_model_file
+from denoise.precision import device_name, native_bfloat16
+from denoise.raw import RawImage, RawNoise, estimate_noise, noise_from_iso, pack, unpack
+from denoise.registry import pretrained_dir
+from denoise.runtimes import REFERENCE_RUNTIME, RuntimeModel, resolve_runtime, with_runtime
+from denoise.strength import apply_strength
+
+__all__ = ["RAW_MODEL", "NOISE_SOURCES", "RawDenoiser", "RawResult", "load_raw_model", "raw_noise"]
+
+#: The shipped raw model's name in the models folder.
+RAW_MODEL = "raw-bayer"
+#: Where the noise level comes from: the image itself (the default), or the file's ISO.
+NOISE_SOURCES = ("estimate", "iso")
+#: Side of the packed tiles (a 1024-pixel square of the mosaic).
+RAW_TILE_SIZE = 512
+
+
+def raw_noise(raw: RawImage, source: str = "estimate") -> RawNoise:
+    """Return the noise law to denoise ``raw`` with.
+
+    Parameters
+    ----------
+    raw : RawImage
+        The raw photo, from :func:`denoise.raw.read_raw`.
+    source : {"estimate", "iso"}, default "estimate"
+        ``"estimate"``: from the mosaic (:func:`denoise.raw.estimate_noise`), falling back on
+        the ISO where the image is too small or flat to tell; ``"iso"``: from the file's ISO
+        (:func:`denoise.raw.noise_from_iso`), falling back on the estimate where it has none.
+
+    Raises
+    ------
+    ImageReadError
+        If neither way gives a level.
+
+    """
+    if source not in NOISE_SOURCES:
+        raise ValueError(f"noise source must be one of {', '.join(NOISE_SOURCES)}, got {source!r}")
+    if source == "iso" and raw.iso:
+        return noise_from_iso(raw.iso)
+    try:
+        return estimate_noise(raw)
+    except ImageReadError:
+        if raw.iso:
+            return noise_from_iso(raw.iso)
+        raise
+
+
+@dataclass(frozen=True)
+class RawResult:
+    """One raw photo denoised.
+
+    Attributes
+    ----------
+    raw : RawImage
+        The denoised mosaic with the original's metadata (write it with :func:`denoise.raw.write_dng`).
+    noise : RawNoise
+        The noise law the model was told.
+    model : str
+        The raw model's name.
+    seconds : float
+        Wall-clock time of the model.
+
+    """
+
+    raw: RawImage
+    noise: RawNoise
+    model: str
+    seconds: float
+
+
+class RawDenoiser:
+    """Denoise Bayer raw photos with the raw model.
+
+    Parameters
+    ----------
+    piece : Piece
+        The model as a piece on packed mosaics with their noise planes (tiled).
+    name : str
+        The model's name.
+    card : dict
+        Its model card.
+    runtime : str
+        What runs it.
+
+    """
+
+    def __init__(self, piece: Piece, *, name: str, card: dict, runtime: str) -> None:
+        self.piece, self.name, self.card, self.runtime = piece, name, card, runtime
+
+    def denoise(
+        self,
+        raw: RawImage,
+        *,
+        noise: RawNoise | str = "estimate",
+        strength: float = 1.0,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> RawResult:
+        """Denoise a raw photo's mosaic.
+
+        Parameters
+        ----------
+        raw : RawImage
+            From :func:`denoise.raw.read_raw`.
+        noise : RawNoise or {"estimate", "iso"}, default "estimate"
+            The noise law, or where to take it from (:func:`raw_noise`).
+        strength : float, default 1.0
+            0 keeps the noisy mosaic, 1 is the model's result, up to
+            :data:`denoise.strength.MAX_STRENGTH` removes more (:func:`denoise.strength.apply_strength`
+            on the packed mosaic: a blend in the raw domain, clipped to black and white).
+        progress : callable, optional
+            Called with (tiles done, tiles) as each tile finishes.
+
+        """
+        law = noise if isinstance(noise, RawNoise) else raw_noise(raw, noise)
+        packed = pack(raw.mosaic, raw.pattern)
+        started = time.perf_counter()
+        with reporting_tiles(progress):
+            blended = apply_strength(
+                lambda planes: self.piece(np.concatenate([planes, law.planes(planes)], -1)), packed, strength
+            )
+        seconds = time.perf_counter() - started
+        mosaic = unpack(blended, raw.pattern, raw.mosaic.shape)
+        return RawResult(raw.with_mosaic(mosaic), law, self.name, seconds)
+
+
+def load_raw_model(
+    name_or_path: str | Path = RAW_MODEL, *, runtime: str = "auto", tile_size: int = RAW_TILE_SIZE
+) -> RawDenoiser:
+    """Load the raw model from the models folder (by name) or a ``.keras`` file.
+
+    Parameters
+    ----------
+    name_or_path : str or Path, default :data:`RAW_MODEL`
+        A model's name in the models folder, or the path of a ``.keras`` file.
+    runtime : {"auto", "tensorflow", "openvino", "onnxruntime"}, default "auto"
+        As for :func:`denoise.load_model`.
+    tile_size : int, default 512
+        Side of the packed tiles.
+
+    Raises
+    ------
+    ModelFileError
+        If the file cannot be loaded or is not a raw model.
+
+    """
+    path = Path(str(name_or_path))
+    if path.suffix != ".keras":
+        path = pretrained_dir() / f"{name_or_path}.keras"
+    entry = read_model_file(path)
+    if not entry.is_raw:
+        raise ModelFileError(f"{path}: not a raw model (it takes images, not packed Bayer mosaics)")
+    resolved = resolve_runtime(runtime, device=device_name(), arithmetic="float32", native_bfloat16=native_bfloat16())
+    leaf = with_runtime(ConvolutionalModel(entry.model, entry.name), entry, resolved, "float32")
+    runs_on = leaf.runtime if isinstance(leaf, RuntimeModel) else REFERENCE_RUNTIME
+    return RawDenoiser(Tiled(leaf, tile_size), name=entry.name, card=entry.card, runtime=runs_on)

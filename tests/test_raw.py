@@ -1,0 +1,270 @@
+"""Raw files: reading, the noise level, the raw model, DNG writing, hostile raws (all made here)."""
+
+from __future__ import annotations
+
+import io
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tifffile
+from PIL import Image
+
+from denoise.cli import main
+from denoise.data import NoiseRange, PatchSequence
+from denoise.image_io import ImageReadError
+from denoise.inference import ModelFileError, load_model, read_model_file
+from denoise.noise import CameraPipeline, bayer_masks, camera_noise_variance, poisson_gaussian
+from denoise.raw import (
+    NotBayerError,
+    RawImage,
+    RawNoise,
+    encode_dng,
+    estimate_noise,
+    pack,
+    read_raw,
+    render,
+    unpack,
+    write_dng,
+)
+from denoise.raw_model import load_raw_model, raw_noise
+from tests.conftest import train_tiny
+
+PATTERNS = ("RGGB", "BGGR", "GRBG", "GBRG")
+
+
+def synthetic_raw(image: np.ndarray, iso: float, *, seed: int = 0, **metadata) -> tuple[RawImage, np.ndarray]:
+    """An sRGB image unprocessed to a noisy RGGB raw at ``iso``; returns it and the clean mosaic."""
+    rng = np.random.default_rng(seed)
+    linear = CameraPipeline.random(rng).unprocess(image[None].astype(np.float32))[0]
+    clean = np.sum(linear * bayer_masks(*linear.shape[:2]), axis=-1, dtype=np.float32)
+    shot, read = camera_noise_variance(iso)
+    noisy = np.minimum(poisson_gaussian(clean, shot, read, rng), 1.0).astype(np.float32)
+    settings = dict(black_levels=(512.0, 512.0, 512.0, 512.0), white_level=16383.0, iso=iso, camera="Denoise Test")
+    return RawImage(mosaic=noisy, **(settings | metadata)), clean
+
+
+@pytest.fixture(scope="session")
+def tiny_raw_model(training_folder: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny raw model trained for a few batches on the test images unprocessed to raw."""
+    output = tmp_path_factory.mktemp("raw-model") / "raw-bayer"
+    train_tiny(
+        training_folder,
+        output,
+        "unet",
+        3,
+        8,
+        domain="raw",
+        noise=[NoiseRange("camera", 800, 12800)],
+        identity_start=True,
+        learning_rate=1e-3,
+    )
+    return output.with_suffix(".keras")
+
+
+@pytest.mark.parametrize("pattern", PATTERNS)
+@pytest.mark.parametrize("shape", [(6, 8), (7, 9)])
+def test_pack_puts_each_colour_in_its_plane_and_unpack_undoes_it(pattern, shape):
+    mosaic = np.arange(np.prod(shape), dtype=np.float32).reshape(shape)
+    packed = pack(mosaic, pattern)
+    assert packed.shape == ((shape[0] + 1) // 2, (shape[1] + 1) // 2, 4)
+    red_row, red_column = divmod(pattern.index("R"), 2)
+    assert packed[0, 0, 0] == mosaic[red_row, red_column]
+    np.testing.assert_array_equal(unpack(packed, pattern, shape), mosaic)
+
+
+@pytest.mark.parametrize("pattern", PATTERNS)
+def test_dng_round_trip_keeps_size_pattern_levels_orientation_and_metadata(astronaut, pattern):
+    raw, _ = synthetic_raw(astronaut[:64, :96], 3200, pattern=pattern, orientation=6, exposure_time=0.01)
+    back = read_raw(encode_dng(raw))
+    assert back.mosaic.shape == (64, 96) and back.pattern == pattern
+    assert back.black_levels == raw.black_levels and back.white_level == raw.white_level
+    assert back.orientation == 6 and back.iso == 3200 and back.camera == "Denoise Test"
+    assert back.exposure_time == pytest.approx(0.01)
+    np.testing.assert_allclose(back.white_balance, raw.white_balance, rtol=1e-4)
+    np.testing.assert_allclose(back.xyz_to_camera, raw.xyz_to_camera, atol=1e-4)
+    one_step = 1 / (raw.white_level - 512)
+    assert np.abs(back.mosaic - np.clip(raw.mosaic, -512 * one_step, 1)).max() <= one_step / 2 + 1e-6
+
+
+def test_render_turns_by_orientation_and_keeps_grey_grey():
+    grey = RawImage(mosaic=np.full((32, 48), 0.2, np.float32), white_balance=(1.0, 1.0, 1.0), orientation=6)
+    rendered = render(grey)
+    assert rendered.shape == (48, 32, 3)
+    assert np.ptp(rendered.mean(axis=(0, 1))) < 0.02  # equal raw values, unit gains, sRGB primaries: grey
+
+
+def test_noise_estimate_finds_the_sensor_law_on_a_smooth_image():
+    ramp = np.linspace(0.02, 0.8, 512, dtype=np.float32)
+    clean = np.tile(ramp, (512, 1))
+    shot, read = 4e-4, 1e-5
+    noisy = poisson_gaussian(clean, shot, read, np.random.default_rng(3)).astype(np.float32)
+    estimate = estimate_noise(RawImage(mosaic=noisy))
+    assert estimate.shot == pytest.approx(shot, rel=0.15)
+    for level in (0.1, 0.5):  # the standard deviation where it matters, within 10 %
+        assert np.sqrt(estimate.read + estimate.shot * level) == pytest.approx(np.sqrt(read + shot * level), rel=0.1)
+
+
+def test_noise_comes_from_the_iso_where_asked_or_where_the_image_cannot_tell():
+    small = RawImage(mosaic=np.full((8, 8), 0.3, np.float32), iso=1600)
+    assert raw_noise(small, "estimate").source == "ISO 1600"  # too small to estimate
+    big = RawImage(mosaic=np.random.default_rng(0).random((256, 256), np.float32) * 0.5, iso=1600)
+    assert raw_noise(big, "iso").shot == pytest.approx(float(camera_noise_variance(1600)[0]))
+    assert raw_noise(big, "estimate").source == "estimated from the image"
+    with pytest.raises(ImageReadError, match="noise"):
+        raw_noise(RawImage(mosaic=np.full((8, 8), 0.3, np.float32)), "estimate")
+
+
+def test_raw_training_pairs_carry_the_noise_their_planes_announce(training_folder):
+    from denoise.data import load_folder
+
+    sequence = PatchSequence(
+        load_folder(training_folder, 3),
+        patch_size=32,
+        batch_size=64,
+        batches_per_epoch=1,
+        noise=[NoiseRange("camera", 3200, 3200)],
+        domain="raw",
+    )
+    inputs, targets = sequence[0]
+    assert inputs.shape == (64, 16, 16, 8) and targets.shape == (64, 16, 16, 4)
+    unclipped = inputs[..., :4] < 1.0
+    normalised = ((inputs[..., :4] - targets) / inputs[..., 4:])[unclipped]
+    assert np.std(normalised) == pytest.approx(1.0, abs=0.1)  # the planes tell each sample's noise
+    with pytest.raises(ValueError, match="camera noise only"):
+        PatchSequence(load_folder(training_folder, 3), patch_size=32, batch_size=4, batches_per_epoch=1,
+                      noise=[NoiseRange("gaussian", 0, 50)], domain="raw")  # fmt: skip
+
+
+def test_raw_model_is_kept_apart_from_image_models(tiny_raw_model, use_tiny_models):
+    assert read_model_file(tiny_raw_model).is_raw
+    with pytest.raises(ModelFileError, match="raw model"):
+        load_model(tiny_raw_model)
+    with pytest.raises(ModelFileError, match="not a raw model"):
+        load_raw_model(use_tiny_models / "unet-color.keras")
+
+
+def test_denoise_write_dng_and_read_back(tiny_raw_model, astronaut, tmp_path):
+    raw, clean = synthetic_raw(astronaut[:128, :160], 6400, orientation=8, pattern="RGGB")
+    denoiser = load_raw_model(tiny_raw_model, runtime="tensorflow")
+    tiles = []
+    result = denoiser.denoise(raw, progress=lambda done, total: tiles.append((done, total)))
+    assert tiles[-1][0] == tiles[-1][1] and result.model == "raw-bayer"
+    assert result.noise.source == "estimated from the image"
+    write_dng(tmp_path / "out.dng", result.raw)
+    back = read_raw(tmp_path / "out.dng")
+    assert back.mosaic.shape == raw.mosaic.shape and back.pattern == raw.pattern
+    assert (back.black_levels, back.white_level, back.orientation) == (raw.black_levels, raw.white_level, 8)
+    noise_std = np.sqrt(result.noise.read + result.noise.shot * 0.5)
+    assert np.sqrt(np.mean((back.mosaic - raw.mosaic) ** 2)) < 3 * noise_std  # what was removed is noise-sized
+    np.testing.assert_allclose(back.mosaic, np.clip(result.raw.mosaic, 0, 1), atol=1 / (16383 - 512))
+    kept = denoiser.denoise(raw, noise=RawNoise(1e-4, 1e-6, "given"), strength=0.0)
+    np.testing.assert_allclose(kept.raw.mosaic, np.clip(raw.mosaic, 0, 1))
+
+
+def test_the_runtimes_give_the_keras_result_on_the_raw_model(tiny_raw_model, astronaut):
+    raw, _ = synthetic_raw(astronaut[:96, :136], 3200)
+    noise = RawNoise(4e-4, 1e-6, "given")
+    reference = load_raw_model(tiny_raw_model, runtime="tensorflow").denoise(raw, noise=noise)
+    fast = load_raw_model(tiny_raw_model, runtime="onnxruntime")
+    assert fast.runtime == "onnxruntime"
+    np.testing.assert_allclose(fast.denoise(raw, noise=noise).raw.mosaic, reference.raw.mosaic, atol=1e-4)
+
+
+# ---------------------------------------------------------------- the command line and hostile raws
+
+
+def _dng_declaring(width: int, height: int) -> bytes:
+    data = bytearray(encode_dng(RawImage(mosaic=np.full((16, 16), 0.5, np.float32))))
+    with tifffile.TiffFile(io.BytesIO(bytes(data))) as tiff:
+        tags = tiff.pages.first.tags
+        for name, value in (("ImageWidth", width), ("ImageLength", height)):
+            offset = tags[name].valueoffset
+            data[offset : offset + 4] = struct.pack("<I", value)
+    return bytes(data)
+
+
+def _linear_dng() -> bytes:
+    buffer = io.BytesIO()
+    samples = np.random.default_rng(0).integers(0, 4000, (32, 48, 3), dtype=np.uint16)
+    tags = [(50706, 1, 4, (1, 4, 0, 0), True), (50708, 2, 0, "Linear", True), (50717, 3, 1, 4095, True)]
+    tifffile.imwrite(buffer, samples, photometric=34892, extratags=tags, metadata=None)
+    return buffer.getvalue()
+
+
+def _jpeg() -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(buffer, "JPEG")
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def raw_models(tiny_raw_model, use_tiny_models, tmp_path, monkeypatch) -> Path:
+    """The tiny models with the tiny raw model beside them, as ``raw-bayer``."""
+    from tests.conftest import tiny_models_with_manifest
+
+    folder = tiny_models_with_manifest(use_tiny_models, tmp_path / "models", monkeypatch)
+    for suffix in (".keras", ".json"):
+        (folder / f"raw-bayer{suffix}").write_bytes(tiny_raw_model.with_suffix(suffix).read_bytes())
+    return folder
+
+
+def test_run_denoises_raws_to_dng_and_refuses_hostile_ones_one_line_each(raw_models, astronaut, tmp_path, capsys):
+    good, _ = synthetic_raw(astronaut[:64, :64], 3200)
+    files = {
+        "good.dng": encode_dng(good),
+        "truncated.dng": encode_dng(good)[:3000],
+        "photo.NEF": _jpeg(),
+        "huge.dng": _dng_declaring(100_000, 100_000),
+    }
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    for name, data in files.items():
+        (inputs / name).write_bytes(data)
+    out = tmp_path / "out"
+    status = main(["run", *(str(inputs / name) for name in files), "--out", str(out)])
+    captured = capsys.readouterr()
+    assert status == 2
+    assert sorted(path.name for path in out.iterdir()) == ["good.dng"]  # nothing half-written
+    errors = captured.err.strip().splitlines()
+    assert len(errors) == 3 and all(line.startswith("denoise: ") for line in errors)
+    assert "truncated or damaged" in captured.err and "not a raw file LibRaw can read" in captured.err
+    assert "Traceback" not in captured.err and "noise shot" in captured.out
+    assert read_raw(out / "good.dng").mosaic.shape == (64, 64)
+
+
+def test_run_renders_raws_as_16_bit_tiff_and_falls_back_for_non_bayer(raw_models, astronaut, tmp_path, capsys):
+    good, _ = synthetic_raw(astronaut[:64, :64], 3200, orientation=6)
+    (tmp_path / "good.dng").write_bytes(encode_dng(good))
+    (tmp_path / "linear.dng").write_bytes(_linear_dng())
+    out = tmp_path / "out"
+    assert (
+        main(["run", str(tmp_path / "good.dng"), str(tmp_path / "linear.dng"), "--out", str(out), "--format", "tiff"])
+        == 0
+    )
+    captured = capsys.readouterr().out
+    assert "not a Bayer sensor" in captured and "rendered by LibRaw, then denoised by" in captured
+    rendered = tifffile.imread(out / "good.tif")
+    assert rendered.dtype == np.uint16 and rendered.shape == (64, 64, 3)
+    assert tifffile.imread(out / "linear.tif").shape == (32, 48, 3)
+
+
+def test_libraw_failing_inside_decoding_is_one_line(raw_models, astronaut, tmp_path, capsys, monkeypatch):
+    import rawpy
+
+    class Failing(rawpy.RawPy):
+        def unpack(self):
+            raise rawpy.LibRawDataError("data corrupted")
+
+    good, _ = synthetic_raw(astronaut[:32, :32], 800)
+    (tmp_path / "a.dng").write_bytes(encode_dng(good))
+    monkeypatch.setattr(rawpy, "RawPy", Failing)
+    assert main(["run", str(tmp_path / "a.dng"), "--out", str(tmp_path / "out")]) == 2
+    assert capsys.readouterr().err.strip() == f"denoise: {tmp_path / 'a.dng'}: the raw file's data is damaged"
+
+
+def test_not_bayer_error_carries_libraw_render():
+    with pytest.raises(NotBayerError) as caught:
+        read_raw(_linear_dng())
+    assert caught.value.rendered.shape == (32, 48, 3)
