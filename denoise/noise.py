@@ -33,6 +33,7 @@ from scipy import ndimage
 
 __all__ = [
     "NOISE_KINDS",
+    "SRGB_TO_XYZ",
     "CameraPipeline",
     "NoiseKind",
     "add_noise",
@@ -252,7 +253,8 @@ _XYZ_TO_CAMERAS = np.array(
         [[0.6596, -0.2079, -0.0562], [-0.4782, 1.3016, 0.1933], [-0.0970, 0.1581, 0.5181]],
     ]
 )
-_RGB_TO_XYZ = np.array(
+#: Linear sRGB (D65) to CIE XYZ.
+SRGB_TO_XYZ = np.array(
     [[0.4124564, 0.3575761, 0.1804375], [0.2126729, 0.7151522, 0.0721750], [0.0193339, 0.1191920, 0.9503041]]
 )
 #: Shot-noise variance per unit of linear signal at ISO 1 (ISO 102400 gives Brooks's 0.0128).
@@ -285,7 +287,7 @@ class CameraPipeline:
         """Draw ``count`` cameras as Brooks et al. do."""
         weights = rng.uniform(1e-8, 1e8, (count, len(_XYZ_TO_CAMERAS)))
         xyz_to_camera = np.einsum("nk,kij->nij", weights / weights.sum(axis=1, keepdims=True), _XYZ_TO_CAMERAS)
-        rgb_to_camera = xyz_to_camera @ _RGB_TO_XYZ
+        rgb_to_camera = xyz_to_camera @ SRGB_TO_XYZ
         rgb_to_camera /= rgb_to_camera.sum(axis=2, keepdims=True)
         overall = 1.0 / rng.normal(0.8, 0.1, (count, 1))
         gains = overall * np.stack([rng.uniform(1.9, 2.4, count), np.ones(count), rng.uniform(1.5, 1.9, count)], 1)

@@ -4,8 +4,9 @@ Before demosaicing, a camera's noise is still independent from pixel to pixel an
 sensor's Poisson-Gaussian law (variance ``read + shot * signal``); demosaicing, colour
 processing and JPEG later spread it into blotches. So the raw model works on the mosaic itself,
 packed into four half-resolution planes (:func:`pack`: red, the green beside red, the green
-beside blue, blue), with four more planes that give each pixel's noise standard deviation
-(:meth:`RawNoise.planes`): one model covers every ISO.
+beside blue, blue), after a variance-stabilising transform (:meth:`RawNoise.stabilise`) that
+makes the noise white Gaussian of one known level, given in four more planes: one model covers
+every ISO.
 
 A :class:`RawImage` holds the visible mosaic with its black level subtracted and its white
 level scaled to 1, and what is needed to write it back (:func:`encode_dng`) and render it
@@ -30,8 +31,14 @@ import numpy as np
 
 from denoise.files import write_atomically
 from denoise.image_io import MAX_PIXELS, ImageReadError
-from denoise.noise import _RGB_TO_XYZ as SRGB_TO_XYZ
-from denoise.noise import CameraPipeline, bayer_masks, camera_noise_variance, poisson_gaussian, sensor_noise_levels
+from denoise.noise import (
+    SRGB_TO_XYZ,
+    CameraPipeline,
+    bayer_masks,
+    camera_noise_variance,
+    poisson_gaussian,
+    sensor_noise_levels,
+)
 
 __all__ = [
     "PLANES",
@@ -97,10 +104,37 @@ class RawNoise:
     read: float
     source: str
 
-    def planes(self, packed: np.ndarray) -> np.ndarray:
-        """Return each sample's noise standard deviation, the shape of ``packed``, float32."""
-        variance = self.read + self.shot * np.maximum(packed, 0.0)
-        return np.sqrt(variance).astype(np.float32)
+    def _stabilised(self, signal: np.ndarray | float) -> np.ndarray:
+        """Apply the generalised Anscombe transform (Murtagh et al. 1995): noise of unit variance."""
+        shot = max(self.shot, 1e-8)
+        return 2.0 * np.sqrt(np.maximum(np.asarray(signal) / shot + 0.375 + self.read / shot**2, 0.0))
+
+    @property
+    def _range(self) -> tuple[float, float]:
+        return float(self._stabilised(0.0)), float(self._stabilised(1.0))
+
+    @property
+    def stabilised_sigma(self) -> float:
+        """Noise standard deviation after :meth:`stabilise`: the same at every signal level."""
+        black, white = self._range
+        return 1.0 / (white - black)
+
+    def stabilise(self, packed: np.ndarray) -> np.ndarray:
+        """Map the mosaic to where its noise is white Gaussian of :attr:`stabilised_sigma`; 0 and 1 stay put.
+
+        This is the variance-stabilising transform of Poisson-Gaussian noise, scaled so that
+        black is 0 and white is 1: the raw model denoises there, where the noise is the same
+        everywhere and squared errors weigh darks as a rendered photo shows them.
+        """
+        black, white = self._range
+        return ((self._stabilised(packed) - black) / (white - black)).astype(np.float32)
+
+    def unstabilise(self, stabilised: np.ndarray) -> np.ndarray:
+        """Invert :meth:`stabilise` (algebraically: the model learns to output the clean value's transform)."""
+        black, white = self._range
+        transformed = np.maximum(stabilised * (white - black) + black, 0.0)
+        shot = max(self.shot, 1e-8)
+        return ((transformed**2 / 4.0 - 0.375 - self.read / shot**2) * shot).astype(np.float32)
 
     def __str__(self) -> str:
         return f"shot {self.shot:.2e}, read {self.read:.2e} ({self.source})"
@@ -504,20 +538,20 @@ def save_raw(path: str | Path, raw: RawImage, output_format: str = "dng") -> Non
         write_rendered(path, render(raw), output_format)
 
 
-def render(raw: RawImage, *, half_size: bool = False) -> np.ndarray:
+def render(raw: RawImage, *, half_size: bool = False, **libraw_options: object) -> np.ndarray:
     """Render a raw image to sRGB with LibRaw: camera white balance, its colour matrix, sRGB gamma.
 
     Returns H x W x 3 float32 in [0, 1] (16-bit precision), turned by the orientation. The
     image goes through :func:`encode_dng`, so every render takes the same steps. ``half_size``
-    renders each 2 x 2 cell as one pixel (fast previews).
+    renders each 2 x 2 cell as one pixel (fast previews); ``libraw_options`` go to rawpy's
+    ``postprocess`` (LibRaw's own noise reduction: ``noise_thr``, ``fbdd_noise_reduction``).
     """
     import rawpy
 
+    options = dict(use_camera_wb=True, output_bps=16, no_auto_bright=True, gamma=(2.4, 12.92), half_size=half_size)
     try:
         with rawpy.imread(io.BytesIO(encode_dng(raw))) as opened:
-            rgb = opened.postprocess(
-                use_camera_wb=True, output_bps=16, no_auto_bright=True, gamma=(2.4, 12.92), half_size=half_size
-            )
+            rgb = opened.postprocess(**(options | libraw_options))
     except Exception as error:  # LibRaw's errors, whatever their type
         raise ImageReadError(f"LibRaw cannot render the raw image ({type(error).__name__})") from error
     return rgb.astype(np.float32) / np.float32(65535)
@@ -537,16 +571,20 @@ def unprocessed_pairs(clean: np.ndarray, iso: np.ndarray, rng: np.random.Generat
     Returns
     -------
     inputs : ndarray
-        N x H/2 x W/2 x 8: the packed noisy mosaic, then its noise planes (:meth:`RawNoise.planes`).
+        N x H/2 x W/2 x 8: the packed noisy mosaic, stabilised (:meth:`RawNoise.stabilise`), then
+        four planes of its stabilised noise level.
     targets : ndarray
-        N x H/2 x W/2 x 4: the packed clean mosaic.
+        N x H/2 x W/2 x 4: the packed clean mosaic, stabilised by the same law.
 
     """
     linear = CameraPipeline.random(rng, len(clean)).unprocess(clean.astype(np.float32))
     mosaic = np.sum(linear * bayer_masks(*clean.shape[1:3]), axis=-1, dtype=np.float32)
     shot, read = sensor_noise_levels(np.asarray(iso, np.float64), rng)
     noisy = np.minimum(poisson_gaussian(mosaic, shot, read, rng), 1.0)
-    packed_noisy = pack(noisy)
-    levels = np.sqrt(read[:, None, None, None] + shot[:, None, None, None] * np.maximum(packed_noisy, 0.0))
-    inputs = np.concatenate([packed_noisy, levels.astype(np.float32)], axis=-1)
-    return inputs, pack(mosaic)
+    inputs, targets = [], []
+    for index in range(len(clean)):
+        law = RawNoise(float(shot[index]), float(read[index]), "drawn")
+        stabilised = law.stabilise(pack(noisy[index]))
+        inputs.append(np.concatenate([stabilised, np.full_like(stabilised, law.stabilised_sigma)], axis=-1))
+        targets.append(law.stabilise(pack(mosaic[index])))
+    return np.stack(inputs), np.stack(targets)

@@ -135,12 +135,16 @@ class RawDenoiser:
         packed = pack(raw.mosaic, raw.pattern)
         started = time.perf_counter()
         with reporting_tiles(progress):
-            blended = apply_strength(
-                lambda planes: self.piece(np.concatenate([planes, law.planes(planes)], -1)), packed, strength
-            )
+            blended = apply_strength(lambda planes: self._denoise_packed(planes, law), packed, strength)
         seconds = time.perf_counter() - started
         mosaic = unpack(blended, raw.pattern, raw.mosaic.shape)
         return RawResult(raw.with_mosaic(mosaic), law, self.name, seconds)
+
+    def _denoise_packed(self, packed: np.ndarray, law: RawNoise) -> np.ndarray:
+        """Stabilise the packed planes, run the model with the noise level beside them, invert."""
+        stabilised = law.stabilise(packed)
+        level = np.full_like(stabilised, law.stabilised_sigma)
+        return law.unstabilise(self.piece(np.concatenate([stabilised, level], axis=-1)))
 
 
 def load_raw_model(

@@ -1,0 +1,182 @@
+r"""Raw denoising: clean photos unprocessed to raw at several ISOs, every path scored after rendering.
+
+Each clean image (a centre crop) is taken back to a camera's linear mosaic by Brooks et al.'s
+unprocessing, with a camera drawn per image (:class:`denoise.noise.CameraPipeline`), and gets
+the sensor noise of ``--iso`` by the law of :func:`denoise.noise.camera_noise_variance`. Every
+result is rendered by LibRaw through the same DNG steps (:func:`denoise.raw.render`) and
+scored against the render of the clean mosaic. Rows:
+
+* the noisy raw, rendered;
+* render, then the photo model (what the app did with a raw before it took them);
+* LibRaw's own noise reduction while rendering, FBDD (full). Its wavelet threshold
+  (``noise_thr``) is left out: with rawpy 0.28 (LibRaw 0.22) it corrupts memory and aborts the
+  process on these DNGs, at any threshold and demosaicing;
+* render, then non-local means with the noise estimated from the render;
+* the raw model told the estimated noise law (what a user gets), and the true one (oracle).
+
+Speeds are seconds per output megapixel of the denoising step alone (renders not counted).
+The clean images must not be training images: ``test/urban100`` and PolyU's clean references.
+
+Example::
+
+    python -m benchmarks.raw ../shared/data/test/urban100 ../shared/data/test/polyu100/clean \\
+        --count 10 --output results/raw
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+import denoise
+from benchmarks.benchmark import machine, write_report
+from benchmarks.real_noise import scene_split
+from denoise.classical import PHOTO_NOISE_STRIDE, estimate_noise_sigma, non_local_means
+from denoise.image_io import IMAGE_SUFFIXES
+from denoise.noise import SRGB_TO_XYZ, CameraPipeline, bayer_masks, camera_noise_variance, poisson_gaussian
+from denoise.raw import RawImage, RawNoise, render
+from denoise.raw_model import RAW_MODEL, load_raw_model
+
+
+def clean_crops(folders: list[Path], count: int, crop: int) -> list[tuple[str, np.ndarray]]:
+    """Return the first ``count`` images of each folder (PolyU: its test scenes only), centre-cropped to ``crop``."""
+    crops = []
+    for folder in folders:
+        names = sorted(path.name for path in folder.iterdir() if path.suffix.lower() in IMAGE_SUFFIXES)
+        if folder.name == "clean" and (folder.parent / "noisy").is_dir():
+            names = scene_split(names)["test"]  # PolyU: the scenes no model was tuned on
+        for name in names[:count]:
+            image = denoise.read_image(folder / name, channels=3).pixels
+            top, left = max(0, (image.shape[0] - crop) // 2), max(0, (image.shape[1] - crop) // 2)
+            crops.append((f"{folder.name}/{name}", image[top : top + crop, left : left + crop]))
+    return crops
+
+
+def unprocessed(image: np.ndarray, seed: int) -> RawImage:
+    """Return the clean image as a camera's RGGB raw (even size), with that camera's white balance and matrix."""
+    image = image[: image.shape[0] // 2 * 2, : image.shape[1] // 2 * 2]
+    camera = CameraPipeline.random(np.random.default_rng(seed))
+    linear = camera.unprocess(image[None].astype(np.float32))[0]
+    mosaic = np.sum(linear * bayer_masks(*linear.shape[:2]), axis=-1, dtype=np.float32)
+    gains = camera.gains[0] / camera.gains[0][1]
+    xyz_to_camera = camera.rgb_to_camera[0] @ np.linalg.inv(SRGB_TO_XYZ)
+    return RawImage(mosaic=mosaic, white_balance=tuple(gains), xyz_to_camera=xyz_to_camera, camera="Benchmark")
+
+
+def run(folders: list[Path], isos: list[float], count: int, crop: int, photo_model: str, raw_model_name: str) -> dict:
+    """Score every path at every ISO; return the report."""
+    crops = clean_crops(folders, count, crop)
+    cleans = [unprocessed(image, seed) for seed, (_, image) in enumerate(crops)]
+    references = [render(clean) for clean in cleans]
+    megapixels = sum(clean.mosaic.size for clean in cleans) / 1e6
+    photo = denoise.load_model(photo_model)
+    photo.warm_up()
+    raw_model = load_raw_model(raw_model_name)
+    rows = []
+    for iso in isos:
+        shot, read = (float(value) for value in camera_noise_variance(iso))
+        truth = RawNoise(shot, read, f"ISO {iso:g} (true)")
+        noisies = [
+            clean.with_mosaic(np.minimum(poisson_gaussian(clean.mosaic, shot, read, np.random.default_rng(index)), 1))
+            for index, clean in enumerate(cleans)
+        ]
+        renders = [render(noisy) for noisy in noisies]
+        results: dict[str, tuple[list[np.ndarray], float]] = {"noisy raw, rendered": (renders, 0.0)}
+        started = time.perf_counter()
+        outputs = [photo.denoise(rendered) for rendered in renders]
+        results[f"render, then {photo_model}"] = (outputs, time.perf_counter() - started)
+        started = time.perf_counter()
+        outputs = [render(noisy, fbdd_noise_reduction=_fbdd_full()) for noisy in noisies]
+        results["LibRaw's FBDD noise reduction (full)"] = (outputs, time.perf_counter() - started)
+        started = time.perf_counter()
+        outputs = [
+            non_local_means(rendered, estimate_noise_sigma(rendered, stride=PHOTO_NOISE_STRIDE)) for rendered in renders
+        ]
+        results["render, then non-local means (estimated sigma)"] = (outputs, time.perf_counter() - started)
+        for label, noise in (("estimated noise", "estimate"), ("true noise (oracle)", truth)):
+            started, denoised = time.perf_counter(), []
+            for noisy in noisies:
+                denoised.append(raw_model.denoise(noisy, noise=noise).raw)
+            seconds = time.perf_counter() - started
+            results[f"raw model, {label}"] = ([render(result) for result in denoised], seconds)
+        for method, (outputs, seconds) in results.items():
+            rows.append(
+                {
+                    "iso": iso,
+                    "method": method,
+                    "psnr": _mean_psnr(references, outputs),
+                    "seconds_per_megapixel": seconds / megapixels,
+                }
+            )
+            print(f"ISO {iso:g} {method}: {rows[-1]['psnr']:.2f} dB", flush=True)
+    return {
+        "images": [name for name, _ in crops],
+        "crop": crop,
+        "megapixels": megapixels,
+        "raw_model": raw_model.name,
+        "raw_model_runtime": raw_model.runtime,
+        "photo_model_runtime": photo.runtime,
+        "rows": rows,
+    }
+
+
+def _fbdd_full():
+    import rawpy
+
+    return rawpy.FBDDNoiseReductionMode.Full
+
+
+def _mean_psnr(references: list[np.ndarray], outputs: list[np.ndarray]) -> float:
+    pairs = zip(references, outputs, strict=True)
+    return float(np.mean([denoise.psnr(reference, output) for reference, output in pairs]))
+
+
+def markdown(report: dict) -> str:
+    """Return the PSNR of each path at each ISO and its mean speed as a Markdown table."""
+    isos = sorted({row["iso"] for row in report["rows"]})
+    methods = list(dict.fromkeys(row["method"] for row in report["rows"]))
+    table = {(row["iso"], row["method"]): row for row in report["rows"]}
+    lines = [
+        f"{len(report['images'])} clean crops of {report['crop']} px, unprocessed to raw; PSNR (dB) after LibRaw's "
+        "render against the clean render; s/MP of the denoising step",
+        "",
+        "| method | " + " | ".join(f"ISO {iso:g}" for iso in isos) + " | s/MP |",
+        "|---|" + "---|" * (len(isos) + 1),
+    ]
+    for method in methods:
+        cells = [f"{table[(iso, method)]['psnr']:.2f}" for iso in isos]
+        speed = np.mean([table[(iso, method)]["seconds_per_megapixel"] for iso in isos])
+        lines.append(f"| {method} | " + " | ".join(cells) + f" | {speed:.2f} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark, print the table, write JSON and Markdown."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("folders", nargs="+", type=Path, help="folders of clean images the models never trained on")
+    parser.add_argument("--iso", type=float, nargs="+", default=[800, 3200, 12800, 25600])
+    parser.add_argument("--count", type=int, default=10, help="images per folder")
+    parser.add_argument("--crop", type=int, default=512, help="side of the centre crop (mosaic pixels)")
+    parser.add_argument("--photo-model", default="photo")
+    parser.add_argument("--raw-model", default=RAW_MODEL, help="the raw model's name or .keras path")
+    parser.add_argument("--output", default="results/raw", help="prefix of the .json and .md written")
+    arguments = parser.parse_args(argv)
+    report = run(
+        arguments.folders, arguments.iso, arguments.count, arguments.crop, arguments.photo_model, arguments.raw_model
+    )
+    report["machine"] = machine()
+    report["command"] = "python -m benchmarks.raw " + " ".join(sys.argv[1:] if argv is None else argv)
+    table = markdown(report)
+    print(table)
+    path = write_report(arguments.output, report)
+    Path(arguments.output).with_suffix(".md").write_text(table + "\n")
+    print(f"wrote {path}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
