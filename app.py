@@ -43,7 +43,9 @@ with quiet_native_logs() if "tensorflow" not in sys.modules else contextlib.null
     from denoise.training_jobs import user_models_dir
     from denoise.visualize import before_after, describe_latent, fit_width, heat_map, latent_grid, preview
 
-UPLOAD_TYPES = ["png", "jpg", "jpeg", "tif", "tiff", "bmp", "webp", "gif"]
+UPLOAD_TYPES = ["png", "jpg", "jpeg", "tif", "tiff", "bmp", "webp", "gif"] + sorted(
+    suffix[1:] for suffix in denoise.RAW_SUFFIXES
+)
 NO_NOISE = "none — my photo is already noisy"
 DISPLAY_WIDTH = 1460  # the widest image Streamlit shows (twice its 730-pixel column, for sharp screens)
 PREVIEW_WIDTH = 500  # a large input's rough first look, shown while the model works (a third of the page)
@@ -454,6 +456,93 @@ def show_image(name: str, upload: Upload, settings: Settings) -> tuple[str, Call
     return file_name, png
 
 
+@st.cache_resource(show_spinner="Loading the raw model…")
+def cached_raw_model() -> denoise.raw_model.RawDenoiser:
+    """Load the raw model once for all sessions."""
+    return denoise.load_raw_model()
+
+
+@memoize
+def cached_raw(upload: Upload) -> denoise.RawImage:
+    """Read a raw upload's mosaic once."""
+    raw = denoise.read_raw(upload.data)
+    read_only(raw.mosaic)
+    return raw
+
+
+@memoize
+def cached_raw_result(
+    upload: Upload, strength: float, progress: Callable[[float], None] | None = None
+) -> denoise.raw_model.RawResult:
+    """Denoise a raw upload's mosaic at ``strength``; ``progress`` hears of each tile."""
+    report = None if progress is None else (lambda done, total: progress(done / total))
+    result = cached_raw_model().denoise(cached_raw(upload), strength=strength, progress=report)
+    read_only(result.raw.mosaic)
+    return result
+
+
+@memoize
+def cached_render(raw: denoise.RawImage) -> np.ndarray:
+    """Render a raw mosaic at half size (each 2 x 2 cell one pixel), for the page."""
+    rendered = denoise.raw.render(raw, half_size=True)
+    read_only(rendered)
+    return rendered
+
+
+def show_raw(name: str, upload: Upload, settings: Settings) -> tuple[str, Callable[[], bytes]] | None:
+    """Show one raw photo denoised before demosaicing; return its DNG download, or None if it was refused.
+
+    A raw whose sensor is not Bayer is rendered by LibRaw and goes through the image model instead.
+    """
+    try:
+        raw = cached_raw(upload)
+    except denoise.raw.NotBayerError as error:
+        if error.rendered is None:
+            st.error(f"{name}: {error}")
+            return None
+        st.info(f"{name}: {error}; rendered by LibRaw, then denoised as an image.")
+        return show_image(f"{name}.png", Upload.of(denoise.encode_png(error.rendered, bit_depth=16)), settings)
+    except denoise.ImageReadError as error:
+        st.error(f"{name}: {error}")
+        return None
+    st.subheader(name)
+    if settings.noise.kind is not None:
+        st.info("A raw file is denoised as it is: the synthetic noise in the sidebar is for images.")
+    strength = settings.model.strength
+    columns = st.columns(2)
+    columns[0].image(quick_png(cached_render(raw)), caption="Raw, rendered (half size)", output_format="PNG")
+    bar = columns[1].progress(0.0, text="Denoising the mosaic…")
+    result = cached_raw_result(upload, strength, lambda share: bar.progress(share, text=f"Denoising… {share:.0%}"))
+    denoised = quick_png(cached_render(result.raw))
+    columns[1].image(denoised, caption="Denoised, rendered (half size)", output_format="PNG")
+    bar.empty()
+    height, width = raw.mosaic.shape
+    strength_note = f", strength {strength:g}" if strength != 1 else ""
+    st.caption(
+        f"{result.model} on the Bayer mosaic ({cached_raw_model().runtime}{strength_note}): {result.seconds:.2f} s "
+        f"for {width}×{height}; noise {result.noise}; {raw.camera}, ISO {raw.iso or 'unknown'}"
+    )
+    stem = safe_file_stem(name)
+
+    # Encoded when a button is clicked, from the cache keys alone (as encode_result does).
+    def dng() -> bytes:
+        return denoise.raw.encode_dng(cached_raw_result(upload, strength).raw)
+
+    def tiff() -> bytes:
+        return denoise.raw.encode_rendered(denoise.raw.render(cached_raw_result(upload, strength).raw), "tiff")
+
+    downloads = st.columns(2)
+    downloads[0].download_button(
+        f"Download {stem}-denoised.dng", dng, file_name=f"{stem}-denoised.dng", mime="image/x-adobe-dng",
+        on_click="ignore", key=f"download-dng-{name}",
+    )  # fmt: skip
+    downloads[1].download_button(
+        f"Download {stem}-denoised.tif (16-bit render)", tiff, file_name=f"{stem}-denoised.tif", mime="image/tiff",
+        on_click="ignore", key=f"download-tiff-{name}",
+    )  # fmt: skip
+    return f"{stem}-denoised.dng", dng
+
+
 def numbered_repeats(names: list[str]) -> list[str]:
     """Give repeated file names a number: the second ``photo.png`` becomes ``photo (2).png``.
 
@@ -477,7 +566,8 @@ def main() -> None:
         "Images",
         type=UPLOAD_TYPES,
         accept_multiple_files=True,
-        help="PNG, JPEG, TIFF, BMP, WebP or GIF; several at once.",
+        help="PNG, JPEG, TIFF, BMP, WebP or GIF, or camera raw files (DNG, CR2, CR3, NEF, ARW, RAF, ORF, RW2, "
+        "PEF, ...); several at once.",
     )
     names = numbered_repeats([file.name for file in uploads or []])
     files = [(name, Upload.of(file.getvalue())) for name, file in zip(names, uploads or [], strict=True)]
@@ -487,8 +577,9 @@ def main() -> None:
     downloads = []
     progress = st.progress(0.0, text="Denoising…") if len(files) > 1 else None
     for index, (name, upload) in enumerate(files):
+        is_raw = os.path.splitext(name)[1].lower() in denoise.RAW_SUFFIXES
         try:
-            outcome = show_image(name, upload, settings)
+            outcome = (show_raw if is_raw else show_image)(name, upload, settings)
         except (ValueError, OSError, MemoryError) as error:  # one file's failure must not stop the others
             st.error(f"{name}: could not be denoised ({error})")
             outcome = None

@@ -26,6 +26,8 @@ RUNTIME_CHOICES = ("auto", "tensorflow", "openvino", "onnxruntime")
 #: denoise.raw.RAW_OUTPUT_FORMATS and denoise.raw_model.NOISE_SOURCES, written out for the same reason.
 RAW_OUTPUT_FORMATS = ("dng", "tiff", "png")
 RAW_NOISE_SOURCES = ("estimate", "iso")
+#: denoise.objectives.OBJECTIVES, written out for the same reason.
+OBJECTIVE_CHOICES = ("supervised", "noise2noise", "neighbor2neighbor", "shuffled-neighbor2neighbor", "recorrupted")
 #: denoise.strength.MAX_STRENGTH, written out for the same reason (the same test checks it).
 MAX_STRENGTH = 2.0
 
@@ -233,6 +235,8 @@ def _command_train(arguments: argparse.Namespace) -> int:
         teacher=arguments.teacher,
         identity_start=arguments.identity_start,
         domain=arguments.domain,
+        objective=arguments.objective,
+        noisy_data=arguments.noisy_data,
         distribute=DistributeOptions(arguments.coordinator, arguments.num_processes, arguments.process_id)
         if arguments.distribute
         else None,
@@ -359,8 +363,8 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--out", required=True, help="file to write (a folder for saved_model and for families)")
     export.set_defaults(handler=_command_export)
 
-    train = commands.add_parser("train", help="train a model on a folder of clean images")
-    train.add_argument("--data", required=True, help="folder of clean training images")
+    train = commands.add_parser("train", help="train a model on a folder of clean images (or noisy: --noisy-data)")
+    train.add_argument("--data", required=True, help="folder of training images: clean, or noisy with --noisy-data")
     train.add_argument("--output", required=True, help="model path without suffix, e.g. pretrained/unet-gray")
     train.add_argument("--architecture", choices=["unet", "conv", "dense"], default="unet")
     train.add_argument("--channels", type=int, choices=[1, 3], default=1, help="1 grey, 3 colour")
@@ -415,6 +419,20 @@ def _parser() -> argparse.ArgumentParser:
         "--identity-start",
         action="store_true",
         help="a U-Net from random weights starts as the identity (its last layer at zero): for narrow U-Nets",
+    )
+    train.add_argument(
+        "--objective",
+        choices=OBJECTIVE_CHOICES,
+        default="supervised",
+        help="supervised: clean targets; noise2noise: a second noisy shot; neighbor2neighbor: neighbouring "
+        "pixels of one noisy image (pixel-independent noise); shuffled-neighbor2neighbor: the same after "
+        "pixel-shuffle downsampling (correlated noise of processed photos); recorrupted: known Gaussian noise",
+    )
+    train.add_argument(
+        "--noisy-data",
+        action="store_true",
+        help="--data holds noisy images (none added; --noise gaussian:LEVEL gives their level for recorrupted); "
+        "for noise2noise, a folder per scene with two or more aligned shots",
     )
     train.add_argument(
         "--domain",

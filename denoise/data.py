@@ -22,11 +22,13 @@ import numpy as np
 
 from denoise.image_io import IMAGE_SUFFIXES, read_image
 from denoise.noise import NOISE_KINDS, add_noise, camera_noise
+from denoise.objectives import OBJECTIVES, training_pair
 
 __all__ = [
     "NoiseRange",
     "PatchSequence",
     "load_folder",
+    "load_bursts",
     "load_pairs",
     "noise_weights",
     "parse_noise_range",
@@ -128,26 +130,80 @@ def _augment(patch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.rot90(patch, k=int(rng.integers(4)))
 
 
-def _noisy_batch(clean: np.ndarray, noise: list[NoiseRange], rng: np.random.Generator) -> np.ndarray:
-    """Add noise of a randomly chosen kind and level to each image of a batch.
+def _draw_noise(count: int, noise: list[NoiseRange], rng: np.random.Generator) -> list[tuple[str, float]]:
+    """Draw a noise kind and level for each of ``count`` patches: a range at random, a level uniformly in it."""
+    draws = []
+    for _ in range(count):
+        noise_range = noise[int(rng.integers(len(noise)))]
+        draws.append((noise_range.kind, float(rng.uniform(noise_range.low, noise_range.high))))
+    return draws
+
+
+def _add_drawn_noise(clean: np.ndarray, draws: list[tuple[str, float]], rng: np.random.Generator) -> np.ndarray:
+    """Add each patch's drawn noise (:func:`_draw_noise`) to a batch.
 
     Colour patches that draw camera noise get it in one batched call (:func:`denoise.noise.camera_noise`),
     which keeps a GPU fed where one call per patch would not.
     """
     noisy = np.empty_like(clean)
     camera_indices, camera_levels = [], []
-    for index, image in enumerate(clean):
-        noise_range = noise[int(rng.integers(len(noise)))]
-        level = rng.uniform(noise_range.low, noise_range.high)
-        if noise_range.kind == "camera" and image.shape[-1] == 3:
+    for index, (image, (kind, level)) in enumerate(zip(clean, draws, strict=True)):
+        if kind == "camera" and image.shape[-1] == 3:
             camera_indices.append(index)
             camera_levels.append(level)
             continue
         # Gaussian noise stays unclipped, as in the evaluation convention.
-        noisy[index] = add_noise(image, noise_range.kind, level, seed=rng, clip=noise_range.kind != "gaussian")
+        noisy[index] = add_noise(image, kind, level, seed=rng, clip=kind != "gaussian")
     if camera_indices:
         noisy[camera_indices] = camera_noise(clean[camera_indices], np.array(camera_levels), rng)
     return noisy
+
+
+def _noisy_batch(clean: np.ndarray, noise: list[NoiseRange], rng: np.random.Generator) -> np.ndarray:
+    """Add noise of a randomly chosen kind and level to each image of a batch."""
+    return _add_drawn_noise(clean, _draw_noise(len(clean), noise, rng), rng)
+
+
+def _noisy_only_pair(
+    patches: np.ndarray,
+    objective: str,
+    noise: list[NoiseRange],
+    rng: np.random.Generator,
+    *,
+    noisy_data: bool,
+    frames: int = 1,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return the inputs and targets of a noisy-only objective (:mod:`denoise.objectives`) for a batch.
+
+    With ``noisy_data`` the patches are noisy already (a folder of noisy photos; ``frames``
+    aligned shots stacked along the channels for ``noise2noise``), and a ``gaussian`` range in
+    ``noise`` gives their known level for ``recorrupted``. Otherwise they are clean, and get the
+    drawn noise here; the clean patches go no further (``noise2noise`` gets a second draw of
+    the same kind and level).
+    """
+    second_shot, sigma = None, None
+    if noisy_data:
+        noisy = patches
+        if frames > 1:
+            channels = patches.shape[3] // frames
+            shots = patches.reshape(*patches.shape[:3], frames, channels)
+            first = rng.integers(frames, size=len(patches))
+            other = (first + rng.integers(1, frames, size=len(patches))) % frames
+            rows = np.arange(len(patches))
+            noisy, second_shot = shots[rows, :, :, first], shots[rows, :, :, other]
+        if objective == "recorrupted":
+            levels = [r.low for r in noise if r.kind == "gaussian"]
+            sigma = levels[0] / 255 if levels else None
+    else:
+        draws = _draw_noise(len(patches), noise, rng)
+        noisy = _add_drawn_noise(patches, draws, rng)
+        if objective == "noise2noise":
+            second_shot = _add_drawn_noise(patches, draws, rng)
+        if objective == "recorrupted":
+            if any(kind != "gaussian" for kind, _ in draws):
+                raise ValueError("the recorrupted objective needs Gaussian noise of a known level (gaussian:LEVEL)")
+            sigma = np.array([level / 255 for _, level in draws], np.float32)
+    return training_pair(objective, noisy, rng, second_shot=second_shot, sigma=sigma)
 
 
 #: Where a model works: on images (sRGB), or on the sensor's mosaic before demosaicing.
@@ -270,6 +326,14 @@ class PatchSequence(keras.utils.PyDataset):
         ``"raw"``: colour patches become raw training pairs (:func:`_raw_batch`): inputs are
         the packed noisy mosaic and its noise planes, targets the packed clean mosaic; every
         noise range must be ``camera`` (the ISO), and there are no pairs or teacher.
+    objective : str, default "supervised"
+        One of :data:`denoise.objectives.OBJECTIVES`. A noisy-only objective never returns a
+        clean patch: its targets are what the objective makes from noisy ones (:func:`_noisy_only_pair`).
+    noisy_data : bool, default False
+        ``images`` are noisy already (no noise is added); with ``frames`` > 1, each holds that
+        many aligned shots stacked along the channels (:func:`load_bursts`).
+    frames : int, default 1
+        Shots per image of ``images`` when ``noisy_data``.
 
     """
 
@@ -290,9 +354,13 @@ class PatchSequence(keras.utils.PyDataset):
         pairs_fraction: float = 0.5,
         teacher: Callable[[np.ndarray], np.ndarray] | None = None,
         domain: str = "image",
+        objective: str = "supervised",
+        noisy_data: bool = False,
+        frames: int = 1,
     ) -> None:
         super().__init__(workers=workers, use_multiprocessing=False)
-        _check_domain(domain, noise, images[0].shape[2] if images else 3)
+        _check_domain(domain, noise, images[0].shape[2] // frames if images else 3)
+        _check_objective(objective, noisy_data=noisy_data, frames=frames, extras=bool(pairs or teacher), domain=domain)
         too_small = [image.shape for image in images if min(image.shape[:2]) < patch_size]
         if too_small:
             raise ValueError(f"{len(too_small)} training images are smaller than the {patch_size}-pixel patch")
@@ -309,6 +377,7 @@ class PatchSequence(keras.utils.PyDataset):
         self.real_count = int(round(pairs_fraction * batch_size)) if self.pairs else 0
         self.teacher = teacher
         self.domain = domain
+        self.objective, self.noisy_data, self.frames = objective, noisy_data, frames
         self.epoch = 0
 
     def __len__(self) -> int:
@@ -321,6 +390,10 @@ class PatchSequence(keras.utils.PyDataset):
         )
         if self.domain == "raw":
             noisy, clean = _raw_batch(clean, self.noise, rng)
+        elif self.objective != "supervised":  # "clean" is the objective's noisy target from here on
+            noisy, clean = _noisy_only_pair(
+                clean, self.objective, self.noise, rng, noisy_data=self.noisy_data, frames=self.frames
+            )
         else:
             noisy = _noisy_batch(clean, self.noise, rng)
         if self.teacher is not None:
@@ -349,13 +422,61 @@ def validation_pairs(
     noise: list[NoiseRange],
     seed: int = 12345,
     domain: str = "image",
+    objective: str = "supervised",
+    noisy_data: bool = False,
+    frames: int = 1,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Return a fixed set of ``(noisy, clean)`` patches, the same on every call (raw pairs in the raw domain)."""
+    """Return a fixed set of ``(noisy, clean)`` patches, the same on every call.
+
+    In the raw domain, raw pairs; under a noisy-only objective, its inputs and noisy targets
+    (the PSNR against them is lower than against clean images, but ranks models the same way).
+    """
     rng = np.random.default_rng(seed)
     clean = _random_patches(images, count, patch_size, rng)
     if domain == "raw":
         return _raw_batch(clean, noise, rng)
+    if objective != "supervised":
+        return _noisy_only_pair(clean, objective, noise, rng, noisy_data=noisy_data, frames=frames)
     return _noisy_batch(clean, noise, rng), clean
+
+
+def _check_objective(objective: str, *, noisy_data: bool, frames: int, extras: bool, domain: str) -> None:
+    """Refuse an unknown objective, and combinations that cannot be trained."""
+    if objective not in OBJECTIVES:
+        raise ValueError(f"unknown objective {objective!r}; choose one of {', '.join(OBJECTIVES)}")
+    if objective == "supervised" and noisy_data:
+        raise ValueError("supervised training needs clean images; for noisy ones choose a noisy-only objective")
+    if objective != "supervised" and (extras or domain != "image"):
+        raise ValueError(f"the {objective} objective trains on images alone (no real pairs, teacher or raw domain)")
+    if objective == "noise2noise" and noisy_data and frames < 2:
+        raise ValueError("noise2noise on noisy images needs two or more shots of each scene (a folder per scene)")
+
+
+def load_bursts(folder: str | Path, channels: int) -> tuple[list[np.ndarray], int]:
+    """Read aligned noisy shots: ``folder/SCENE/*`` (two or more images of one size per scene, a pair or a burst).
+
+    Returns each scene's shots stacked along the channels (uint8, H x W x frames*C), all cut to
+    the fewest shots a scene has, and that number of frames.
+
+    Raises
+    ------
+    ValueError
+        If no scene folder holds two shots, or a scene's shots differ in size.
+
+    """
+    scenes = []
+    for scene in sorted(path for path in Path(folder).iterdir() if path.is_dir()):
+        shots = sorted(path for path in scene.iterdir() if path.suffix.lower() in IMAGE_SUFFIXES)
+        if len(shots) < 2:
+            continue
+        pixels = [np.round(read_image(path, channels=channels).pixels * 255).astype(np.uint8) for path in shots]
+        if len({image.shape for image in pixels}) > 1:
+            raise ValueError(f"{scene}: the shots of a scene must be the same size")
+        scenes.append(pixels)
+    if not scenes:
+        raise ValueError(f"no scene folder with two or more shots in {folder} (expected {folder}/SCENE/*.png)")
+    frames = min(len(shots) for shots in scenes)
+    return [np.concatenate(shots[:frames], axis=2) for shots in scenes], frames
 
 
 def _check_domain(domain: str, noise: list[NoiseRange], channels: int) -> None:

@@ -49,6 +49,7 @@ __all__ = [
     "RawImage",
     "RawNoise",
     "encode_dng",
+    "encode_rendered",
     "estimate_noise",
     "noise_from_iso",
     "pack",
@@ -506,17 +507,23 @@ RAW_OUTPUT_FORMATS = ("dng", "tiff", "png")
 RAW_OUTPUT_SUFFIXES = {"dng": ".dng", "tiff": ".tif", "png": ".png"}
 
 
-def write_rendered(path: str | Path, rgb: np.ndarray, output_format: str) -> None:
-    """Write an sRGB render (H x W x 3 in [0, 1]) as a 16-bit ``"tiff"`` or ``"png"``, atomically."""
+def encode_rendered(rgb: np.ndarray, output_format: str) -> bytes:
+    """Encode an sRGB render (H x W x 3 in [0, 1]) as a 16-bit ``"tiff"`` or ``"png"`` file's bytes."""
     import tifffile
 
-    from denoise.image_io import write_png
+    from denoise.image_io import encode_png
 
     if output_format == "png":
-        write_png(path, rgb, bit_depth=16)
-        return
-    samples = np.round(np.clip(rgb, 0.0, 1.0) * 65535).astype(np.uint16)
-    write_atomically(Path(path), lambda temporary: tifffile.imwrite(temporary, samples, photometric="rgb"))
+        return encode_png(rgb, bit_depth=16)
+    buffer = io.BytesIO()
+    tifffile.imwrite(buffer, np.round(np.clip(rgb, 0.0, 1.0) * 65535).astype(np.uint16), photometric="rgb")
+    return buffer.getvalue()
+
+
+def write_rendered(path: str | Path, rgb: np.ndarray, output_format: str) -> None:
+    """Write :func:`encode_rendered`'s file to ``path`` atomically."""
+    data = encode_rendered(rgb, output_format)
+    write_atomically(Path(path), lambda temporary: Path(temporary).write_bytes(data))
 
 
 def save_raw(path: str | Path, raw: RawImage, output_format: str = "dng") -> None:

@@ -36,6 +36,7 @@ from denoise.cards import read_card, weights_digest, write_card
 from denoise.data import (
     NoiseRange,
     PatchSequence,
+    load_bursts,
     load_folder,
     load_pairs,
     real_validation_pairs,
@@ -162,6 +163,14 @@ class TrainingConfig:
         ``"raw"`` trains the raw model (:mod:`denoise.raw`): a U-Net on the packed Bayer mosaic
         and its noise planes, on ``data``'s colour images unprocessed to raw, with ``camera``
         noise ranges giving the ISO (drawn log-uniformly); ``patch_size`` counts mosaic pixels.
+    objective : str
+        What the model learns towards (:mod:`denoise.objectives`): ``supervised`` (clean
+        targets) or a noisy-only objective, which never sees a clean image. Its validation PSNR
+        is then against the objective's noisy targets: lower than against clean images.
+    noisy_data : bool
+        ``data`` holds noisy images (no noise is added; ``noise`` gives their known level, for
+        ``recorrupted``); for ``noise2noise``, a folder per scene with two or more aligned
+        shots (:func:`denoise.data.load_bursts`).
     distribute : DistributeOptions or None
         Train data-parallel over every device (:func:`denoise.distribute.data_parallel`);
         ``batch_size`` stays the global batch. With several processes each cuts its own
@@ -198,6 +207,8 @@ class TrainingConfig:
     identity_start: bool = False
     distribute: DistributeOptions | None = None
     domain: str = "image"
+    objective: str = "supervised"
+    noisy_data: bool = False
 
 
 DENSE_PATCH_SIZE = 8
@@ -280,6 +291,8 @@ def _initial_card(config: TrainingConfig, model: keras.Model, training_images: i
             "luminance_loss_weight": config.luminance_loss_weight,
             "recolour": config.recolour,
             **({"identity_start": True} if config.identity_start else {}),
+            **({"objective": config.objective} if config.objective != "supervised" else {}),
+            **({"noisy_data": True} if config.noisy_data else {}),
             "seed": config.seed,
         },
         "patches_seen": 0,
@@ -517,14 +530,18 @@ def train(config: TrainingConfig, callbacks: Sequence[keras.callbacks.Callback] 
     if config.domain == "raw" and (config.architecture != "unet" or config.pairs or config.teacher):
         raise ValueError("the raw domain trains a U-Net on synthetic raw data only (no --pairs, no --teacher)")
     paths["checkpoint"].parent.mkdir(exist_ok=True)
-    images = load_folder(config.data, config.channels)
+    frames = 1
+    if config.noisy_data and config.objective == "noise2noise":
+        images, frames = load_bursts(config.data, config.channels)
+    else:
+        images = load_folder(config.data, config.channels)
     validation_count = max(1, int(round(len(images) * config.validation_fraction)))
     if len(images) < 2:
         raise ValueError("training needs at least two images (one is held out for validation)")
     training_images, validation_images = images[:-validation_count], images[-validation_count:]
 
     with data_parallel(config.distribute) if config.distribute else contextlib.nullcontext() as parallel:
-        return _train(config, paths, training_images, validation_images, parallel, callbacks)
+        return _train(config, paths, training_images, validation_images, parallel, callbacks, frames)
 
 
 def _train(
@@ -534,6 +551,7 @@ def _train(
     validation_images: list[np.ndarray],
     parallel: str | None,
     callbacks: Sequence[keras.callbacks.Callback],
+    frames: int = 1,
 ) -> dict:
     """Train inside the distribution's scope, if any (see :func:`train`)."""
     processes, process = process_count(), process_index()
@@ -560,9 +578,19 @@ def _train(
         pairs_fraction=config.pairs_fraction,
         teacher=teacher,
         domain=config.domain,
+        objective=config.objective,
+        noisy_data=config.noisy_data,
+        frames=frames,
     )
     noisy, clean = validation_pairs(
-        validation_images, patch_size=patch_size, count=256, noise=config.noise, domain=config.domain
+        validation_images,
+        patch_size=patch_size,
+        count=256,
+        noise=config.noise,
+        domain=config.domain,
+        objective=config.objective,
+        noisy_data=config.noisy_data,
+        frames=frames,
     )
     if sequence.pairs:
         # Real pairs are few: their validation patches come from the same images, at other places.

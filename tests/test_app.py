@@ -12,6 +12,7 @@ import keras
 import numpy as np
 import pytest
 import streamlit.testing.v1.app_test as app_test_module
+import tifffile
 from PIL import Image
 from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
@@ -500,3 +501,23 @@ def test_a_family_with_a_quick_family_shows_its_result_first_then_the_full_one(u
         assert not app.exception and ran[4:] == []
     finally:
         st.cache_resource.clear()  # later tests get the shipped models again
+
+
+def test_raw_uploads_are_denoised_on_the_mosaic_and_give_a_dng_and_a_16_bit_render(media, astronaut):
+    from denoise.raw import encode_dng, read_raw
+    from tests.raws import jpeg_bytes, linear_dng, synthetic_raw
+
+    raw, _ = synthetic_raw(astronaut[:96, :128], 6400, orientation=6)
+    files = [("shot.dng", encode_dng(raw)), ("renamed.NEF", jpeg_bytes()), ("linear.dng", linear_dng())]
+    app = start()
+    app.get("file_uploader")[0].set_value([(name, data, "application/octet-stream") for name, data in files]).run()
+    assert not app.exception, app.exception
+    assert len(app.error) == 1 and app.error[0].value.startswith("renamed.NEF: not a raw file")
+    assert [header.value for header in app.subheader] == ["shot.dng", "linear.dng.png"]
+    assert any("not a Bayer sensor" in info.value for info in app.info)
+    caption = next(caption.value for caption in app.caption if "Bayer mosaic" in caption.value)
+    assert "noise shot" in caption and "ISO 6400" in caption
+    back = read_raw(media.click(app, "Download shot-denoised.dng"))
+    assert back.mosaic.shape == (96, 128) and back.pattern == "RGGB" and back.orientation == 6
+    render = tifffile.imread(io.BytesIO(media.click(app, "Download shot-denoised.tif")))
+    assert render.dtype == np.uint16 and render.shape == (128, 96, 3)

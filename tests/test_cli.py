@@ -12,8 +12,11 @@ import denoise
 from denoise.cli import (
     EXPORT_FORMAT_CHOICES,
     MAX_STRENGTH,
+    OBJECTIVE_CHOICES,
     ORIENTATION_CHOICES,
     PRECISION_CHOICES,
+    RAW_NOISE_SOURCES,
+    RAW_OUTPUT_FORMATS,
     RUNTIME_CHOICES,
     main,
 )
@@ -162,6 +165,9 @@ def test_orientation_choices_match_the_library():
     assert MAX_STRENGTH == denoise.strength.MAX_STRENGTH
     assert EXPORT_FORMAT_CHOICES == tuple(denoise.export.EXPORT_FORMATS)
     assert RUNTIME_CHOICES == denoise.runtimes.RUNTIME_CHOICES
+    assert OBJECTIVE_CHOICES == denoise.objectives.OBJECTIVES
+    assert RAW_OUTPUT_FORMATS == denoise.raw.RAW_OUTPUT_FORMATS
+    assert RAW_NOISE_SOURCES == denoise.raw_model.NOISE_SOURCES
 
 
 def test_run_fast_takes_the_quick_family_and_names_the_runtime(use_tiny_models, tmp_path, monkeypatch, capsys):

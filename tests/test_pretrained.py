@@ -46,9 +46,9 @@ def test_families_ship_grey_and_colour():
 
 
 def test_shipped_weights_are_small_and_only_what_is_used():
-    """Everything under pretrained/, in every folder, is under 40 MB, and every file is a model or its card."""
+    """Everything under pretrained/, in every folder, is under 48 MB, and every file is a model or its card."""
     files = [path for path in pretrained_dir().rglob("*") if path.is_file() and "__pycache__" not in path.parts]
-    assert sum(path.stat().st_size for path in files) < 40e6
+    assert sum(path.stat().st_size for path in files) < 48e6  # 40 MB before the raw model (6.5 MB)
     assert {path.suffix for path in files if path.name != "__init__.py"} <= {".keras", ".json"}
     assert all(path.parent == pretrained_dir() for path in files)
 

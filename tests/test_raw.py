@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import io
-import struct
 from pathlib import Path
 
 import numpy as np
 import pytest
 import tifffile
-from PIL import Image
 
 from denoise.cli import main
 from denoise.data import NoiseRange, PatchSequence
 from denoise.image_io import ImageReadError
 from denoise.inference import ModelFileError, load_model, read_model_file
-from denoise.noise import CameraPipeline, bayer_masks, camera_noise_variance, poisson_gaussian
+from denoise.noise import camera_noise_variance, poisson_gaussian
 from denoise.raw import (
     NotBayerError,
     RawImage,
@@ -30,19 +27,9 @@ from denoise.raw import (
 )
 from denoise.raw_model import load_raw_model, raw_noise
 from tests.conftest import train_tiny
+from tests.raws import dng_declaring, jpeg_bytes, linear_dng, synthetic_raw
 
 PATTERNS = ("RGGB", "BGGR", "GRBG", "GBRG")
-
-
-def synthetic_raw(image: np.ndarray, iso: float, *, seed: int = 0, **metadata) -> tuple[RawImage, np.ndarray]:
-    """An sRGB image unprocessed to a noisy RGGB raw at ``iso``; returns it and the clean mosaic."""
-    rng = np.random.default_rng(seed)
-    linear = CameraPipeline.random(rng).unprocess(image[None].astype(np.float32))[0]
-    clean = np.sum(linear * bayer_masks(*linear.shape[:2]), axis=-1, dtype=np.float32)
-    shot, read = camera_noise_variance(iso)
-    noisy = np.minimum(poisson_gaussian(clean, shot, read, rng), 1.0).astype(np.float32)
-    settings = dict(black_levels=(512.0, 512.0, 512.0, 512.0), white_level=16383.0, iso=iso, camera="Denoise Test")
-    return RawImage(mosaic=noisy, **(settings | metadata)), clean
 
 
 @pytest.fixture(scope="session")
@@ -175,30 +162,6 @@ def test_the_runtimes_give_the_keras_result_on_the_raw_model(tiny_raw_model, ast
 # ---------------------------------------------------------------- the command line and hostile raws
 
 
-def _dng_declaring(width: int, height: int) -> bytes:
-    data = bytearray(encode_dng(RawImage(mosaic=np.full((16, 16), 0.5, np.float32))))
-    with tifffile.TiffFile(io.BytesIO(bytes(data))) as tiff:
-        tags = tiff.pages.first.tags
-        for name, value in (("ImageWidth", width), ("ImageLength", height)):
-            offset = tags[name].valueoffset
-            data[offset : offset + 4] = struct.pack("<I", value)
-    return bytes(data)
-
-
-def _linear_dng() -> bytes:
-    buffer = io.BytesIO()
-    samples = np.random.default_rng(0).integers(0, 4000, (32, 48, 3), dtype=np.uint16)
-    tags = [(50706, 1, 4, (1, 4, 0, 0), True), (50708, 2, 0, "Linear", True), (50717, 3, 1, 4095, True)]
-    tifffile.imwrite(buffer, samples, photometric=34892, extratags=tags, metadata=None)
-    return buffer.getvalue()
-
-
-def _jpeg() -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(buffer, "JPEG")
-    return buffer.getvalue()
-
-
 @pytest.fixture
 def raw_models(tiny_raw_model, use_tiny_models, tmp_path, monkeypatch) -> Path:
     """The tiny models with the tiny raw model beside them, as ``raw-bayer``."""
@@ -215,8 +178,8 @@ def test_run_denoises_raws_to_dng_and_refuses_hostile_ones_one_line_each(raw_mod
     files = {
         "good.dng": encode_dng(good),
         "truncated.dng": encode_dng(good)[:3000],
-        "photo.NEF": _jpeg(),
-        "huge.dng": _dng_declaring(100_000, 100_000),
+        "photo.NEF": jpeg_bytes(),
+        "huge.dng": dng_declaring(100_000, 100_000),
     }
     inputs = tmp_path / "in"
     inputs.mkdir()
@@ -237,7 +200,7 @@ def test_run_denoises_raws_to_dng_and_refuses_hostile_ones_one_line_each(raw_mod
 def test_run_renders_raws_as_16_bit_tiff_and_falls_back_for_non_bayer(raw_models, astronaut, tmp_path, capsys):
     good, _ = synthetic_raw(astronaut[:64, :64], 3200, orientation=6)
     (tmp_path / "good.dng").write_bytes(encode_dng(good))
-    (tmp_path / "linear.dng").write_bytes(_linear_dng())
+    (tmp_path / "linear.dng").write_bytes(linear_dng())
     out = tmp_path / "out"
     assert (
         main(["run", str(tmp_path / "good.dng"), str(tmp_path / "linear.dng"), "--out", str(out), "--format", "tiff"])
@@ -266,5 +229,5 @@ def test_libraw_failing_inside_decoding_is_one_line(raw_models, astronaut, tmp_p
 
 def test_not_bayer_error_carries_libraw_render():
     with pytest.raises(NotBayerError) as caught:
-        read_raw(_linear_dng())
+        read_raw(linear_dng())
     assert caught.value.rendered.shape == (32, 48, 3)

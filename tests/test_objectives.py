@@ -1,0 +1,111 @@
+"""Noisy-only training objectives: what each makes of noisy patches, and training with them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from denoise.data import NoiseRange, PatchSequence, load_bursts, load_folder
+from denoise.image_io import write_png
+from denoise.objectives import OBJECTIVES, neighbour_views, recorrupt, shuffle_down, training_pair
+from tests.conftest import train_tiny
+
+
+def coordinates(height: int, width: int) -> np.ndarray:
+    """A 1 x H x W x 2 batch whose pixels hold their own (row, column)."""
+    rows, columns = np.mgrid[:height, :width]
+    return np.stack([rows, columns], axis=-1)[None].astype(np.float32)
+
+
+def test_neighbour_views_take_two_adjacent_pixels_of_each_cell():
+    image = coordinates(8, 10)
+    first, second = neighbour_views(image, np.random.default_rng(0))
+    assert first.shape == second.shape == (1, 4, 5, 2)
+    cell_rows, cell_columns = np.mgrid[:4, :5]
+    for view in (first, second):  # each view's pixel lies in its own cell
+        np.testing.assert_array_equal(view[0, ..., 0] // 2, cell_rows)
+        np.testing.assert_array_equal(view[0, ..., 1] // 2, cell_columns)
+    distance = np.abs(first - second).sum(axis=-1)
+    assert np.all(distance == 1)  # neighbours: never the same pixel, never diagonal
+    assert len(np.unique(first[0].reshape(-1, 2) % 2, axis=0)) == 4  # every position of the cell is drawn
+
+
+def test_shuffle_down_puts_every_stride_th_pixel_in_one_sub_image():
+    image = coordinates(9, 12)
+    shuffled = shuffle_down(image, 3)
+    assert shuffled.shape == (9, 3, 4, 2)
+    np.testing.assert_array_equal(shuffled[1 * 3 + 2], image[0, 1::3, 2::3])
+
+
+def test_recorrupted_input_and_target_have_independent_noise():
+    rng = np.random.default_rng(1)
+    clean = np.full((8, 32, 32, 1), 0.5, np.float32)
+    sigma = 0.1
+    noisy = clean + sigma * rng.standard_normal(clean.shape).astype(np.float32)
+    inputs, targets = recorrupt(noisy, sigma, rng)
+    input_noise, target_noise = (inputs - clean).ravel(), (targets - clean).ravel()
+    assert abs(np.corrcoef(input_noise, target_noise)[0, 1]) < 0.03
+    assert np.std(target_noise) == pytest.approx(sigma * np.sqrt(1 + 1 / 0.5**2), rel=0.05)
+
+
+def test_objectives_refuse_what_they_cannot_train_on():
+    noisy = np.zeros((2, 16, 16, 1), np.float32)
+    rng = np.random.default_rng(0)
+    with pytest.raises(ValueError, match="unknown objective"):
+        training_pair("noise2self", noisy, rng)
+    for objective, need in (("supervised", "clean"), ("noise2noise", "second noisy shot"), ("recorrupted", "level")):
+        with pytest.raises(ValueError, match=need):
+            training_pair(objective, noisy, rng)
+    assert set(OBJECTIVES) >= {"neighbor2neighbor", "shuffled-neighbor2neighbor"}
+
+
+@pytest.mark.parametrize("objective", ["noise2noise", "neighbor2neighbor", "shuffled-neighbor2neighbor", "recorrupted"])
+def test_noisy_only_batches_never_hold_a_clean_patch(objective):
+    images = [np.full((96, 96, 1), 128, np.uint8)] * 2  # flat: what differs between input and target is noise
+    sequence = PatchSequence(
+        images, patch_size=48, batch_size=4, batches_per_epoch=1, noise=[NoiseRange("gaussian", 25, 25)],
+        objective=objective,
+    )  # fmt: skip
+    inputs, targets = sequence[0]
+    side = {"neighbor2neighbor": 24, "shuffled-neighbor2neighbor": 8}.get(objective, 48)
+    assert inputs.shape[1:3] == targets.shape[1:3] == (side, side)
+    # Input and target noises are independent: their difference has the noise of both.
+    difference = np.std(targets - inputs) * 255
+    expected = {"recorrupted": 25 * (0.5 + 1 / 0.5)}.get(objective, 25 * np.sqrt(2))
+    assert difference == pytest.approx(expected, rel=0.1)
+
+
+def test_noise2noise_on_bursts_pairs_two_different_shots(tmp_path):
+    rng = np.random.default_rng(0)
+    for scene in range(2):
+        (tmp_path / f"scene-{scene}").mkdir()
+        for shot in range(3):  # each shot is a flat image of its own value
+            write_png(tmp_path / f"scene-{scene}" / f"{shot}.png", np.full((64, 64), (1 + shot + 3 * scene) / 10))
+    (tmp_path / "lonely").mkdir()
+    write_png(tmp_path / "lonely" / "0.png", rng.random((64, 64)))
+    bursts, frames = load_bursts(tmp_path, 1)
+    assert len(bursts) == 2 and frames == 3
+    sequence = PatchSequence(
+        bursts, patch_size=32, batch_size=16, batches_per_epoch=1, noise=[], objective="noise2noise",
+        noisy_data=True, frames=frames,
+    )  # fmt: skip
+    inputs, targets = sequence[0]
+    assert inputs.shape == targets.shape == (16, 32, 32, 1)
+    assert np.all(inputs[:, 0, 0, 0] != targets[:, 0, 0, 0])  # two different shots of one scene
+    assert np.all(np.abs(inputs[:, 0, 0, 0] - targets[:, 0, 0, 0]) < 0.25)
+    with pytest.raises(ValueError, match="two or more shots"):
+        PatchSequence(bursts, patch_size=32, batch_size=4, batches_per_epoch=1, noise=[], objective="noise2noise",
+                      noisy_data=True)  # fmt: skip
+
+
+def test_training_on_noisy_images_alone(training_folder, tmp_path):
+    noisy_folder = tmp_path / "noisy"
+    noisy_folder.mkdir()
+    rng = np.random.default_rng(0)
+    for index, image in enumerate(load_folder(training_folder, 1)):
+        write_png(noisy_folder / f"{index}.png", np.clip(image / 255 + rng.normal(0, 0.1, image.shape), 0, 1))
+    card = train_tiny(noisy_folder, tmp_path / "model", "unet", 1, 8, noisy_data=True, objective="neighbor2neighbor")
+    assert card["training"]["objective"] == "neighbor2neighbor" and card["training"]["noisy_data"] is True
+    assert np.isfinite(card["validation_psnr"])
+    with pytest.raises(ValueError, match="needs clean images"):
+        train_tiny(noisy_folder, tmp_path / "other", "unet", 1, 8, noisy_data=True)
