@@ -62,7 +62,9 @@ def _command_run(arguments: argparse.Namespace) -> int:
         denoiser.warm_up()  # the first model call's start-up logs come here, not between the results
     output_folder = Path(arguments.out)
     output_folder.mkdir(parents=True, exist_ok=True)
-    refused, taken = 0, set()
+    # An input in the output folder keeps its name: a result never writes over it (it takes a number).
+    taken = {Path(path).name for path in arguments.inputs if Path(path).resolve().parent == output_folder.resolve()}
+    refused = 0
     raw_denoiser = None
     if arguments.verbose:
         views = f", {denoiser.orientations} orientations averaged" if denoiser.orientations > 1 else ""

@@ -213,6 +213,14 @@ def test_run_renders_raws_as_16_bit_tiff_and_falls_back_for_non_bayer(raw_models
     assert tifffile.imread(out / "linear.tif").shape == (32, 48, 3)
 
 
+def test_a_result_never_writes_over_its_input(raw_models, astronaut, tmp_path, capsys):
+    good, _ = synthetic_raw(astronaut[:32, :32], 800)
+    original = encode_dng(good)
+    (tmp_path / "a.dng").write_bytes(original)
+    assert main(["run", str(tmp_path / "a.dng"), "--out", str(tmp_path)]) == 0
+    assert (tmp_path / "a.dng").read_bytes() == original and (tmp_path / "a-1.dng").is_file()
+
+
 def test_libraw_failing_inside_decoding_is_one_line(raw_models, astronaut, tmp_path, capsys, monkeypatch):
     import rawpy
 
