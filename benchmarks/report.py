@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 
 from benchmarks.benchmark import DEFAULT_FAMILY, DEFAULT_NAMES, targets_table
+from benchmarks.raw import markdown as raw_markdown
 from benchmarks.real_noise import markdown as real_noise_markdown
 from denoise import available_models
 from denoise.inference import run_label
@@ -29,6 +30,8 @@ START, END = "<!-- results:start -->", "<!-- results:end -->"
 #: Markers of the models table and of the real-noise table in the README.
 MODELS_MARKERS = ("<!-- models:start -->", "<!-- models:end -->")
 REAL_NOISE_MARKERS = ("<!-- real-noise:start -->", "<!-- real-noise:end -->")
+#: Markers of the raw table (benchmarks.raw) in the README and the details.
+RAW_MARKERS = ("<!-- raw:start -->", "<!-- raw:end -->")
 #: The rows of the README's compact table, by their display name (:func:`display_name`).
 HEADLINE_METHODS = (
     f"{DEFAULT_FAMILY} (default)",
@@ -220,6 +223,7 @@ def main(argv: list[str] | None = None) -> int:
         help="later benchmark JSONs whose rows replace the report's rows of the same method, folder and sigma",
     )
     parser.add_argument("--real-noise", metavar="JSON", help="benchmarks.real_noise's JSON, for its tables")
+    parser.add_argument("--raw", metavar="JSON", help="benchmarks.raw's JSON, for its table")
     arguments = parser.parse_args(argv)
     report = json.loads(Path(arguments.report).read_text())
     for update in arguments.update:
@@ -227,8 +231,11 @@ def main(argv: list[str] | None = None) -> int:
     section = render(report)
     print(section)
     real_noise = json.loads(Path(arguments.real_noise).read_text()) if arguments.real_noise else None
+    raw = json.loads(Path(arguments.raw).read_text()) if arguments.raw else None
     if arguments.details:
         details = {(START, END): section}
+        if raw:
+            details[RAW_MARKERS] = f"```bash\n.venv/bin/{raw['command']}\n```\n\n" + raw_markdown(raw) + "\n"
         if real_noise:
             command = f"```bash\n.venv/bin/{real_noise['command']}\n```\n\n"
             details[REAL_NOISE_MARKERS] = command + real_noise_markdown(real_noise) + "\n"
@@ -237,6 +244,8 @@ def main(argv: list[str] | None = None) -> int:
         readme = {(START, END): compact_table(report), MODELS_MARKERS: models_table(available_models())}
         if real_noise:
             readme[REAL_NOISE_MARKERS] = real_noise_markdown(real_noise, estimates=False) + "\n"
+        if raw:
+            readme[RAW_MARKERS] = raw_markdown(raw) + "\n"
         fill_sections(Path(arguments.readme), readme)
     return 0
 

@@ -229,7 +229,7 @@ def noise_from_iso(iso: float) -> RawNoise:
     return RawNoise(float(shot), float(read), f"ISO {iso:g}")
 
 
-#: Intensity bins of :func:`estimate_noise`, and the fewest samples a bin needs to count.
+#: Most intensity bins of :func:`estimate_noise`, and the fewest samples a bin needs to count.
 ESTIMATE_BINS = 16
 ESTIMATE_MINIMUM_SAMPLES = 200
 #: Median absolute deviation of a standard normal variable.
@@ -261,10 +261,11 @@ def estimate_noise(raw: RawImage) -> RawNoise:
     details, means = details[usable], means[usable]
     if len(means) < 2 * ESTIMATE_MINIMUM_SAMPLES:
         raise ImageReadError("raw image is too small to estimate its noise; give the noise level")
-    edges = np.quantile(means, np.linspace(0.0, 1.0, ESTIMATE_BINS + 1))
-    which = np.clip(np.searchsorted(edges, means, side="right") - 1, 0, ESTIMATE_BINS - 1)
+    bins = min(ESTIMATE_BINS, len(means) // ESTIMATE_MINIMUM_SAMPLES)  # small images: fewer, fuller bins
+    edges = np.quantile(means, np.linspace(0.0, 1.0, bins + 1))
+    which = np.clip(np.searchsorted(edges, means, side="right") - 1, 0, bins - 1)
     levels, variances, counts = [], [], []
-    for index in range(ESTIMATE_BINS):
+    for index in range(bins):
         chosen = which == index
         if chosen.sum() < ESTIMATE_MINIMUM_SAMPLES:
             continue

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -239,3 +240,21 @@ def test_not_bayer_error_carries_libraw_render():
     with pytest.raises(NotBayerError) as caught:
         read_raw(linear_dng())
     assert caught.value.rendered.shape == (32, 48, 3)
+
+
+def test_raw_benchmark_scores_every_path_after_rendering(tiny_raw_model, training_folder, tmp_path, capsys):
+    from benchmarks.raw import main as raw_benchmark
+    from benchmarks.report import RAW_MARKERS, fill_sections, raw_markdown
+
+    output = tmp_path / "raw"
+    arguments = [str(training_folder), "--count", "2", "--crop", "64", "--iso", "3200", "--raw-model"]
+    assert raw_benchmark([*arguments, str(tiny_raw_model), "--photo-model", "conv-2", "--output", str(output)]) == 0
+    report = json.loads(output.with_suffix(".json").read_text())
+    methods = [row["method"] for row in report["rows"]]
+    assert methods[0] == "noisy raw, rendered" and "raw model, estimated noise" in methods and len(methods) == 6
+    assert all(20 < row["psnr"] < 60 for row in report["rows"])
+    assert report["command"].startswith("python -m benchmarks.raw")
+    readme = tmp_path / "README.md"
+    readme.write_text(f"before\n{RAW_MARKERS[0]}\nold\n{RAW_MARKERS[1]}\nafter\n")
+    fill_sections(readme, {RAW_MARKERS: raw_markdown(report)})
+    assert "| raw model, estimated noise |" in readme.read_text() and "old" not in readme.read_text()
