@@ -399,6 +399,20 @@ class Denoiser:
         pixels = apply_strength(run, array, strength).reshape(np.shape(image))
         return Denoised(pixels, plan.name, time.perf_counter() - started - waited)
 
+    def adapt(
+        self,
+        images: list[np.ndarray],
+        *,
+        seconds: float | None = None,
+        steps: int | None = None,
+        noise: tuple[str, float] | None = None,
+        progress: Callable[[float], None] | None = None,
+    ) -> Denoiser:
+        """Return a copy fine-tuned on ``images`` alone, no clean copies (:func:`denoise.adaptation.adapt`)."""
+        from denoise.adaptation import adapt
+
+        return adapt(self, images, seconds=seconds, steps=steps, noise=noise, progress=progress)
+
     def warm_up(self) -> None:
         """Run every model, the low-noise ones included, on two small blank squares.
 

@@ -109,3 +109,26 @@ def test_training_on_noisy_images_alone(training_folder, tmp_path):
     assert np.isfinite(card["validation_psnr"])
     with pytest.raises(ValueError, match="needs clean images"):
         train_tiny(noisy_folder, tmp_path / "other", "unet", 1, 8, noisy_data=True)
+
+
+def test_adapting_fine_tunes_a_copy_on_the_images_themselves(use_tiny_models, astronaut):
+    from denoise import add_noise, load_model
+    from denoise.adaptation import adaptation_objective
+
+    denoiser = load_model("unet-color", runtime="tensorflow")
+    noisy = add_noise(astronaut[:96, :96], "gaussian", 25, seed=0)
+    before = denoiser.denoise(noisy)
+    shares = []
+    adapted = denoiser.adapt([noisy], steps=3, noise=("gaussian", 25), progress=shares.append)
+    assert shares == pytest.approx([1 / 3, 2 / 3, 1.0])
+    card = adapted.cards[3]["adapted"]
+    assert card == {"from": "unet-color", "objective": "recorrupted", "steps": 3, "images": 1, "seed": 0}
+    after = adapted.denoise(noisy)
+    assert after.shape == noisy.shape and not np.allclose(after, before)
+    np.testing.assert_array_equal(denoiser.denoise(noisy), before)  # the original is left as it was
+    assert adapted.denoise(noisy[..., 0]).shape == (96, 96)  # a grey image through the colour copy
+    # A photo that came noisy: its noise is correlated, so the pixel-shuffled objective; a time budget.
+    assert adaptation_objective(None) == "shuffled-neighbor2neighbor"
+    assert denoiser.adapt([noisy], seconds=0.5).cards[3]["adapted"]["steps"] >= 1
+    with pytest.raises(ValueError, match="at least 48 pixels"):
+        denoiser.adapt([noisy[:40, :40]])

@@ -1,0 +1,131 @@
+"""Adapting a denoiser to the photos at hand: a short fine-tune on their own noisy patches.
+
+:func:`adapt` (also :meth:`denoise.Denoiser.adapt`) takes the model a denoiser runs on the given
+images, copies it, and trains the copy for a few seconds to a minute on random patches of those
+images under a noisy-only objective (:mod:`denoise.objectives`), chosen from what is known of
+the noise: ``recorrupted`` when it is Gaussian of a known level (the app or the command line
+added it), ``shuffled-neighbor2neighbor`` for photos that came noisy (their noise is spatially
+correlated). No clean image is needed. The adapted denoiser runs that one model, tiled, on
+TensorFlow: a family's routing and blends, and the fast runtimes (which need a weights file),
+are left out.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+
+import keras
+import numpy as np
+
+from denoise.compose import ConvolutionalModel, MatchChannels, Tiled, channel_inputs, leaf_models
+from denoise.objectives import SHUFFLE_STRIDE, training_pair
+
+__all__ = ["ADAPTATION_STEPS", "adapt", "adaptation_objective"]
+
+#: Steps when neither a time nor a number of steps is given.
+ADAPTATION_STEPS = 300
+#: Patch side, patches per step and Adam's learning rate (a gentle fine-tune, as in Pang et al.'s
+#: Recorrupted-to-Recorrupted: small steps keep what the model knew).
+PATCH_SIDE = 96
+BATCH_SIZE = 8
+LEARNING_RATE = 5e-5
+
+
+def adaptation_objective(noise: tuple[str, float] | None) -> str:
+    """Return the objective for what is known of the noise: ``(kind, level)`` if it was added here, else None."""
+    if noise is not None and noise[0] == "gaussian":
+        return "recorrupted"
+    return "shuffled-neighbor2neighbor"
+
+
+def _patches(images: list[np.ndarray], side: int, count: int, rng: np.random.Generator) -> np.ndarray:
+    """Cut ``count`` random, randomly flipped and turned ``side``-pixel patches from the images."""
+    batch = np.empty((count, side, side, images[0].shape[2]), np.float32)
+    for index in range(count):
+        image = images[int(rng.integers(len(images)))]
+        top = int(rng.integers(image.shape[0] - side + 1))
+        left = int(rng.integers(image.shape[1] - side + 1))
+        patch = image[top : top + side, left : left + side]
+        batch[index] = np.rot90(patch[:, ::-1] if rng.random() < 0.5 else patch, k=int(rng.integers(4)))
+    return batch
+
+
+def adapt(
+    denoiser,
+    images: Sequence[np.ndarray],
+    *,
+    seconds: float | None = None,
+    steps: int | None = None,
+    noise: tuple[str, float] | None = None,
+    progress: Callable[[float], None] | None = None,
+    seed: int = 0,
+):
+    """Return a copy of the denoiser's model fine-tuned on patches of ``images`` (see the module docstring).
+
+    Parameters
+    ----------
+    denoiser : Denoiser
+        What to start from; it is left as it was.
+    images : sequence of ndarray
+        The noisy images (H x W, H x W x 1 or H x W x 3 floats), each at least 48 pixels on a side.
+    seconds : float, optional
+        Stop after this long (the step under way finishes).
+    steps : int, optional
+        Stop after this many steps; with neither, :data:`ADAPTATION_STEPS`.
+    noise : (str, float), optional
+        The noise, where it is known: ``("gaussian", sigma)`` on the 0-255 scale. None: the
+        images came noisy.
+    progress : callable, optional
+        Called with the share done (0 to 1) after each step; it may raise to stop adapting.
+    seed : int, default 0
+        Seed of the patches and of the objective's random choices.
+
+    Returns
+    -------
+    Denoiser
+        The adapted model alone, tiled; its card says how it was adapted.
+
+    Raises
+    ------
+    ValueError
+        If there is no image, an image is too small or not an image, or the denoiser's model
+        for these images is not convolutional.
+
+    """
+    from denoise.inference import Denoiser
+
+    if not images:
+        raise ValueError("adapting needs at least one image")
+    arrays = [Denoiser._check(image) for image in images]
+    leaf = next(leaf_models(denoiser.piece.resolve(arrays[0])))
+    if not isinstance(leaf, ConvolutionalModel):
+        raise ValueError(f"{leaf.name} works on patches; only convolutional models adapt")
+    objective = adaptation_objective(noise)
+    quantum = 2 * leaf.stride * (SHUFFLE_STRIDE if objective == "shuffled-neighbor2neighbor" else 1)
+    side = min(PATCH_SIDE, min(min(array.shape[:2]) for array in arrays)) // quantum * quantum
+    if side < quantum:
+        raise ValueError(f"images must be at least {quantum} pixels on a side to adapt to them")
+    model_inputs = [part for array in arrays for part in channel_inputs(array, leaf.channels)]
+    model = keras.models.clone_model(leaf.model)
+    model.set_weights([np.asarray(weight, np.float32) for weight in leaf.model.get_weights()])
+    model.compile(optimizer=keras.optimizers.Adam(LEARNING_RATE), loss="mse")
+    sigma = noise[1] / 255 if objective == "recorrupted" else None
+    total = steps if steps is not None else (None if seconds is not None else ADAPTATION_STEPS)
+    rng = np.random.default_rng(seed)
+    started, done = time.perf_counter(), 0
+    while (total is None or done < total) and (seconds is None or time.perf_counter() - started < seconds):
+        inputs, targets = training_pair(objective, _patches(model_inputs, side, BATCH_SIZE, rng), rng, sigma=sigma)
+        model.train_on_batch(inputs, targets)
+        done += 1
+        if progress is not None:
+            shares = [done / total if total else 0.0, (time.perf_counter() - started) / seconds if seconds else 0.0]
+            progress(min(1.0, max(shares)))
+    name = f"{leaf.name} adapted"
+    card = dict(denoiser.cards.get(leaf.channels, {}))
+    card.update(
+        name=name,
+        adapted={"from": leaf.name, "objective": objective, "steps": done, "images": len(arrays), "seed": seed},
+    )
+    piece = MatchChannels(Tiled(ConvolutionalModel(model, name), denoiser.tile_size), leaf.channels)
+    return Denoiser(piece, name=name, cards={leaf.channels: card}, tile_size=denoiser.tile_size)
