@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -21,7 +22,7 @@ import numpy as np
 from denoise.compose import ConvolutionalModel, MatchChannels, Tiled, channel_inputs, leaf_models
 from denoise.objectives import SHUFFLE_STRIDE, training_pair
 
-__all__ = ["ADAPTATION_STEPS", "adapt", "adaptation_objective"]
+__all__ = ["ADAPTATION_STEPS", "adapt", "adaptation_objective", "save_adapted"]
 
 #: Steps when neither a time nor a number of steps is given.
 ADAPTATION_STEPS = 300
@@ -129,3 +130,32 @@ def adapt(
     )
     piece = MatchChannels(Tiled(ConvolutionalModel(model, name), denoiser.tile_size), leaf.channels)
     return Denoiser(piece, name=name, cards={leaf.channels: card}, tile_size=denoiser.tile_size)
+
+
+def save_adapted(denoiser, folder: Path, name: str, command: str = "") -> Path:
+    """Save an adapted denoiser's model as ``folder/NAME.keras`` with its card; return the path.
+
+    Saved there (the app's "Your models", :func:`denoise.training_jobs.user_models_dir`), it
+    loads by path like any model: ``denoise run --model PATH`` for the rest of a shoot.
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is not a plain file name, or the denoiser was not made by :func:`adapt`.
+
+    """
+    from denoise.cards import write_card
+    from denoise.files import write_atomically
+    from denoise.registry import NAME_PATTERN
+
+    if not NAME_PATTERN.fullmatch(name):
+        raise ValueError(f"model name {name!r}: use letters, digits, '.', '-' and '_'")
+    [(channels, card)] = denoiser.cards.items()
+    if "adapted" not in card:
+        raise ValueError(f"{denoiser.name} was not adapted; adapt it first")
+    [leaf] = leaf_models(denoiser.piece)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.keras"
+    write_atomically(path, leaf.model.save)
+    write_card(path.with_suffix(".json"), {**card, "name": name, "channels": channels, "command": command}, path)
+    return path

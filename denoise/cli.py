@@ -28,6 +28,8 @@ RAW_OUTPUT_FORMATS = ("dng", "tiff", "png")
 RAW_NOISE_SOURCES = ("estimate", "iso")
 #: denoise.objectives.OBJECTIVES, written out for the same reason.
 OBJECTIVE_CHOICES = ("supervised", "noise2noise", "neighbor2neighbor", "shuffled-neighbor2neighbor", "recorrupted")
+#: Seconds of adaptation for --adapt without a number and for denoise adapt.
+ADAPT_SECONDS = 60.0
 #: denoise.strength.MAX_STRENGTH, written out for the same reason (the same test checks it).
 MAX_STRENGTH = 2.0
 
@@ -60,6 +62,8 @@ def _command_run(arguments: argparse.Namespace) -> int:
             model, orientations=arguments.orientations, precision=arguments.precision, runtime=arguments.runtime
         )
         denoiser.warm_up()  # the first model call's start-up logs come here, not between the results
+    if arguments.adapt is not None:
+        denoiser = _adapted(denoiser, arguments, noise)
     output_folder = Path(arguments.out)
     output_folder.mkdir(parents=True, exist_ok=True)
     # An input in the output folder keeps its name: a result never writes over it (it takes a number).
@@ -97,6 +101,46 @@ def _command_run(arguments: argparse.Namespace) -> int:
         notes = "".join(f" ({note})" for note in image.notes)
         print(f"{input_path} -> {target} ({result.model}){notes}")
     return EXIT_REFUSED if refused else 0
+
+
+def _adapted(denoiser, arguments: argparse.Namespace, noise: tuple[str, float] | None):
+    """Adapt ``denoiser`` to the readable images among the inputs (``--adapt SECONDS``), saying how."""
+    from denoise.image_io import ImageReadError, read_image
+    from denoise.noise import add_noise
+    from denoise.raw import RAW_SUFFIXES
+
+    images = []
+    for index, path in enumerate(arguments.inputs):
+        if Path(path).suffix.lower() in RAW_SUFFIXES:
+            continue
+        with contextlib.suppress(ImageReadError, OSError):  # refused again, with its line, when its turn comes
+            pixels = read_image(path).pixels
+            images.append(add_noise(pixels, *noise, seed=arguments.seed + index) if noise else pixels)
+    if not images:
+        raise ValueError("--adapt: no readable image among the inputs")
+    with _libraries_quiet(arguments):
+        adapted = denoiser.adapt(images, seconds=arguments.adapt, noise=noise)
+    steps = adapted.cards[next(iter(adapted.cards))]["adapted"]["steps"]
+    print(f"adapted {denoiser.name} to {len(images)} images: {steps} steps in {arguments.adapt:g} s", file=sys.stderr)
+    return adapted
+
+
+def _command_adapt(arguments: argparse.Namespace) -> int:
+    with _libraries_quiet(arguments):
+        from denoise.adaptation import save_adapted
+        from denoise.inference import load_model
+        from denoise.noise import parse_noise
+        from denoise.registry import model_for_noise
+        from denoise.training_jobs import user_models_dir
+
+        noise = parse_noise(arguments.noise) if arguments.noise else None
+        denoiser = load_model(arguments.model or model_for_noise(noise[0] if noise else None))
+    arguments.adapt = arguments.seconds
+    adapted = _adapted(denoiser, arguments, noise)
+    folder = Path(arguments.folder) if arguments.folder else user_models_dir()
+    path = save_adapted(adapted, folder, arguments.save, "denoise " + shlex.join(arguments.argv))
+    print(path)
+    return 0
 
 
 def _denoise_raw_file(path: Path, raw_denoiser, denoiser, arguments: argparse.Namespace, taken: set[str]):
@@ -325,12 +369,31 @@ def _parser() -> argparse.ArgumentParser:
         "law",
     )
     run.add_argument(
+        "--adapt",
+        type=float,
+        nargs="?",
+        const=ADAPT_SECONDS,
+        metavar="SECONDS",
+        help=f"first fine-tune the model on the inputs themselves for SECONDS (default {ADAPT_SECONDS:g}): no clean "
+        "image needed; then denoise them with it",
+    )
+    run.add_argument(
         "--fast",
         action="store_true",
         help="run the model's quicker version (photo: photo-fast, about 4 times less work, a little less quality)",
     )
     _add_run_options(run)
     run.set_defaults(handler=_command_run)
+
+    adapt = commands.add_parser("adapt", help="fine-tune a model on noisy photos and keep it (for a whole shoot)")
+    adapt.add_argument("inputs", nargs="+", metavar="INPUT", help="noisy image files")
+    adapt.add_argument("--save", required=True, metavar="NAME", help="name of the adapted model")
+    adapt.add_argument("--folder", help="where to save it (default: the app's Your models folder)")
+    adapt.add_argument("--seconds", type=float, default=ADAPT_SECONDS, help="how long to adapt")
+    adapt.add_argument("--model", help="the model to start from (default: the photo model)")
+    adapt.add_argument("--noise", metavar="KIND:LEVEL", help="add synthetic noise first (known Gaussian noise)")
+    adapt.add_argument("--seed", type=int, default=0, help="seed of the synthetic noise")
+    adapt.set_defaults(handler=_command_adapt)
 
     evaluation = commands.add_parser("eval", help="PSNR/SSIM on a folder of clean images with Gaussian noise")
     evaluation.add_argument("folder", help="folder of clean test images")
@@ -468,7 +531,7 @@ def main(argv: list[str] | None = None) -> int:
     arguments.argv = argv
     with _library_notes(arguments.verbose):
         try:
-            if arguments.handler in (_command_run, _command_batch):  # quiet while loading: refusals go to stderr
+            if arguments.handler in (_command_run, _command_batch, _command_adapt):  # quiet while loading only
                 return arguments.handler(arguments)
             with _libraries_quiet(arguments):
                 return arguments.handler(arguments)

@@ -132,3 +132,22 @@ def test_adapting_fine_tunes_a_copy_on_the_images_themselves(use_tiny_models, as
     assert denoiser.adapt([noisy], seconds=0.5).cards[3]["adapted"]["steps"] >= 1
     with pytest.raises(ValueError, match="at least 48 pixels"):
         denoiser.adapt([noisy[:40, :40]])
+
+
+def test_command_line_adapts_to_its_inputs_and_keeps_the_result(use_tiny_models, tmp_path, astronaut, capsys):
+    from denoise.cli import main
+    from denoise.inference import load_model
+
+    photo = tmp_path / "photo.png"
+    write_png(photo, np.clip(astronaut[:96, :96] + np.random.default_rng(0).normal(0, 0.1, (96, 96, 3)), 0, 1))
+    assert main(["run", str(photo), "--out", str(tmp_path / "out"), "--model", "unet-color", "--adapt", "0.5"]) == 0
+    captured = capsys.readouterr()
+    assert "adapted unet-color to 1 images" in captured.err and "unet-color adapted" in captured.out
+    status = main(["adapt", str(photo), "--save", "shoot", "--folder", str(tmp_path / "mine"), "--seconds", "0.5",
+                   "--model", "unet-color"])  # fmt: skip
+    assert status == 0
+    saved = load_model(tmp_path / "mine" / "shoot.keras")
+    assert saved.cards[3]["adapted"]["from"] == "unet-color" and saved.cards[3]["command"].startswith("denoise adapt")
+    assert main(["adapt", str(photo), "--save", "../escape", "--folder", str(tmp_path / "mine"),
+                 "--seconds", "0.1", "--model", "unet-color"]) == 2  # fmt: skip
+    assert "model name" in capsys.readouterr().err
