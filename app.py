@@ -27,6 +27,7 @@ from denoise.quiet import quiet_native_logs
 # the others leave standard error alone, which other sessions' threads may be writing to.
 with quiet_native_logs() if "tensorflow" not in sys.modules else contextlib.nullcontext():
     import denoise
+    from denoise.adaptation import save_adapted
     from denoise.caching import SharedCache
     from denoise.classical import classical_methods
     from denoise.pipeline import (
@@ -70,6 +71,8 @@ OWN_MODELS = "Your models (Train page)"
 #: Computations that run at once, all sessions together. The model takes turns anyway, and on a
 #: small machine a second large photo's noise or scores beside it only adds its temporaries.
 WORKERS = int(os.environ.get("DENOISE_APP_WORKERS", "1"))
+#: Seconds the "Adapt to this photo" button fine-tunes for.
+ADAPT_SECONDS = int(os.environ.get("DENOISE_APP_ADAPT_SECONDS", "30"))
 FAMILIES = {
     "Best quality (U-Net)": "unet",
     "Latent-size family (conv autoencoder)": "conv",
@@ -448,6 +451,8 @@ def show_image(name: str, upload: Upload, settings: Settings) -> tuple[str, Call
             classical, psnr = cached_classical(upload, noise, method)
         show(st, classical, f"{method} — PSNR {psnr:.2f} dB" if psnr is not None else method)
 
+    adapt_section(name, upload, settings)
+
     png = functools.partial(encode_result, upload, noise, model)
     file_name = f"{safe_file_stem(name)}-denoised.png"
     st.download_button(
@@ -541,6 +546,53 @@ def show_raw(name: str, upload: Upload, settings: Settings) -> tuple[str, Callab
         on_click="ignore", key=f"download-tiff-{name}",
     )  # fmt: skip
     return f"{stem}-denoised.dng", dng
+
+
+def adapt_section(name: str, upload: Upload, settings: Settings) -> None:
+    """Offer to fine-tune the model on this photo alone; show the adapted result beside the first, and save it.
+
+    The adaptation runs in this session's script run: a click on Stop (or any other widget)
+    starts a new run, which ends it.
+    """
+    key = f"adapted-{name}-{upload.digest}-{settings.noise}-{settings.model.name}"
+    noise, model = settings.noise, settings.model
+    with st.expander("Adapt to this photo", expanded=key in st.session_state):
+        st.caption(
+            f"Fine-tunes {model.name} on this photo's own noisy patches for about {ADAPT_SECONDS} s (no clean "
+            "image needed), then denoises it again."
+        )
+        if st.button("Adapt to this photo", key=f"adapt-{name}"):
+            bar = st.progress(0.0, text="Adapting…")
+            st.button("Stop", key=f"stop-adapt-{name}")  # a click reruns the page, which stops adapting
+            known = (noise.kind, noise.level) if noise.kind == "gaussian" else None
+            adapted = cached_model(model.name, 1).adapt(
+                [cached_noisy(upload, noise)],
+                seconds=ADAPT_SECONDS,
+                noise=known,
+                progress=lambda share: bar.progress(share, text=f"Adapting… {share:.0%}"),
+            )
+            st.session_state[key] = adapted
+            bar.empty()
+        adapted = st.session_state.get(key)
+        if adapted is None:
+            return
+        noisy = cached_noisy(upload, noise)
+        result = adapted.denoise(noisy, model.strength)
+        first = cached_result(upload, noise, model).denoised
+        columns = st.columns(2)
+        clean = cached_read(upload).pixels if noise.kind is not None else None
+        scores = (lambda image: f" — PSNR {denoise.psnr(clean, image):.2f} dB") if clean is not None else (lambda _: "")
+        show(columns[0], first, f"As shipped{scores(first)}")
+        show(columns[1], result, f"Adapted ({adapted.cards[next(iter(adapted.cards))]['adapted']['steps']} steps)"
+             f"{scores(result)}")  # fmt: skip
+        saved_name = st.text_input("Save as", value=f"{safe_file_stem(name)}-adapted", key=f"adapt-name-{name}")
+        if st.button("Save to Your models", key=f"adapt-save-{name}"):
+            try:
+                path = save_adapted(adapted, user_models_dir(), saved_name, f"app: adapted to {name}")
+            except ValueError as error:
+                st.error(str(error))
+            else:
+                st.success(f"Saved as {path.stem}: pick it under {OWN_MODELS!r}.")
 
 
 def numbered_repeats(names: list[str]) -> list[str]:

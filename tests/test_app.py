@@ -521,3 +521,19 @@ def test_raw_uploads_are_denoised_on_the_mosaic_and_give_a_dng_and_a_16_bit_rend
     assert back.mosaic.shape == (96, 128) and back.pattern == "RGGB" and back.orientation == 6
     render = tifffile.imread(io.BytesIO(media.click(app, "Download shot-denoised.tif")))
     assert render.dtype == np.uint16 and render.shape == (128, 96, 3)
+
+
+def test_adapt_to_this_photo_shows_both_results_and_saves_the_adapted_model(monkeypatch, tmp_path):
+    monkeypatch.setenv("DENOISE_APP_ADAPT_SECONDS", "1")
+    monkeypatch.setenv("DENOISE_USER_MODELS", str(tmp_path))
+    app = upload(start(), ("photo.png", png_bytes(96, 96)))
+    next(button for button in app.button if button.label == "Adapt to this photo").click().run()
+    assert not app.exception, app.exception
+    captions = [item.caption for image in app.get("image") for item in image.proto.imgs]
+    assert any(caption.startswith("As shipped — PSNR") for caption in captions)
+    assert any(re.match(r"Adapted \(\d+ steps\) — PSNR", caption) for caption in captions)
+    next(text for text in app.text_input if text.label == "Save as").set_value("my-shoot").run()
+    next(button for button in app.button if button.label == "Save to Your models").click().run()
+    assert not app.exception, app.exception
+    assert any("Saved as my-shoot" in message.value for message in app.success)
+    assert (tmp_path / "my-shoot.keras").is_file() and (tmp_path / "my-shoot.json").is_file()
