@@ -151,3 +151,18 @@ def test_command_line_adapts_to_its_inputs_and_keeps_the_result(use_tiny_models,
     assert main(["adapt", str(photo), "--save", "../escape", "--folder", str(tmp_path / "mine"),
                  "--seconds", "0.1", "--model", "unet-color"]) == 2  # fmt: skip
     assert "model name" in capsys.readouterr().err
+
+
+def test_adaptation_benchmark_reports_before_and_after(use_tiny_models, training_folder, tmp_path):
+    import json
+
+    from benchmarks.adaptation import main as adaptation_benchmark
+
+    output = tmp_path / "adaptation"
+    arguments = ["--folder", str(training_folder), "--sigma", "25", "--count", "2", "--steps", "2"]
+    assert adaptation_benchmark([*arguments, "--model", "unet-color", "--output", str(output)]) == 0
+    report = json.loads(output.with_suffix(".json").read_text())
+    [mean] = report["means"]
+    assert mean["setting"] == "sigma 25" and mean["images"] == 2 and 10 < mean["before"] < 50
+    assert all(row["steps"] == 2 for row in report["rows"])
+    assert "| sigma 25 | 2 |" in output.with_suffix(".md").read_text()

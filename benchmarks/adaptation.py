@@ -1,0 +1,126 @@
+r"""Adapting to each photo (:mod:`denoise.adaptation`): PSNR before and after, and its seconds per image.
+
+Two settings, each on images no model was trained or tuned on:
+
+* ``--folder`` with ``--sigma``: clean images (``test/urban100``) with Gaussian noise of a known
+  level, one seed per image; the model adapts with that level known (``recorrupted``).
+* ``--pairs``: real noisy/clean pairs (``test/polyu100``, its test scenes only), blind: the
+  photo model adapts with nothing known (``shuffled-neighbor2neighbor``).
+
+Each image is adapted to on its own, from the shipped weights, for ``--seconds`` (or ``--steps``).
+
+Examples::
+
+    python -m benchmarks.adaptation --folder ../shared/data/test/urban100 --sigma 15 25 --count 10 \\
+        --seconds 60 --output results/adaptation-urban100
+    python -m benchmarks.adaptation --pairs ../shared/data/test/polyu100 --count 15 --seconds 30 \\
+        --output results/adaptation-polyu
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+import denoise
+from benchmarks.benchmark import machine, write_report
+from benchmarks.real_noise import read_pairs, scene_split
+from denoise.image_io import IMAGE_SUFFIXES
+
+
+def cases(arguments: argparse.Namespace) -> list[tuple[str, np.ndarray, np.ndarray, tuple[str, float] | None]]:
+    """Return ``(label, noisy, clean, known noise)`` for every image of the chosen setting."""
+    if arguments.pairs:
+        folder = Path(arguments.pairs)
+        names = sorted(path.name for path in (folder / "noisy").iterdir() if path.suffix.lower() in IMAGE_SUFFIXES)
+        chosen = scene_split(names)["test"][: arguments.count]
+        return [(f"real {name}", noisy, clean, None) for name, noisy, clean in read_pairs(folder, chosen)]
+    folder = Path(arguments.folder)
+    names = sorted(path.name for path in folder.iterdir() if path.suffix.lower() in IMAGE_SUFFIXES)[: arguments.count]
+    found = []
+    for sigma in arguments.sigma:
+        for seed, name in enumerate(names):
+            clean = denoise.read_image(folder / name, channels=3).pixels
+            noisy = denoise.add_noise(clean, "gaussian", sigma, seed=seed, clip=False)
+            found.append((f"sigma {sigma:g}", noisy, clean, ("gaussian", float(sigma))))
+    return found
+
+
+def run(arguments: argparse.Namespace) -> dict:
+    """Adapt to each image in turn; return the rows, one per image, and the means per setting."""
+    model = arguments.model or (denoise.PHOTO_MODEL if arguments.pairs else "default")
+    denoiser = denoise.load_model(model, runtime="tensorflow")
+    denoiser.warm_up()
+    rows = []
+    for label, noisy, clean, known in cases(arguments):
+        before = denoise.psnr(clean, denoiser.denoise(noisy))
+        started = time.perf_counter()
+        adapted = denoiser.adapt([noisy], seconds=arguments.seconds, steps=arguments.steps, noise=known)
+        after = denoise.psnr(clean, adapted.denoise(noisy))
+        seconds = time.perf_counter() - started
+        steps = adapted.cards[next(iter(adapted.cards))]["adapted"]["steps"]
+        rows.append({"setting": label.split(" ")[0] + (" " + label.split(" ")[1] if known else ""), "image": label,
+                     "before": before, "after": after, "steps": steps, "seconds": seconds})  # fmt: skip
+        print(f"{label}: {before:.2f} -> {after:.2f} dB ({steps} steps, {seconds:.0f} s)", flush=True)
+    settings = list(dict.fromkeys(row["setting"] for row in rows))
+    means = [
+        {
+            "setting": setting,
+            "images": len(chosen),
+            "before": float(np.mean([row["before"] for row in chosen])),
+            "after": float(np.mean([row["after"] for row in chosen])),
+            "seconds_per_image": float(np.mean([row["seconds"] for row in chosen])),
+        }
+        for setting in settings
+        for chosen in [[row for row in rows if row["setting"] == setting]]
+    ]
+    return {"model": model, "seconds": arguments.seconds, "steps": arguments.steps, "rows": rows, "means": means}
+
+
+def markdown(report: dict) -> str:
+    """Return the means as a Markdown table."""
+    lines = [
+        f"{report['model']} adapted to each image alone ({report['seconds'] or report['steps']} "
+        f"{'s' if report['seconds'] else 'steps'} each)",
+        "",
+        "| setting | images | as shipped (dB) | adapted (dB) | gain | s per image |",
+        "|---|---|---|---|---|---|",
+    ]
+    for mean in report["means"]:
+        lines.append(
+            f"| {mean['setting']} | {mean['images']} | {mean['before']:.2f} | {mean['after']:.2f} "
+            f"| {mean['after'] - mean['before']:+.2f} | {mean['seconds_per_image']:.0f} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark, print the table, write JSON and Markdown."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--folder", help="clean images; Gaussian noise of --sigma is added, and known")
+    where.add_argument("--pairs", help="noisy/clean pairs (PolyU): blind, test scenes only")
+    parser.add_argument("--sigma", type=float, nargs="+", default=[15, 25])
+    parser.add_argument("--count", type=int, default=10, help="images (per sigma)")
+    parser.add_argument("--seconds", type=float, help="seconds of adaptation per image")
+    parser.add_argument("--steps", type=int, help="steps of adaptation per image (instead of --seconds)")
+    parser.add_argument("--model", help="default: the default family (--folder), the photo model (--pairs)")
+    parser.add_argument("--output", default="results/adaptation", help="prefix of the .json and .md written")
+    arguments = parser.parse_args(argv)
+    report = run(arguments)
+    report["machine"] = machine()
+    report["command"] = "python -m benchmarks.adaptation " + " ".join(sys.argv[1:] if argv is None else argv)
+    table = markdown(report)
+    print(table)
+    path = write_report(arguments.output, report)
+    Path(arguments.output).with_suffix(".md").write_text(table + "\n")
+    print(f"wrote {path}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
