@@ -25,7 +25,7 @@ EXPORT_FORMAT_CHOICES = ("saved_model", "onnx", "litert")
 RUNTIME_CHOICES = ("auto", "tensorflow", "openvino", "onnxruntime")
 #: denoise.raw.RAW_OUTPUT_FORMATS and denoise.raw_model.NOISE_SOURCES, written out for the same reason.
 RAW_OUTPUT_FORMATS = ("dng", "tiff", "png")
-RAW_NOISE_SOURCES = ("estimate", "iso")
+RAW_NOISE_SOURCES = ("auto", "estimate", "iso")
 #: denoise.objectives.OBJECTIVES, written out for the same reason.
 OBJECTIVE_CHOICES = ("supervised", "noise2noise", "neighbor2neighbor", "shuffled-neighbor2neighbor", "recorrupted")
 #: Seconds of adaptation for --adapt without a number and for denoise adapt.
@@ -364,9 +364,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--raw-noise",
         choices=RAW_NOISE_SOURCES,
-        default="estimate",
-        help="the raw model's noise level: estimated from the mosaic (default), or from the file's ISO by a generic "
-        "law",
+        default="auto",
+        help="the raw model's noise level: from the file's ISO by a generic law where it has one, else estimated from "
+        "the mosaic (auto, the default); or always one of them",
     )
     run.add_argument(
         "--adapt",

@@ -100,6 +100,8 @@ def test_noise_comes_from_the_iso_where_asked_or_where_the_image_cannot_tell():
     big = RawImage(mosaic=np.random.default_rng(0).random((256, 256), np.float32) * 0.5, iso=1600)
     assert raw_noise(big, "iso").shot == pytest.approx(float(camera_noise_variance(1600)[0]))
     assert raw_noise(big, "estimate").source == "estimated from the image"
+    assert raw_noise(big).source == "ISO 1600"  # auto: the file's ISO where it has one
+    assert raw_noise(RawImage(mosaic=big.mosaic)).source == "estimated from the image"  # else the mosaic
     with pytest.raises(ImageReadError, match="noise"):
         raw_noise(RawImage(mosaic=np.full((8, 8), 0.3, np.float32)), "estimate")
 
@@ -139,7 +141,7 @@ def test_denoise_write_dng_and_read_back(tiny_raw_model, astronaut, tmp_path):
     tiles = []
     result = denoiser.denoise(raw, progress=lambda done, total: tiles.append((done, total)))
     assert tiles[-1][0] == tiles[-1][1] and result.model == "raw-bayer"
-    assert result.noise.source == "estimated from the image"
+    assert result.noise.source == "ISO 6400"
     write_dng(tmp_path / "out.dng", result.raw)
     back = read_raw(tmp_path / "out.dng")
     assert back.mosaic.shape == raw.mosaic.shape and back.pattern == raw.pattern
@@ -251,10 +253,14 @@ def test_raw_benchmark_scores_every_path_after_rendering(tiny_raw_model, trainin
     assert raw_benchmark([*arguments, str(tiny_raw_model), "--photo-model", "conv-2", "--output", str(output)]) == 0
     report = json.loads(output.with_suffix(".json").read_text())
     methods = [row["method"] for row in report["rows"]]
-    assert methods[0] == "noisy raw, rendered" and "raw model, estimated noise" in methods and len(methods) == 6
+    assert (
+        methods[0] == "noisy raw, rendered"
+        and "raw model, noise estimated from the mosaic" in methods
+        and len(methods) == 6
+    )
     assert all(20 < row["psnr"] < 60 for row in report["rows"])
     assert report["command"].startswith("python -m benchmarks.raw")
     readme = tmp_path / "README.md"
     readme.write_text(f"before\n{RAW_MARKERS[0]}\nold\n{RAW_MARKERS[1]}\nafter\n")
     fill_sections(readme, {RAW_MARKERS: raw_markdown(report)})
-    assert "| raw model, estimated noise |" in readme.read_text() and "old" not in readme.read_text()
+    assert "| raw model, noise estimated from the mosaic |" in readme.read_text() and "old" not in readme.read_text()
