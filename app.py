@@ -558,8 +558,9 @@ def adapt_section(name: str, upload: Upload, settings: Settings) -> None:
     noise, model = settings.noise, settings.model
     with st.expander("Adapt to this photo", expanded=key in st.session_state):
         st.caption(
-            f"Fine-tunes {model.name} on this photo's own noisy patches for about {ADAPT_SECONDS} s (no clean "
-            "image needed), then denoises it again."
+            f"Experimental: fine-tunes {model.name} on this photo's own noisy patches for about {ADAPT_SECONDS} s "
+            "(no clean image needed), then denoises it again. On our benchmarks it still loses a little quality, so "
+            "compare the two results before keeping it."
         )
         if st.button("Adapt to this photo", key=f"adapt-{name}"):
             bar = st.progress(0.0, text="Adapting…")

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 import denoise
-from benchmarks.benchmark import machine, write_report
+from benchmarks.benchmark import machine, write_report_with_table
 from benchmarks.real_noise import read_pairs, scene_split
 from denoise.image_io import IMAGE_SUFFIXES
 
@@ -114,11 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     report = run(arguments)
     report["machine"] = machine()
     report["command"] = "python -m benchmarks.adaptation " + " ".join(sys.argv[1:] if argv is None else argv)
-    table = markdown(report)
-    print(table)
-    path = write_report(arguments.output, report)
-    Path(arguments.output).with_suffix(".md").write_text(table + "\n")
-    print(f"wrote {path}", file=sys.stderr)
+    write_report_with_table(arguments.output, report, markdown(report))
     return 0
 
 

@@ -102,6 +102,15 @@ def write_report(prefix: str | Path, report: dict) -> Path:
     return output
 
 
+def write_report_with_table(prefix: str | Path, report: dict, table: str) -> Path:
+    """Print ``table``, write ``report`` as JSON and ``table`` as Markdown beside it; say where on stderr."""
+    print(table)
+    path = write_report(prefix, report)
+    Path(prefix).with_suffix(".md").write_text(table + "\n")
+    print(f"wrote {path}", file=sys.stderr)
+    return path
+
+
 def write_folder_report(script: str, argv: list[str] | None, output: str, folder: str, rows: list[dict]) -> None:
     """Write the rows of a study of one folder with the command that made them; say where on stderr."""
     command = f"python -m benchmarks.{script} " + " ".join(sys.argv[1:] if argv is None else argv)

@@ -20,6 +20,7 @@ import keras
 import numpy as np
 
 from denoise.compose import ConvolutionalModel, MatchChannels, Tiled, channel_inputs, leaf_models
+from denoise.data import random_patches
 from denoise.objectives import SHUFFLE_STRIDE, training_pair
 
 __all__ = ["ADAPTATION_STEPS", "adapt", "adaptation_objective", "save_adapted"]
@@ -38,18 +39,6 @@ def adaptation_objective(noise: tuple[str, float] | None) -> str:
     if noise is not None and noise[0] == "gaussian":
         return "recorrupted"
     return "shuffled-neighbor2neighbor"
-
-
-def _patches(images: list[np.ndarray], side: int, count: int, rng: np.random.Generator) -> np.ndarray:
-    """Cut ``count`` random, randomly flipped and turned ``side``-pixel patches from the images."""
-    batch = np.empty((count, side, side, images[0].shape[2]), np.float32)
-    for index in range(count):
-        image = images[int(rng.integers(len(images)))]
-        top = int(rng.integers(image.shape[0] - side + 1))
-        left = int(rng.integers(image.shape[1] - side + 1))
-        patch = image[top : top + side, left : left + side]
-        batch[index] = np.rot90(patch[:, ::-1] if rng.random() < 0.5 else patch, k=int(rng.integers(4)))
-    return batch
 
 
 def adapt(
@@ -116,7 +105,9 @@ def adapt(
     rng = np.random.default_rng(seed)
     started, done = time.perf_counter(), 0
     while (total is None or done < total) and (seconds is None or time.perf_counter() - started < seconds):
-        inputs, targets = training_pair(objective, _patches(model_inputs, side, BATCH_SIZE, rng), rng, sigma=sigma)
+        inputs, targets = training_pair(
+            objective, random_patches(model_inputs, BATCH_SIZE, side, rng, scale=1), rng, sigma=sigma
+        )
         model.train_on_batch(inputs, targets)
         done += 1
         if progress is not None:

@@ -32,6 +32,7 @@ __all__ = [
     "load_pairs",
     "noise_weights",
     "parse_noise_range",
+    "random_patches",
     "real_validation_pairs",
     "recolour",
     "validation_pairs",
@@ -235,12 +236,19 @@ def recolour(patch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.clip(grey + rng.uniform(0.5, 1.5) * (permuted - grey), 0.0, 1.0)
 
 
-def _random_patches(
-    images: list[np.ndarray], count: int, patch_size: int, rng: np.random.Generator, *, recolour_patches: bool = False
+def random_patches(
+    images: list[np.ndarray],
+    count: int,
+    patch_size: int,
+    rng: np.random.Generator,
+    *,
+    recolour_patches: bool = False,
+    scale: float = 1 / 255,
 ) -> np.ndarray:
-    """Cut ``count`` random, randomly flipped and rotated patches as float32 in [0, 1].
+    """Cut ``count`` random, randomly flipped and rotated patches as float32, multiplied by ``scale``.
 
-    With ``recolour_patches``, colour patches are also passed through :func:`recolour`.
+    ``scale`` takes uint8 images to [0, 1] (pass 1 for float images). With ``recolour_patches``,
+    colour patches are also passed through :func:`recolour`.
     """
     patches = np.empty((count, patch_size, patch_size, images[0].shape[2]), np.float32)
     for index in range(count):
@@ -248,7 +256,7 @@ def _random_patches(
         top = int(rng.integers(image.shape[0] - patch_size + 1))
         left = int(rng.integers(image.shape[1] - patch_size + 1))
         patch = image[top : top + patch_size, left : left + patch_size]
-        patches[index] = _augment(patch, rng) / np.float32(255)
+        patches[index] = _augment(patch, rng) * np.float32(scale)
         if recolour_patches and patches.shape[3] == 3:
             patches[index] = recolour(patches[index], rng)
     return patches
@@ -258,7 +266,7 @@ def _pair_patches(
     pairs: list[np.ndarray], count: int, patch_size: int, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray]:
     """Cut ``count`` patches from :func:`load_pairs`' stacked pairs; return them as ``(noisy, clean)``."""
-    stacked = _random_patches(pairs, count, patch_size, rng)
+    stacked = random_patches(pairs, count, patch_size, rng)
     channels = stacked.shape[3] // 2
     return stacked[..., :channels], stacked[..., channels:]
 
@@ -385,7 +393,7 @@ class PatchSequence(keras.utils.PyDataset):
 
     def __getitem__(self, index: int) -> tuple[np.ndarray, ...]:
         rng = np.random.default_rng([self.seed, self.epoch, index])
-        clean = _random_patches(
+        clean = random_patches(
             self.images, self.batch_size - self.real_count, self.patch_size, rng, recolour_patches=self.recolour_patches
         )
         if self.domain == "raw":
@@ -432,7 +440,7 @@ def validation_pairs(
     (the PSNR against them is lower than against clean images, but ranks models the same way).
     """
     rng = np.random.default_rng(seed)
-    clean = _random_patches(images, count, patch_size, rng)
+    clean = random_patches(images, count, patch_size, rng)
     if domain == "raw":
         return _raw_batch(clean, noise, rng)
     if objective != "supervised":
