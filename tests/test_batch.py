@@ -21,7 +21,9 @@ def inputs(tmp_path, astronaut, camera):
 
 def test_batch_writes_what_run_writes_and_refuses_bad_files_one_by_one(use_tiny_models, inputs, tmp_path, capsys):
     files = [str(inputs / name) for name in ("colour.png", "broken.png", "grey.png")]
-    assert main(["run", *files, "--out", str(tmp_path / "run")]) == 2
+    # Beam's RunInference calls the Keras model itself, so `run` takes the same runtime: OpenVINO and
+    # ONNX Runtime agree with it to 2e-6, which can still flip a PNG's rounding.
+    assert main(["run", *files, "--out", str(tmp_path / "run"), "--runtime", "tensorflow"]) == 2
     capsys.readouterr()
     assert main(["batch", *files, "--out", str(tmp_path / "batch")]) == 2
     captured = capsys.readouterr()
