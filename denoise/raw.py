@@ -295,25 +295,38 @@ def _read_bytes(source: str | Path | bytes | BinaryIO) -> bytes:
     return source.read()
 
 
-def _exif_number(data: bytes, tag: str) -> float | None:
-    """Read one EXIF number (``"ISOSpeedRatings"``) from a TIFF-based raw file, where it has one."""
+def _tiff_metadata(data: bytes) -> tuple[float | None, str | None]:
+    """Read the ISO (EXIF ``ISOSpeedRatings``) and the make and model of a TIFF-based raw file, in one parse.
+
+    Either is None where the file has none, or is not TIFF-based (CR3, RAF, a damaged file).
+    """
     import tifffile
 
     try:
         with tifffile.TiffFile(io.BytesIO(data)) as tiff:
-            page = tiff.pages.first
-            exif = page.tags.get("ExifTag")
-            value = exif.value.get(tag) if exif is not None and isinstance(exif.value, dict) else None
-            if value is None and page.tags.get(tag) is not None:
-                value = page.tags[tag].value
-    except Exception:  # noqa: BLE001 - not a TIFF-based raw, or a damaged one: no number
-        return None
-    if isinstance(value, tuple | list):
-        value = value[0] if len(value) else None
+            tags = tiff.pages.first.tags
+            exif = tags.get("ExifTag")
+            iso = exif.value.get("ISOSpeedRatings") if exif is not None and isinstance(exif.value, dict) else None
+            if iso is None and "ISOSpeedRatings" in tags:
+                iso = tags["ISOSpeedRatings"].value
+            make, model = (str(tags[name].value).strip() if name in tags else "" for name in ("Make", "Model"))
+    except Exception:  # noqa: BLE001 - not a TIFF-based raw, or a damaged one: nothing to read
+        return None, None
+    if isinstance(iso, tuple | list):
+        iso = iso[0] if len(iso) else None
     try:
-        return float(value) if value else None
+        iso = float(iso) if iso else None
     except (TypeError, ValueError):
-        return None
+        iso = None
+    # Many cameras (and encode_dng) repeat the make in the model.
+    camera = (model if model.lower().startswith(make.lower()) else f"{make} {model}").strip()[:100]
+    return iso, camera or None
+
+
+def _black_map(black_levels: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Each pixel's black level, from the four of the 2 x 2 cell (row by row)."""
+    cells = np.tile(np.asarray(black_levels).reshape(2, 2), (shape[0] // 2 + 1, shape[1] // 2 + 1))
+    return cells[: shape[0], : shape[1]]
 
 
 #: What each of LibRaw's errors means to a user.
@@ -391,8 +404,7 @@ def read_raw(source: str | Path | bytes | BinaryIO) -> RawImage:
         if not white > black.max():
             raise ImageReadError(f"raw file has a white level ({white:g}) below its black level")
         mosaic = visible.astype(np.float32)
-        black_map = np.tile(black.reshape(2, 2), (mosaic.shape[0] // 2 + 1, mosaic.shape[1] // 2 + 1))
-        mosaic = (mosaic - black_map[: mosaic.shape[0], : mosaic.shape[1]]) / np.float32(white - black.mean())
+        mosaic = (mosaic - _black_map(black, mosaic.shape)) / np.float32(white - black.mean())
         balance = np.asarray(raw.camera_whitebalance[:3], np.float64)
         if not np.all(balance > 0):
             balance = np.asarray(raw.daylight_whitebalance[:3], np.float64)
@@ -403,7 +415,8 @@ def read_raw(source: str | Path | bytes | BinaryIO) -> RawImage:
             camera_to_srgb = np.asarray(raw.color_matrix[:3, :3], np.float64)
             xyz_to_camera = np.linalg.inv(camera_to_srgb) @ np.linalg.inv(SRGB_TO_XYZ)
         other = raw.other
-        iso = float(other.iso_speed) or _exif_number(data, "ISOSpeedRatings")
+        file_iso, camera = _tiff_metadata(data)
+        iso = float(other.iso_speed) or file_iso
         return RawImage(
             mosaic=mosaic,
             pattern=pattern,
@@ -414,24 +427,10 @@ def read_raw(source: str | Path | bytes | BinaryIO) -> RawImage:
             orientation=_ORIENTATION_OF_FLIP.get(int(raw.sizes.flip), 1),
             iso=iso or None,
             exposure_time=float(other.shutter_speed) or None,
-            camera=_camera_name(data) or "unknown camera",
+            camera=camera or "unknown camera",
         )
     finally:
         raw.close()
-
-
-def _camera_name(data: bytes) -> str | None:
-    """Make and model from the TIFF header, where the raw file is TIFF-based."""
-    import tifffile
-
-    try:
-        with tifffile.TiffFile(io.BytesIO(data)) as tiff:
-            tags = tiff.pages.first.tags
-            make, model = (str(tags[name].value).strip() if name in tags else "" for name in ("Make", "Model"))
-    except Exception:  # noqa: BLE001 - not TIFF-based: no name
-        return None
-    # Many cameras (and encode_dng) repeat the make in the model.
-    return (model if model.lower().startswith(make.lower()) else f"{make} {model}").strip()[:100] or None
 
 
 def _render_libraw(raw) -> np.ndarray | None:
@@ -465,8 +464,7 @@ def encode_dng(raw: RawImage) -> bytes:
 
     black = np.asarray(raw.black_levels, np.float64)
     scale = raw.white_level - black.mean()
-    black_map = np.tile(black.reshape(2, 2), (raw.mosaic.shape[0] // 2 + 1, raw.mosaic.shape[1] // 2 + 1))
-    samples = raw.mosaic * scale + black_map[: raw.mosaic.shape[0], : raw.mosaic.shape[1]]
+    samples = raw.mosaic * scale + _black_map(black, raw.mosaic.shape)
     samples = np.clip(np.round(samples), 0, min(raw.white_level, DNG_WHITE_LEVEL)).astype(np.uint16)
     neutral = 1.0 / np.asarray(raw.white_balance, np.float64)
     tags = [
