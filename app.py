@@ -27,7 +27,7 @@ from denoise.quiet import quiet_native_logs
 # the others leave standard error alone, which other sessions' threads may be writing to.
 with quiet_native_logs() if "tensorflow" not in sys.modules else contextlib.nullcontext():
     import denoise
-    from denoise.adaptation import save_adapted
+    from denoise.adaptation import AdaptationError, save_adapted
     from denoise.caching import SharedCache
     from denoise.classical import classical_methods
     from denoise.pipeline import (
@@ -566,13 +566,15 @@ def adapt_section(name: str, upload: Upload, settings: Settings) -> None:
             bar = st.progress(0.0, text="Adapting…")
             st.button("Stop", key=f"stop-adapt-{name}")  # a click reruns the page, which stops adapting
             known = (noise.kind, noise.level) if noise.kind == "gaussian" else None
-            adapted = cached_model(model.name, 1).adapt(
-                [cached_noisy(upload, noise)],
-                seconds=ADAPT_SECONDS,
-                noise=known,
-                progress=lambda share: bar.progress(share, text=f"Adapting… {share:.0%}"),
-            )
-            st.session_state[key] = adapted
+            try:
+                st.session_state[key] = cached_model(model.name, 1).adapt(
+                    [cached_noisy(upload, noise)],
+                    seconds=ADAPT_SECONDS,
+                    noise=known,
+                    progress=lambda share: bar.progress(share, text=f"Adapting… {share:.0%}"),
+                )
+            except (ValueError, AdaptationError) as error:
+                st.error(f"{name}: {error}")
             bar.empty()
         adapted = st.session_state.get(key)
         if adapted is None:

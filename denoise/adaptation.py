@@ -12,6 +12,7 @@ are left out.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -19,11 +20,12 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from denoise.classical import PHOTO_NOISE_STRIDE, estimate_noise_sigma
 from denoise.compose import ConvolutionalModel, MatchChannels, Tiled, channel_inputs, leaf_models
 from denoise.data import random_patches
-from denoise.objectives import SHUFFLE_STRIDE, training_pair
+from denoise.objectives import patch_shrink, training_pair
 
-__all__ = ["ADAPTATION_STEPS", "adapt", "adaptation_objective", "save_adapted"]
+__all__ = ["ADAPTATION_STEPS", "AdaptationError", "adapt", "adaptation_objective", "save_adapted"]
 
 #: Steps when neither a time nor a number of steps is given.
 ADAPTATION_STEPS = 300
@@ -32,6 +34,12 @@ ADAPTATION_STEPS = 300
 PATCH_SIDE = 96
 BATCH_SIZE = 8
 LEARNING_RATE = 5e-5
+#: Below this estimated noise (0-1 scale) a photo that came noisy has nothing to adapt to.
+NO_NOISE_SIGMA = 0.5 / 255
+
+
+class AdaptationError(RuntimeError):
+    """A training step failed while adapting; the denoiser it started from is unchanged."""
 
 
 def adaptation_objective(noise: tuple[str, float] | None) -> str:
@@ -79,8 +87,12 @@ def adapt(
     Raises
     ------
     ValueError
-        If there is no image, an image is too small or not an image, or the denoiser's model
-        for these images is not convolutional.
+        If there is no image, an image is too small or not an image, the images came noisy
+        but show no measurable noise, or the denoiser's model for these images is not
+        convolutional.
+    AdaptationError
+        If a training step fails (one line; the error it wraps is its cause). Whatever
+        ``progress`` raises goes through as it is.
 
     """
     from denoise.inference import Denoiser
@@ -91,8 +103,10 @@ def adapt(
     leaf = next(leaf_models(denoiser.piece.resolve(arrays[0])))
     if not isinstance(leaf, ConvolutionalModel):
         raise ValueError(f"{leaf.name} works on patches; only convolutional models adapt")
+    if noise is None and _without_noise(arrays):
+        raise ValueError("these images show no measurable noise: there is nothing to adapt to")
     objective = adaptation_objective(noise)
-    quantum = 2 * leaf.stride * (SHUFFLE_STRIDE if objective == "shuffled-neighbor2neighbor" else 1)
+    quantum = leaf.stride * patch_shrink(objective)
     side = min(PATCH_SIDE, min(min(array.shape[:2]) for array in arrays)) // quantum * quantum
     if side < quantum:
         raise ValueError(f"images must be at least {quantum} pixels on a side to adapt to them")
@@ -108,7 +122,12 @@ def adapt(
         inputs, targets = training_pair(
             objective, random_patches(model_inputs, BATCH_SIZE, side, rng, scale=1), rng, sigma=sigma
         )
-        model.train_on_batch(inputs, targets)
+        try:
+            loss = float(np.asarray(model.train_on_batch(inputs, targets)))
+        except Exception as error:  # the backend's own errors have no common base
+            raise AdaptationError(f"adapting failed at step {done + 1}: {_first_line(error)}") from error
+        if not np.isfinite(loss):
+            raise AdaptationError(f"adapting failed at step {done + 1}: the loss is {loss}")
         done += 1
         if progress is not None:
             shares = [done / total if total else 0.0, (time.perf_counter() - started) / seconds if seconds else 0.0]
@@ -121,6 +140,20 @@ def adapt(
     )
     piece = MatchChannels(Tiled(ConvolutionalModel(model, name), denoiser.tile_size), leaf.channels)
     return Denoiser(piece, name=name, cards={leaf.channels: card}, tile_size=denoiser.tile_size)
+
+
+def _without_noise(images: list[np.ndarray]) -> bool:
+    """Whether every image large enough to tell shows less noise than :data:`NO_NOISE_SIGMA`."""
+    levels = []
+    for image in images:
+        with contextlib.suppress(ValueError):  # too small to tell: the patch size check speaks for it
+            levels.append(estimate_noise_sigma(image, stride=PHOTO_NOISE_STRIDE))
+    return bool(levels) and max(levels) < NO_NOISE_SIGMA
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 def save_adapted(denoiser, folder: Path, name: str, command: str = "") -> Path:

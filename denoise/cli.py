@@ -63,7 +63,10 @@ def _command_run(arguments: argparse.Namespace) -> int:
         )
         denoiser.warm_up()  # the first model call's start-up logs come here, not between the results
     if arguments.adapt is not None:
-        denoiser = _adapted(denoiser, arguments, noise)
+        try:
+            denoiser = _adapted(denoiser, arguments, noise)
+        except ValueError as error:  # the results still come, from the model as shipped
+            print(f"denoise: {error}; denoising with {denoiser.name} as shipped", file=sys.stderr)
     output_folder = Path(arguments.out)
     output_folder.mkdir(parents=True, exist_ok=True)
     # An input in the output folder keeps its name: a result never writes over it (it takes a number).
@@ -104,7 +107,16 @@ def _command_run(arguments: argparse.Namespace) -> int:
 
 
 def _adapted(denoiser, arguments: argparse.Namespace, noise: tuple[str, float] | None):
-    """Adapt ``denoiser`` to the readable images among the inputs (``--adapt SECONDS``), saying how."""
+    """Adapt ``denoiser`` to the readable images among the inputs (``--adapt SECONDS``), saying how.
+
+    Raises
+    ------
+    ValueError
+        If adapting fails: no readable image, images it cannot adapt to, or a failed step
+        (:class:`denoise.adaptation.AdaptationError`), in one line.
+
+    """
+    from denoise.adaptation import AdaptationError
     from denoise.image_io import ImageReadError, read_image
     from denoise.noise import add_noise
     from denoise.raw import RAW_SUFFIXES
@@ -119,7 +131,10 @@ def _adapted(denoiser, arguments: argparse.Namespace, noise: tuple[str, float] |
     if not images:
         raise ValueError("--adapt: no readable image among the inputs")
     with _libraries_quiet(arguments):
-        adapted = denoiser.adapt(images, seconds=arguments.adapt, noise=noise)
+        try:
+            adapted = denoiser.adapt(images, seconds=arguments.adapt, noise=noise)
+        except AdaptationError as error:
+            raise ValueError(str(error)) from error
     steps = adapted.cards[next(iter(adapted.cards))]["adapted"]["steps"]
     print(f"adapted {denoiser.name} to {len(images)} images: {steps} steps in {arguments.adapt:g} s", file=sys.stderr)
     return adapted

@@ -39,6 +39,7 @@ __all__ = [
     "RECORRUPTION_ALPHA",
     "SHUFFLE_STRIDE",
     "neighbour_views",
+    "patch_shrink",
     "recorrupt",
     "shuffle_down",
     "training_pair",
@@ -107,6 +108,15 @@ def recorrupt(
     sigma = np.asarray(sigma, np.float32).reshape((-1,) + (1,) * (noisy.ndim - 1)) if np.ndim(sigma) else sigma
     fresh = rng.standard_normal(noisy.shape).astype(np.float32) * sigma
     return noisy + np.float32(alpha) * fresh, noisy - fresh / np.float32(alpha)
+
+
+def patch_shrink(objective: str) -> int:
+    """Return how many times smaller than a training patch the objective's inputs are, on a side.
+
+    A model that works at multiples of ``stride`` pixels needs patches of multiples of
+    ``stride * patch_shrink(objective)``.
+    """
+    return {"neighbor2neighbor": 2, "shuffled-neighbor2neighbor": 2 * SHUFFLE_STRIDE}.get(objective, 1)
 
 
 def training_pair(

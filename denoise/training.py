@@ -12,8 +12,15 @@
     command again resumes from them.
 
 A run can also start from the weights of a finished model (``initial_weights``) with a new
-learning-rate schedule: a second training stage. Its card records the first stage's file,
-card command and patches, and counts ``patches_seen`` over both stages.
+learning-rate schedule: a second training stage, or a user's fine-tune. Its card records the
+first stage's file, card command and patches, and counts ``patches_seen`` over both stages.
+Such a run keeps the starting weights unless an epoch beats them on the validation patches,
+so it never ends worse than it started.
+
+Before the first epoch, two reference scores are measured on the validation patches: the
+noisy inputs' PSNR and the starting model's. They go into the card (``references``) and into
+every epoch's logs (``input_psnr``, ``start_psnr``), so curves can show where a run started.
+A run may also have a time budget (``seconds``) instead of running all its epochs.
 """
 
 from __future__ import annotations
@@ -46,10 +53,11 @@ from denoise.distribute import DistributeOptions, data_parallel, process_count, 
 from denoise.files import write_atomically, write_json
 from denoise.inference import load_model, read_model_file
 from denoise.models import build_model
+from denoise.objectives import patch_shrink
 from denoise.raw import PLANES as RAW_PLANES
 from denoise.runtimes import REFERENCE_RUNTIME
 
-__all__ = ["TrainingConfig", "learning_rate_schedule", "psnr_metric", "train"]
+__all__ = ["TrainingConfig", "learning_rate_schedule", "mean_psnr", "psnr_metric", "reference_scores", "train"]
 
 
 @keras.saving.register_keras_serializable(package="denoise", name="psnr")
@@ -163,6 +171,9 @@ class TrainingConfig:
         ``"raw"`` trains the raw model (:mod:`denoise.raw`): a U-Net on the packed Bayer mosaic
         and its noise planes, on ``data``'s colour images unprocessed to raw, with ``camera``
         noise ranges giving the ISO (drawn log-uniformly); ``patch_size`` counts mosaic pixels.
+    seconds : float or None
+        A time budget: training stops after the batch that passes it (the epoch is then
+        validated and recorded as usual), or after ``epochs``, whichever comes first.
     objective : str
         What the model learns towards (:mod:`denoise.objectives`): ``supervised`` (clean
         targets) or a noisy-only objective, which never sees a clean image. Its validation PSNR
@@ -209,6 +220,7 @@ class TrainingConfig:
     domain: str = "image"
     objective: str = "supervised"
     noisy_data: bool = False
+    seconds: float | None = None
 
 
 DENSE_PATCH_SIZE = 8
@@ -224,17 +236,69 @@ def _save_model(model: keras.Model, path: Path, *, include_optimizer: bool) -> N
     write_atomically(path, clean.save)
 
 
+def mean_psnr(outputs: np.ndarray, targets: np.ndarray) -> float:
+    """Mean over a batch of each item's PSNR in dB, outputs clipped to [0, 1], as ``val_psnr`` is measured."""
+    outputs, targets = np.asarray(outputs, np.float64), np.asarray(targets, np.float64)
+    axes = tuple(range(1, targets.ndim))
+    error = np.mean(np.square(np.clip(outputs, 0.0, 1.0) - targets), axis=axes)
+    return float(np.mean(-10.0 * np.log10(np.maximum(error, 1e-10))))
+
+
+def reference_scores(model: keras.Model, noisy: np.ndarray, targets: np.ndarray) -> dict[str, float]:
+    """Score the noisy inputs and the model as it starts on the validation patches.
+
+    Returns
+    -------
+    dict
+        ``input_psnr``: the inputs' first channels against the targets (the noise planes that a
+        raw model also takes are left out); ``start_psnr``: the model's outputs against them.
+
+    """
+    inputs = noisy.reshape(targets.shape) if noisy.size == targets.size else noisy[..., : targets.shape[-1]]
+    outputs = model.predict(noisy, batch_size=32, verbose=0)
+    return {"input_psnr": round(mean_psnr(inputs, targets), 3), "start_psnr": round(mean_psnr(outputs, targets), 3)}
+
+
+class _TimeBudget(keras.callbacks.Callback):
+    """Stop training after the batch that passes ``seconds`` since training began."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__()
+        self.seconds = seconds
+        self.started = time.monotonic()
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        self.started = time.monotonic()
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        if time.monotonic() - self.started >= self.seconds:
+            self.model.stop_training = True
+
+
 class _Recorder(keras.callbacks.Callback):
-    """Keep the best model, the resumable checkpoint, the epoch log and the card current."""
+    """Keep the best model, the resumable checkpoint, the epoch log and the card current.
+
+    A run from ``initial_weights`` counts its starting weights (``start_psnr`` in the card's
+    ``references``) as the best so far: an epoch replaces them only by beating them.
+    """
 
     def __init__(self, config: TrainingConfig, paths: dict[str, Path], log: list[dict], card: dict) -> None:
         super().__init__()
         self.config, self.paths, self.log, self.card = config, paths, log, card
         self.patches_before = card.get("initialized_from", {}).get("patches_seen", 0)
+        self.references = card.get("references", {})
         self.started = time.monotonic()
 
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        if self.log or not self.config.initial_weights:
+            return
+        _save_model(self.model, self.paths["model"], include_optimizer=False)
+        self.card.update(validation_psnr=self.references["start_psnr"], best_epoch=0)
+        self.card.update(write_card(self.paths["card"], self.card, self.paths["model"]))
+
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        logs = logs or {}
+        logs = logs if logs is not None else {}
+        logs.update(self.references)  # for the callbacks after this one (the app's curves)
         previous_seconds = self.log[-1]["seconds"] if self.log else 0.0
         record = {
             "epoch": epoch + 1,
@@ -245,7 +309,8 @@ class _Recorder(keras.callbacks.Callback):
             "seconds": previous_seconds + time.monotonic() - self.started,
         }
         self.started = time.monotonic()
-        best = max((entry["val_psnr"] for entry in self.log), default=-np.inf)
+        start = self.references.get("start_psnr", -np.inf) if self.config.initial_weights else -np.inf
+        best = max([start, *(entry["val_psnr"] for entry in self.log)])
         self.log.append(record)
         if record["val_psnr"] > best or not self.paths["model"].exists():
             _save_model(self.model, self.paths["model"], include_optimizer=False)
@@ -529,6 +594,9 @@ def train(config: TrainingConfig, callbacks: Sequence[keras.callbacks.Callback] 
     }
     if config.domain == "raw" and (config.architecture != "unet" or config.pairs or config.teacher):
         raise ValueError("the raw domain trains a U-Net on synthetic raw data only (no --pairs, no --teacher)")
+    unit = 8 * patch_shrink(config.objective)  # the models' stride, times what the objective shrinks by
+    if config.architecture != "dense" and config.patch_size % unit:
+        raise ValueError(f"the {config.objective} objective needs a patch size that is a multiple of {unit}")
     paths["checkpoint"].parent.mkdir(exist_ok=True)
     frames = 1
     if config.noisy_data and config.objective == "noise2noise":
@@ -631,14 +699,16 @@ def _train(
         if origin is not None:
             card["initialized_from"] = origin
             card["patches_seen"] = origin["patches_seen"]
+        card["references"] = reference_scores(model, noisy, clean)
     sequence.epoch = len(log)
+    budget = [_TimeBudget(config.seconds)] if config.seconds is not None else []
     if len(log) < config.epochs:
         model.fit(
             sequence,
             validation_data=(noisy, clean),
             epochs=config.epochs,
             initial_epoch=len(log),
-            callbacks=[_Recorder(config, paths, log, card), *callbacks],
+            callbacks=[*budget, _Recorder(config, paths, log, card), *callbacks],
             verbose=2 if not sys.stdout.isatty() else 1,
         )
     if process > 0:

@@ -1,11 +1,14 @@
 """Training runs that a server queues and runs one at a time, in a background thread.
 
-The app's Train page submits a :class:`TrainingRequest`; a :class:`TrainingQueue` (one per
-server) trains the requests in order in its own thread, which never calls Streamlit. Keras
-callbacks write each epoch's loss and validation PSNR into the job under a lock, and the page
-polls :meth:`TrainingQueue.jobs` for copies. Leaving the page, or a rerun, loses nothing: the
-run belongs to the queue, not to a session. A run stops early when asked, after its current
-batch; the model saved is its best epoch's, with its card, in the user models folder
+The app's Train page submits a :class:`TrainingRequest`: clean images with synthetic noise,
+noisy images only, or noisy pairs and bursts, for a time budget, fine-tuning the matching
+shipped model by default. A :class:`TrainingQueue` (one per server) trains the requests in
+order in its own thread, which never calls Streamlit. Keras callbacks write each epoch's loss,
+validation PSNR and the two reference scores (the noisy inputs' and the starting model's) into
+the job under a lock, and the page polls :meth:`TrainingQueue.jobs` for copies. Leaving the
+page, or a rerun, loses nothing: the run belongs to the queue, not to a session. A run stops
+early when asked or out of time, after its current batch; the model saved is its best state
+(a fine-tune's starting weights unless an epoch beats them), with its card, in the user models folder
 (:func:`user_models_dir`), never in the package.
 """
 
@@ -17,6 +20,7 @@ import queue
 import re
 import tempfile
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,9 +29,19 @@ import numpy as np
 
 from denoise.data import parse_noise_range
 from denoise.image_io import write_png
+from denoise.objectives import patch_shrink
+from denoise.registry import available_models, model_for_noise, pretrained_dir, read_manifest
 from denoise.training import TrainingConfig, train
 
-__all__ = ["TrainingJob", "TrainingQueue", "TrainingRequest", "user_models_dir"]
+__all__ = [
+    "SOURCES",
+    "TrainingJob",
+    "TrainingQueue",
+    "TrainingRequest",
+    "burst_scene",
+    "starting_model",
+    "user_models_dir",
+]
 
 #: What a user's model may be called.
 MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
@@ -38,52 +52,144 @@ def user_models_dir() -> Path:
     return Path(os.environ.get("DENOISE_USER_MODELS", Path.home() / ".local" / "share" / "denoise" / "models"))
 
 
+#: What a run trains on: clean images with synthetic noise, noisy images only, or noisy shots of
+#: each scene (pairs or bursts).
+SOURCES = ("clean", "noisy", "bursts")
+#: Batches between two points of the curves.
+BATCHES_PER_EPOCH = 10
+#: Side of the training patches, where the images are large enough.
+PATCH_SIZE = 48
+#: Peak learning rates: a fine-tune moves the shipped weights gently; a new model learns fast.
+FINE_TUNE_LEARNING_RATE = 1e-4
+SCRATCH_LEARNING_RATE = 2e-3
+
+
+def burst_scene(file_name: str) -> str:
+    """Return the scene a shot belongs to, from its file name: the stem without a trailing shot number.
+
+    ``pond-1.png``, ``pond_2.jpg`` and ``pond 03.tif`` are shots of ``pond``; a name with no
+    number is a scene of its own.
+    """
+    stem = Path(file_name).stem
+    return re.sub(r"[-_ .]*\d+$", "", stem) or stem
+
+
+def starting_model(source: str, noise: tuple[str, ...], channels: int) -> str:
+    """Name of the shipped model that a run fine-tunes by default.
+
+    The model the app would use on such images: for noisy images (or bursts) that came noisy,
+    the photo model where it has a member of that many channels; for synthetic noise, the
+    family that noise kind goes to (:func:`denoise.registry.model_for_noise`); else the
+    default family's member.
+    """
+    kind = None if source != "clean" else parse_noise_range(noise[0]).kind
+    manifest = read_manifest()
+    for family in (manifest.family(model_for_noise(kind)), manifest.family("default")):
+        if family is not None and channels in family.members:
+            return family.members[channels]
+    raise ValueError(f"no shipped model takes {channels}-channel images to start from; train from scratch")
+
+
 @dataclass(frozen=True)
 class TrainingRequest:
-    """What to train, on which clean images.
+    """What to train, on which images, for how long.
 
     Attributes
     ----------
     name : str
         The model's name (letters, digits, ``-`` and ``_``); its file is ``NAME.keras``.
-    architecture : {"conv", "unet", "dense"}
-        The family.
-    latent : int
-        Latent size (bottleneck channels, or hidden units for ``dense``).
-    width : int
-        Feature maps at half resolution (``conv`` and ``unet``).
-    noise : tuple of str
-        Noise ranges to train against, as ``denoise train --noise`` takes them.
-    epochs, batches_per_epoch : int
-        How long: ``epochs * batches_per_epoch * 16`` patches.
     images : tuple of ndarray
-        Clean H x W x C float32 images; at least two (one is held out for validation).
+        H x W x C float32 images, all grey or all colour; at least two (one is held out for
+        validation), or for ``bursts`` two scenes.
+    source : {"clean", "noisy", "bursts"}
+        ``clean``: clean images, trained against ``noise`` added to them (supervised);
+        ``noisy``: noisy images only (neighbor2neighbor, or its pixel-shuffled form if
+        ``correlated``); ``bursts``: aligned noisy shots of each scene, grouped by ``scenes``
+        (noise2noise). See :mod:`denoise.objectives`.
+    scenes : tuple of str
+        For ``bursts``: each image's scene, in the order of ``images``.
+    noise : tuple of str
+        For ``clean``: noise ranges to train against, as ``denoise train --noise`` takes them.
+    correlated : bool
+        For ``noisy``: the noise is blotchy, spread over neighbouring pixels by a camera's
+        processing (JPEG photos), rather than independent from pixel to pixel.
+    fine_tune : bool
+        Start from the matching shipped model (:func:`starting_model`); else from scratch, as
+        ``architecture``, ``latent`` and ``width`` say.
+    architecture : {"conv", "unet", "dense"}
+        The family, from scratch.
+    latent : int
+        Latent size (bottleneck channels, or hidden units for ``dense``), from scratch.
+    width : int
+        Feature maps at half resolution (``conv`` and ``unet``), from scratch.
+    minutes : float
+        The time budget.
+    epochs : int
+        At most this many points on the curves (each :data:`BATCHES_PER_EPOCH` batches of 16
+        patches), if the budget lasts that long.
 
     """
 
     name: str
-    architecture: str
-    latent: int
-    width: int
-    noise: tuple[str, ...]
-    epochs: int
-    batches_per_epoch: int
     images: tuple[np.ndarray, ...] = field(repr=False)
+    source: str = "clean"
+    scenes: tuple[str, ...] = ()
+    noise: tuple[str, ...] = ("gaussian:0-25",)
+    correlated: bool = False
+    fine_tune: bool = True
+    architecture: str = "conv"
+    latent: int = 8
+    width: int = 16
+    minutes: float = 1.0
+    epochs: int = 1000
+
+    @property
+    def objective(self) -> str:
+        """The training objective of :mod:`denoise.objectives` that the source calls for."""
+        if self.source == "bursts":
+            return "noise2noise"
+        if self.source == "noisy":
+            return "shuffled-neighbor2neighbor" if self.correlated else "neighbor2neighbor"
+        return "supervised"
+
+    @property
+    def patch_unit(self) -> int:
+        """What a patch side must be a multiple of: the models' 8, times what the objective shrinks a patch by."""
+        return 8 * patch_shrink(self.objective)
 
     def check(self) -> None:
         """Raise ValueError, in one line, if the request cannot be trained."""
         if not MODEL_NAME.fullmatch(self.name):
             raise ValueError("a model name has 1-64 letters, digits, '-' or '_', starting with a letter or digit")
+        if self.source not in SOURCES:
+            raise ValueError(f"unknown source {self.source!r}; choose one of {', '.join(SOURCES)}")
         if len(self.images) < 2:
             raise ValueError("training needs at least two images (one is held out for validation)")
         if len({image.shape[2] for image in self.images}) != 1:
             raise ValueError("the images must all be grey or all be colour")
-        if min(min(image.shape[:2]) for image in self.images) < 32:
-            raise ValueError("each image needs at least 32 pixels on each side")
+        smallest = max(32, self.patch_unit)
+        if min(min(image.shape[:2]) for image in self.images) < smallest:
+            raise ValueError(f"each image needs at least {smallest} pixels on each side")
+        if self.source == "bursts":
+            self._check_scenes()
         for noise in self.noise:
             parse_noise_range(noise)
-        if not (1 <= self.epochs <= 1000 and 1 <= self.batches_per_epoch <= 1000):
-            raise ValueError("epochs and batches per epoch must be between 1 and 1000")
+        if not (0 < self.minutes <= 24 * 60 and 1 <= self.epochs <= 1000):
+            raise ValueError("train for more than 0 minutes and up to a day, and 1 to 1000 epochs")
+
+    def _check_scenes(self) -> None:
+        if len(self.scenes) != len(self.images):
+            raise ValueError("each shot of a burst needs its scene")
+        shots: dict[str, set[tuple[int, ...]]] = {}
+        counts: dict[str, int] = {}
+        for scene, image in zip(self.scenes, self.images, strict=True):
+            shots.setdefault(scene, set()).add(image.shape)
+            counts[scene] = counts.get(scene, 0) + 1
+        if sum(count >= 2 for count in counts.values()) < 2:
+            raise ValueError("pairs or bursts need two scenes with two or more shots each (one is held out)")
+        for scene, shapes in shots.items():
+            if len(shapes) > 1:
+                raise ValueError(f"the shots of scene {scene!r} must be the same size")
 
 
 @dataclass(frozen=True)
@@ -99,7 +205,11 @@ class TrainingJob:
     state : {"queued", "running", "finished", "stopped", "failed"}
         Where it is.
     epochs : tuple of dict
-        Per finished epoch: ``epoch``, ``loss``, ``val_psnr``.
+        Per finished epoch: ``epoch``, ``seconds`` since training began, ``loss``, ``val_psnr``,
+        and the reference scores on the same validation patches: ``input_psnr`` (the noisy
+        inputs) and ``start_psnr`` (the model as it started). Under a noisy-only source all
+        three scores are against noisy targets (:mod:`denoise.objectives`): lower than
+        against clean images, but ordered the same way.
     message : str
         What went wrong, or where the model was written.
     model_path : Path or None
@@ -121,17 +231,24 @@ class _Progress(keras.callbacks.Callback):
     def __init__(self, queue_: TrainingQueue, number: int, stop: threading.Event) -> None:
         super().__init__()
         self.queue, self.number, self.stop = queue_, number, stop
+        self.started = time.monotonic()
 
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
         if self.stop.is_set():
             self.model.stop_training = True
 
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        self.started = time.monotonic()
+
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         logs = logs or {}
         record = {
             "epoch": epoch + 1,
+            "seconds": time.monotonic() - self.started,
             "loss": float(logs.get("loss", np.nan)),
             "val_psnr": float(logs.get("val_psnr", np.nan)),
+            "input_psnr": float(logs.get("input_psnr", np.nan)),
+            "start_psnr": float(logs.get("start_psnr", np.nan)),
         }
         self.queue._add_epoch(self.number, record)
 
@@ -224,27 +341,53 @@ class TrainingQueue:
     def _train(self, request: TrainingRequest, progress: _Progress) -> Path:
         """Write the images to a scratch folder and train; return the model's path."""
         self.models_folder.mkdir(parents=True, exist_ok=True)
+        channels = request.images[0].shape[2]
+        shape = {"architecture": request.architecture, "latent": request.latent, "width": request.width}
+        initial_weights, learning_rate = None, SCRATCH_LEARNING_RATE
+        if request.fine_tune:
+            start = starting_model(request.source, request.noise, channels)
+            card = available_models()[start]
+            shape = {"architecture": card["architecture"], "latent": card["latent_size"], "width": card["width"]}
+            if "bottom_blocks" in card:
+                shape["bottom_blocks"] = card["bottom_blocks"]
+            initial_weights, learning_rate = str(pretrained_dir() / f"{start}.keras"), FINE_TUNE_LEARNING_RATE
+        unit = request.patch_unit
+        side = min(min(image.shape[:2]) for image in request.images)
         with tempfile.TemporaryDirectory(prefix="denoise-training-") as scratch:
-            for index, image in enumerate(request.images):
-                write_png(Path(scratch) / f"image-{index:04d}.png", image)
-            channels = request.images[0].shape[2]
+            _write_images(Path(scratch), request)
             config = TrainingConfig(
                 data=scratch,
                 output=str(self.models_folder / request.name),
-                architecture=request.architecture,
                 channels=channels,
-                latent=request.latent,
-                width=request.width,
-                patch_size=min(48, min(min(image.shape[:2]) for image in request.images) // 8 * 8),
+                **shape,
+                patch_size=min(PATCH_SIZE, side // unit * unit),
                 batch_size=16,
-                batches_per_epoch=request.batches_per_epoch,
+                batches_per_epoch=BATCHES_PER_EPOCH,
                 epochs=request.epochs,
-                learning_rate=2e-3,
+                learning_rate=learning_rate,
+                warmup_epochs=1 if request.fine_tune else 0,  # Adam's first full steps knock a trained model back
                 noise=[parse_noise_range(noise) for noise in request.noise],
                 validation_fraction=0.25,
-                command=f"the app's Train page ({request.architecture}, {len(request.images)} images)",
+                initial_weights=initial_weights,
+                objective=request.objective,
+                noisy_data=request.source != "clean",
+                seconds=request.minutes * 60,
+                command=f"the app's Train page ({request.source} images, {len(request.images)} of them)",
             )
             train(config, callbacks=[progress])
         for leftover in (f"{request.name}.keras", f"{request.name}.log.json"):  # the resumable checkpoint
             (self.models_folder / "checkpoints" / leftover).unlink(missing_ok=True)
         return self.models_folder / f"{request.name}.keras"
+
+
+def _write_images(folder: Path, request: TrainingRequest) -> None:
+    """Write a request's images as PNGs for :func:`denoise.training.train`; bursts get a folder per scene."""
+    if request.source != "bursts":
+        for index, image in enumerate(request.images):
+            write_png(folder / f"image-{index:04d}.png", image)
+        return
+    numbers = {scene: number for number, scene in enumerate(dict.fromkeys(request.scenes))}
+    for index, (scene, image) in enumerate(zip(request.scenes, request.images, strict=True)):
+        scene_folder = folder / f"scene-{numbers[scene]:04d}"
+        scene_folder.mkdir(exist_ok=True)
+        write_png(scene_folder / f"shot-{index:04d}.png", image)

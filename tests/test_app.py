@@ -422,28 +422,35 @@ def test_passes_slider_averages_orientations():
     assert any("unet-color + unet-low-gray luminance, 2 passes on" in caption.value for caption in app.caption)
 
 
-def test_the_train_page_trains_a_model_that_the_denoise_page_then_offers():
-    import time
-
+def train_page():
     app = start()
     app.switch_page("train_page.py").run()
     assert not app.exception
+    return app
+
+
+def choose(app, label: str, option_start: str):
+    radio = next(radio for radio in app.radio if radio.label == label)
+    radio.set_value(next(option for option in radio.options if option.startswith(option_start))).run()
+    assert not app.exception
+
+
+def test_the_train_page_trains_a_model_that_the_denoise_page_then_offers():
+    import time
+
+    app = train_page()
+    assert app.number_input[0].label == "Train for (minutes)"  # the first control is the time budget
+    assert any(caption.value == "Fine-tunes the shipped model unet-color." for caption in app.caption)
     app.text_input[0].set_value("apptest-tiny")
-    sliders = {slider.label: slider for slider in app.select_slider}
-    sliders["Latent size"].set_value(2)
-    sliders["Width (conv, U-Net)"].set_value(8)
-    numbers = {number.label: number for number in app.number_input}
-    numbers["Epochs"].set_value(1)
-    numbers["Batches of 16 patches per epoch"].set_value(2)
-    source = next(radio for radio in app.radio if radio.label == "Train on")
-    source.set_value(next(option for option in source.options if option.startswith("colour photos")))
-    app.button[0].click().run()
+    app.number_input[0].set_value(0.1)
+    next(button for button in app.button if button.label == "Start training").click().run()
     assert any("Queued as run" in message.value for message in app.success)
     deadline = time.monotonic() + 300
     while not any(header.value == "apptest-tiny: finished" for header in app.subheader):
         assert time.monotonic() < deadline, [header.value for header in app.subheader]
         time.sleep(0.5)
         app.run()
+    assert not app.exception
     app = start()  # another session: the model is in the user models folder
     picker = app.sidebar.radio[0]
     assert "Your models (Train page)" in picker.options
@@ -452,14 +459,29 @@ def test_the_train_page_trains_a_model_that_the_denoise_page_then_offers():
     assert any(caption.value.startswith("apptest-tiny") for caption in app.caption)
 
 
+def test_the_train_page_offers_noisy_only_sources_and_training_from_scratch():
+    app = train_page()
+    choose(app, "Train on", "noisy images only")
+    assert any(caption.value == "Fine-tunes the shipped model photo-color." for caption in app.caption)
+    assert [uploader.label for uploader in app.get("file_uploader")] == ["Noisy images of your kind"]
+    assert any(radio.label == "Their noise is" for radio in app.radio)
+    choose(app, "Images are", "grey")
+    assert any(caption.value == "Fine-tunes the shipped model unet-gray." for caption in app.caption)
+    choose(app, "Train on", "noisy pairs or bursts")
+    assert app.get("file_uploader")[0].label.startswith("Aligned noisy shots: name them SCENE-1.png")
+    choose(app, "Start from", "scratch")
+    assert {"Family"} <= {radio.label for radio in app.radio}
+    assert {"Latent size", "Width (conv, U-Net)"} <= {slider.label for slider in app.select_slider}
+
+
 def test_the_train_page_refuses_bad_uploads_one_by_one():
-    app = start()
-    app.switch_page("train_page.py").run()
+    app = train_page()
+    choose(app, "Images", "my images")
     good = encode_png(np.random.default_rng(5).random((64, 64, 3), dtype=np.float32))
     app.get("file_uploader")[0].set_value(
         [("good.png", good, "image/png"), ("broken.png", b"not an image", "image/png")]
     )
-    app.button[0].click().run()
+    next(button for button in app.button if button.label == "Start training").click().run()
     errors = [error.value for error in app.error]
     assert not app.exception
     assert any(error.startswith("broken.png:") for error in errors)  # one line for the bad file

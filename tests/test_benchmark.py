@@ -374,3 +374,18 @@ def test_a_grey_folder_spec_evaluates_the_luminance(tmp_path):
     assert parse_folder(str(tmp_path)) == (str(tmp_path), None, tmp_path.name)
     [(_, clean, _)] = noisy_test_set(tmp_path, 25, channels=1)
     assert clean.shape == (16, 16, 1)
+
+
+def test_fine_tune_benchmark_reports_where_each_run_started_and_ended(tmp_path, monkeypatch):
+    import json
+
+    from benchmarks import fine_tune
+
+    monkeypatch.setattr(fine_tune, "CASES", [("astronomy", "gaussian:0-25")])
+    assert fine_tune.main(["--minutes", "0.02", "--output", str(tmp_path / "fine-tune")]) == 0
+    report = json.loads((tmp_path / "fine-tune.json").read_text())
+    [row] = report["rows"]
+    assert row["model"] == "unet-color" and row["input_psnr"] < row["start_psnr"] <= row["kept_psnr"]
+    assert report["command"] == "python -m benchmarks.fine_tune --minutes 0.02 --output " + str(tmp_path / "fine-tune")
+    table = (tmp_path / "fine-tune.md").read_text()
+    assert "| astronomy (the Hubble deep field, in four parts) | gaussian:0-25 |" in table

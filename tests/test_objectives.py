@@ -111,6 +111,27 @@ def test_training_on_noisy_images_alone(training_folder, tmp_path):
         train_tiny(noisy_folder, tmp_path / "other", "unet", 1, 8, noisy_data=True)
 
 
+@pytest.mark.parametrize("objective", OBJECTIVES)
+def test_each_objective_learns_to_denoise(training_folder, tmp_path, objective):
+    """From the identity (a U-Net whose last layer starts at zero), on heavy noise: it must learn to smooth."""
+    import json
+
+    import keras
+
+    from denoise import add_noise, psnr
+
+    card = train_tiny(training_folder, tmp_path / "model", "unet", 1, 8, epochs=3, objective=objective,
+                      noise=[NoiseRange("gaussian", 50.0, 50.0)], identity_start=True, batches_per_epoch=20,
+                      learning_rate=5e-3, patch_size=48)  # fmt: skip
+    log = json.loads((tmp_path / "checkpoints" / "model.log.json").read_text())
+    assert log[-1]["loss"] < log[0]["loss"]
+    clean = load_folder(training_folder, 1)[-1].astype(np.float32) / 255  # held out for validation
+    noisy = add_noise(clean, "gaussian", 50, seed=3)
+    model = keras.saving.load_model(tmp_path / "model.keras")
+    denoised = np.clip(keras.ops.convert_to_numpy(model(noisy[None]))[0], 0, 1)
+    assert psnr(clean, denoised) > psnr(clean, noisy) + 1.0, card["validation_psnr"]
+
+
 def test_adapting_fine_tunes_a_copy_on_the_images_themselves(use_tiny_models, astronaut):
     from denoise import add_noise, load_model
     from denoise.adaptation import adaptation_objective
@@ -132,6 +153,59 @@ def test_adapting_fine_tunes_a_copy_on_the_images_themselves(use_tiny_models, as
     assert denoiser.adapt([noisy], seconds=0.5).cards[3]["adapted"]["steps"] >= 1
     with pytest.raises(ValueError, match="at least 48 pixels"):
         denoiser.adapt([noisy[:40, :40]])
+
+
+def test_adapting_refuses_clean_photos_and_a_failed_or_stopped_run_leaves_the_model_as_it_was(
+    use_tiny_models, astronaut, monkeypatch
+):
+    import keras
+
+    from denoise import add_noise, load_model
+    from denoise.adaptation import AdaptationError
+
+    denoiser = load_model("unet-color", runtime="tensorflow")
+    with pytest.raises(ValueError, match="no measurable noise"):
+        denoiser.adapt([np.full((96, 96, 3), 0.5, np.float32)], steps=1)
+    noisy = add_noise(astronaut[:96, :96], "gaussian", 25, seed=0)
+    before = denoiser.denoise(noisy)
+
+    class StopError(Exception):
+        pass
+
+    def stop_halfway(share: float) -> None:
+        if share >= 0.5:
+            raise StopError
+
+    with pytest.raises(StopError):  # what progress raises goes through: the app's Stop
+        denoiser.adapt([noisy], steps=4, progress=stop_halfway)
+
+    def failing_step(self, *arguments, **keywords):
+        raise RuntimeError("out of memory\nand a long backend trace")
+
+    monkeypatch.setattr(keras.Model, "train_on_batch", failing_step)
+    with pytest.raises(AdaptationError, match=r"^adapting failed at step 1: out of memory$"):
+        denoiser.adapt([noisy], steps=2)
+    np.testing.assert_array_equal(denoiser.denoise(noisy), before)  # the unadapted model still works
+
+
+def test_command_line_falls_back_to_the_shipped_model_when_adapting_fails(
+    use_tiny_models, tmp_path, astronaut, capsys, monkeypatch
+):
+    import keras
+
+    from denoise.cli import main
+
+    photo = tmp_path / "photo.png"
+    write_png(photo, np.clip(astronaut[:96, :96] + np.random.default_rng(0).normal(0, 0.1, (96, 96, 3)), 0, 1))
+    monkeypatch.setattr(keras.Model, "train_on_batch", lambda self, *a, **k: float("nan"))
+    assert main(["run", str(photo), "--out", str(tmp_path / "out"), "--model", "unet-color", "--adapt", "0.5"]) == 0
+    captured = capsys.readouterr()
+    assert "adapting failed at step 1: the loss is nan; denoising with unet-color as shipped" in captured.err
+    assert (tmp_path / "out" / "photo.png").exists() and "Traceback" not in captured.err
+    status = main(["adapt", str(photo), "--save", "shoot", "--folder", str(tmp_path / "mine"), "--seconds", "0.5",
+                   "--model", "unet-color"])  # fmt: skip
+    assert status == 2 and not (tmp_path / "mine").exists()  # nothing half-written
+    assert capsys.readouterr().err.count("\n") == 1
 
 
 def test_command_line_adapts_to_its_inputs_and_keeps_the_result(use_tiny_models, tmp_path, astronaut, capsys):

@@ -75,6 +75,30 @@ def test_second_stage_starts_from_the_first_stages_weights(training_folder, tmp_
     assert second["validation_psnr"] == pytest.approx(first["validation_psnr"], abs=0.05)
 
 
+def test_a_second_stage_that_only_gets_worse_keeps_its_starting_weights(training_folder, tmp_path):
+    first = train_tiny(training_folder, tmp_path / "first", "unet", 1, 8, epochs=2)
+    # A learning rate that wrecks the weights: no epoch beats the start, so the start is kept.
+    second = train_tiny(
+        training_folder,
+        tmp_path / "second",
+        "unet",
+        1,
+        8,
+        epochs=2,
+        learning_rate=50.0,
+        initial_weights=str(tmp_path / "first.keras"),
+    )
+    log = json.loads((tmp_path / "checkpoints" / "second.log.json").read_text())
+    assert not any(entry["val_psnr"] > second["references"]["start_psnr"] for entry in log)  # worse, or NaN
+    assert second["best_epoch"] == 0 and second["validation_psnr"] == second["references"]["start_psnr"]
+    image = np.random.default_rng(1).random((1, 32, 32, 1), dtype=np.float32)
+    outputs = [keras.saving.load_model(tmp_path / f"{name}.keras")(image) for name in ("first", "second")]
+    np.testing.assert_allclose(*map(keras.ops.convert_to_numpy, outputs), atol=1e-6)
+    # Both runs measured their references on the same validation patches.
+    assert first["references"]["input_psnr"] == second["references"]["input_psnr"]
+    assert second["references"]["start_psnr"] == pytest.approx(first["validation_psnr"], abs=1e-3)
+
+
 def test_more_bottom_blocks_start_as_identities(training_folder, tmp_path):
     first = train_tiny(training_folder, tmp_path / "first", "unet", 1, 8, epochs=1, bottom_blocks=2)
     grown = train_tiny(

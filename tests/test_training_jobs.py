@@ -6,7 +6,9 @@ from skimage import data as sample_images
 from skimage.transform import resize
 
 from denoise import load_model
-from denoise.training_jobs import TrainingQueue, TrainingRequest
+from denoise.cards import read_card
+from denoise.samples import SAMPLE_SETS, sample_set
+from denoise.training_jobs import TrainingQueue, TrainingRequest, burst_scene, starting_model
 
 
 @pytest.fixture(scope="module")
@@ -16,14 +18,16 @@ def images() -> tuple[np.ndarray, ...]:
 
 
 def request(images, name="tiny", epochs=2, **changes) -> TrainingRequest:
+    """A tiny conv model from scratch: seconds per run."""
     fields = dict(
         name=name,
+        fine_tune=False,
         architecture="conv",
         latent=2,
         width=8,
         noise=("gaussian:10-30",),
         epochs=epochs,
-        batches_per_epoch=2,
+        minutes=10.0,
         images=images,
     )
     return TrainingRequest(**(fields | changes))
@@ -63,7 +67,11 @@ def test_a_queued_run_can_be_stopped_before_it_starts_and_a_running_one_early(im
         ({"name": "../escape"}, "a model name has"),
         ({"images": ()}, "at least two images"),
         ({"noise": ("gaussian:banana",)}, "noise levels must be numbers"),
-        ({"epochs": 0}, "between 1 and 1000"),
+        ({"epochs": 0}, "1 to 1000 epochs"),
+        ({"minutes": 0.0}, "more than 0 minutes"),
+        ({"source": "dreams"}, "unknown source"),
+        ({"source": "bursts", "scenes": ("a", "a", "b")}, "two scenes with two or more shots"),
+        ({"source": "bursts", "scenes": ("a",)}, "needs its scene"),
     ],
 )
 def test_bad_requests_are_refused_in_one_line(images, tmp_path, changes, message):
@@ -85,3 +93,57 @@ def test_a_name_in_use_is_refused_and_a_failing_run_does_not_stop_the_queue(imag
     failed = queue.wait(failing, timeout=120)
     assert failed.state == "failed" and "unknown architecture" in failed.message and "\n" not in failed.message
     assert queue.wait(after, timeout=300).state == "finished"
+
+
+def test_the_default_run_ends_better_than_it_started(tmp_path):
+    """The page's defaults, on its first sample set: a one-minute fine-tune of the shipped model."""
+    images = tuple(sample_set(next(iter(SAMPLE_SETS))))
+    queue = TrainingQueue(tmp_path / "models")
+    job = queue.wait(queue.submit(TrainingRequest(name="default", images=images)), timeout=600)
+    assert job.state == "finished", job.message
+    start, noisy = job.epochs[0]["start_psnr"], job.epochs[0]["input_psnr"]
+    best = max(epoch["val_psnr"] for epoch in job.epochs)
+    assert best > start + 0.1 and start > noisy  # better than the shipped model, which beats the noise
+    assert job.epochs[-1]["seconds"] < 60 + 30  # the budget ends it (one batch and a validation late at most)
+    card = read_card(job.model_path.with_suffix(".json"))
+    assert card["validation_psnr"] == pytest.approx(best, abs=1e-3) and card["best_epoch"] > 0
+    assert card["initialized_from"]["file"].endswith("unet-color.keras")
+
+
+@pytest.mark.parametrize(
+    "source, correlated, scenes",
+    [("noisy", False, ()), ("noisy", True, ()), ("bursts", False, ("a-1", "a-2", "b-1", "b-2"))],
+)
+def test_noisy_only_sources_train_without_clean_images(tmp_path, source, correlated, scenes):
+    clean = sample_set(next(iter(SAMPLE_SETS)))[:2]
+    rng = np.random.default_rng(0)
+    noisy = tuple(
+        np.clip(image + rng.normal(0, 0.1, image.shape), 0, 1).astype(np.float32)
+        for image in (clean if source == "noisy" else [clean[0], clean[0], clean[1], clean[1]])
+    )
+    queue = TrainingQueue(tmp_path / "models")
+    chosen = request(noisy, source=source, correlated=correlated, scenes=tuple(map(burst_scene, scenes)), epochs=1)
+    job = queue.wait(queue.submit(chosen), timeout=300)
+    assert job.state == "finished", job.message
+    assert all(np.isfinite(job.epochs[0][key]) for key in ("val_psnr", "input_psnr", "start_psnr"))
+    card = read_card(job.model_path.with_suffix(".json"))
+    assert card["training"]["objective"] == chosen.objective and card["training"]["noisy_data"]
+
+
+def test_a_time_budget_stops_a_run_and_fine_tunes_start_from_the_matching_shipped_model(images, tmp_path):
+    queue = TrainingQueue(tmp_path / "models")
+    job = queue.wait(queue.submit(request(images, epochs=1000, minutes=0.05)), timeout=300)
+    assert job.state == "finished" and 1 <= len(job.epochs) < 1000
+    assert starting_model("clean", ("gaussian:0-25",), 3) == "unet-color"
+    assert starting_model("clean", ("gaussian:0-25",), 1) == "unet-gray"
+    assert starting_model("clean", ("camera:800-3200",), 3) == "photo-color"
+    assert starting_model("noisy", (), 3) == "photo-color" and starting_model("bursts", (), 1) == "unet-gray"
+
+
+def test_burst_scenes_come_from_file_names():
+    assert [burst_scene(name) for name in ("pond-1.png", "pond_02.jpg", "pond 3.tif", "cat.png")] == [
+        "pond",
+        "pond",
+        "pond",
+        "cat",
+    ]
