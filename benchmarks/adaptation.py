@@ -29,6 +29,7 @@ import numpy as np
 import denoise
 from benchmarks.benchmark import machine, write_report_with_table
 from benchmarks.real_noise import read_pairs, scene_split
+from denoise.adaptation import adapted_card
 from denoise.image_io import IMAGE_SUFFIXES
 
 
@@ -62,7 +63,7 @@ def run(arguments: argparse.Namespace) -> dict:
         adapted = denoiser.adapt([noisy], seconds=arguments.seconds, steps=arguments.steps, noise=known)
         after = denoise.psnr(clean, adapted.denoise(noisy))
         seconds = time.perf_counter() - started
-        steps = adapted.cards[next(iter(adapted.cards))]["adapted"]["steps"]
+        steps = adapted_card(adapted)[1]["adapted"]["steps"]
         rows.append({"setting": label.split(" ")[0] + (" " + label.split(" ")[1] if known else ""), "image": label,
                      "before": before, "after": after, "steps": steps, "seconds": seconds})  # fmt: skip
         print(f"{label}: {before:.2f} -> {after:.2f} dB ({steps} steps, {seconds:.0f} s)", flush=True)

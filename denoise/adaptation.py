@@ -5,9 +5,9 @@ images, copies it, and trains the copy for a few seconds to a minute on random p
 images under a noisy-only objective (:mod:`denoise.objectives`), chosen from what is known of
 the noise: ``recorrupted`` when it is Gaussian of a known level (the app or the command line
 added it), ``shuffled-neighbor2neighbor`` for photos that came noisy (their noise is spatially
-correlated). No clean image is needed. The adapted denoiser runs that one model, tiled, on
-TensorFlow: a family's routing and blends, and the fast runtimes (which need a weights file),
-are left out.
+correlated). No clean image is needed. The adapted denoiser is the given one with that model
+replaced by its adapted copy, which runs on TensorFlow (the fast runtimes need a weights file);
+everything around it (tiling, a family's routing and luminance blend, ensembles) is kept.
 """
 
 from __future__ import annotations
@@ -21,11 +21,11 @@ import keras
 import numpy as np
 
 from denoise.classical import PHOTO_NOISE_STRIDE, estimate_noise_sigma
-from denoise.compose import ConvolutionalModel, MatchChannels, Tiled, channel_inputs, leaf_models
+from denoise.compose import ConvolutionalModel, channel_inputs, leaf_models, replace_leaf
 from denoise.data import random_patches
 from denoise.objectives import patch_shrink, training_pair
 
-__all__ = ["ADAPTATION_STEPS", "AdaptationError", "adapt", "adaptation_objective", "save_adapted"]
+__all__ = ["ADAPTATION_STEPS", "AdaptationError", "adapt", "adaptation_objective", "adapted_card", "save_adapted"]
 
 #: Steps when neither a time nor a number of steps is given.
 ADAPTATION_STEPS = 300
@@ -138,8 +138,15 @@ def adapt(
         name=name,
         adapted={"from": leaf.name, "objective": objective, "steps": done, "images": len(arrays), "seed": seed},
     )
-    piece = MatchChannels(Tiled(ConvolutionalModel(model, name), denoiser.tile_size), leaf.channels)
-    return Denoiser(piece, name=name, cards={leaf.channels: card}, tile_size=denoiser.tile_size)
+    return Denoiser(
+        replace_leaf(denoiser.piece, leaf, ConvolutionalModel(model, name)),
+        name=f"{denoiser.name} adapted",
+        cards={**denoiser.cards, leaf.channels: card},
+        orientations=denoiser.orientations,
+        precision=denoiser.precision,
+        tile_size=denoiser.tile_size,
+        compiled=denoiser.compiled,
+    )
 
 
 def _without_noise(images: list[np.ndarray]) -> bool:
@@ -156,8 +163,27 @@ def _first_line(error: BaseException) -> str:
     return text.splitlines()[0] if text else type(error).__name__
 
 
+def adapted_card(denoiser) -> tuple[int, dict]:
+    """Return the channel count and card of the model that :func:`adapt` adapted in ``denoiser``.
+
+    Its ``adapted`` entry says from what, by which objective, in how many steps.
+
+    Raises
+    ------
+    ValueError
+        If the denoiser was not made by :func:`adapt`.
+
+    """
+    for channels, card in denoiser.cards.items():
+        if "adapted" in card:
+            return channels, card
+    raise ValueError(f"{denoiser.name} was not adapted; adapt it first")
+
+
 def save_adapted(denoiser, folder: Path, name: str, command: str = "") -> Path:
-    """Save an adapted denoiser's model as ``folder/NAME.keras`` with its card; return the path.
+    """Save an adapted denoiser's adapted model as ``folder/NAME.keras`` with its card; return the path.
+
+    Only that model is saved, not the family around it (a luminance blend, low-noise routing).
 
     Saved there (the app's "Your models", :func:`denoise.training_jobs.user_models_dir`), it
     loads by path like any model: ``denoise run --model PATH`` for the rest of a shoot.
@@ -174,10 +200,8 @@ def save_adapted(denoiser, folder: Path, name: str, command: str = "") -> Path:
 
     if not NAME_PATTERN.fullmatch(name):
         raise ValueError(f"model name {name!r}: use letters, digits, '.', '-' and '_'")
-    [(channels, card)] = denoiser.cards.items()
-    if "adapted" not in card:
-        raise ValueError(f"{denoiser.name} was not adapted; adapt it first")
-    [leaf] = leaf_models(denoiser.piece)
+    channels, card = adapted_card(denoiser)
+    leaf = next(leaf for leaf in leaf_models(denoiser.piece) if leaf.name == card["name"])
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.keras"
     write_atomically(path, leaf.model.save)

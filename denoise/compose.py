@@ -692,3 +692,24 @@ def leaf_models(piece: Piece) -> Iterator[ConvolutionalModel | Patchwise]:
     elif isinstance(piece, ByChannels):
         for inner in piece.pieces.values():
             yield from leaf_models(inner)
+
+
+def replace_leaf(piece: Piece, old: Piece, new: Piece) -> Piece:
+    """Return ``piece`` with the leaf ``old`` (the same object) replaced by ``new``; every other piece is kept."""
+    if piece is old:
+        return new
+    if isinstance(piece, NoiseRouted):
+        return dataclasses.replace(
+            piece, inner=replace_leaf(piece.inner, old, new), low_noise=replace_leaf(piece.low_noise, old, new)
+        )
+    if isinstance(piece, _Wrapper):
+        return dataclasses.replace(piece, inner=replace_leaf(piece.inner, old, new))
+    if isinstance(piece, LuminanceBlend):
+        return dataclasses.replace(
+            piece, colour=replace_leaf(piece.colour, old, new), grey=replace_leaf(piece.grey, old, new)
+        )
+    if isinstance(piece, ByChannels):
+        return dataclasses.replace(
+            piece, pieces={channels: replace_leaf(inner, old, new) for channels, inner in piece.pieces.items()}
+        )
+    return piece

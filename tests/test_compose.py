@@ -17,6 +17,7 @@ from denoise.compose import (
     Tiled,
     luminance,
     orient,
+    replace_leaf,
     reporting_tiles,
 )
 from denoise.inference import read_model_file
@@ -128,3 +129,14 @@ def test_noise_routing_and_luminance_blend_compose_around_classical_methods(came
     by_channels = ByChannels({1: routed, 3: blend})
     assert by_channels.resolve(colour).name == "colour + strong luminance"
     np.testing.assert_array_equal(by_channels(low), gentle(low))
+
+
+def test_replace_leaf_swaps_one_piece_anywhere_and_keeps_the_others():
+    gentle, strong, colour = (Classical(total_variation, name, 0.1) for name in ("gentle", "strong", "colour"))
+    other = Classical(total_variation, "other", 0.1)
+    tree = ByChannels({1: Tiled(NoiseRouted(strong, gentle, below_sigma=10)), 3: LuminanceBlend(colour, strong, 0.5)})
+    swapped = replace_leaf(tree, strong, other)
+    assert swapped.pieces[3].grey is other and swapped.pieces[3].colour is colour
+    assert swapped.pieces[1].inner.inner is other and swapped.pieces[1].inner.low_noise is gentle
+    assert tree.pieces[3].grey is strong  # the original tree is left as it was
+    assert replace_leaf(tree, Classical(total_variation, "absent", 0.1), other).name == tree.name
