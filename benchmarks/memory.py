@@ -1,14 +1,16 @@
 """Peak memory and time of `denoise run` on a 24-megapixel JPEG, or a 24-megapixel raw file.
 
-Makes a 6000 x 4000 noisy photo-like JPEG (or, with ``--raw``, the same photo unprocessed to a
-Bayer DNG with ISO 3200 sensor noise), denoises it in a child process (the default model; the
-raw model for the DNG, written back as DNG, or ``--format tiff``: a 16-bit render), and reports
-the child's peak resident memory (``getrusage``) and wall time.
+Makes a 6000 x 4000 (``--size``) noisy photo-like JPEG (or, with ``--raw``, the same photo
+unprocessed to a Bayer DNG with ISO 3200 sensor noise), denoises it in a child process (the
+default model; the raw model for the DNG, written back as DNG, or ``--format tiff``: a 16-bit
+render; with ``--adapt SECONDS``, the model adapted to the photo first), and reports the child's
+peak resident memory (``getrusage``) and wall time.
 
 Examples::
 
     python -m benchmarks.memory --output results/memory
     python -m benchmarks.memory --raw --output results/memory-raw
+    python -m benchmarks.memory --adapt 30 --size 4240x2832 --output results/memory-adapt-12mp
 """
 
 from __future__ import annotations
@@ -66,20 +68,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default="default")
     parser.add_argument("--raw", action="store_true", help="a 24-megapixel Bayer DNG instead of the JPEG")
     parser.add_argument("--format", default="dng", choices=["dng", "tiff", "png"], help="what the raw becomes")
+    parser.add_argument("--adapt", type=float, help="seconds of adapting to the JPEG first (run --adapt)")
+    parser.add_argument("--size", default="6000x4000", help="WIDTHxHEIGHT of the photo")
     parser.add_argument("--output", default="results/memory", help="path prefix for the .json file")
     arguments = parser.parse_args(argv)
+    width, height = (int(side) for side in arguments.size.lower().split("x"))
     with tempfile.TemporaryDirectory() as folder:
         if arguments.raw:
-            photo = Path(folder) / "photo-24mp.dng"
-            make_raw(photo)
+            photo = Path(folder) / "photo.dng"
+            make_raw(photo, width, height)
             command = [sys.executable, "-m", "denoise", "run", str(photo), "--out", folder]
             command += ["--format", arguments.format]
-            image = f"6000x4000 Bayer DNG, ISO 3200, written as {arguments.format}"
+            image = f"{width}x{height} Bayer DNG, ISO 3200, written as {arguments.format}"
         else:
-            photo = Path(folder) / "photo-24mp.jpg"
-            make_photo(photo)
+            photo = Path(folder) / "photo.jpg"
+            make_photo(photo, width, height)
             command = [sys.executable, "-m", "denoise", "run", str(photo), "--out", folder, "--model", arguments.model]
-            image = "6000x4000 RGB JPEG"
+            command += ["--adapt", str(arguments.adapt)] if arguments.adapt is not None else []
+            image = f"{width}x{height} RGB JPEG" + (f", adapted {arguments.adapt:g} s" if arguments.adapt else "")
         started = time.perf_counter()
         completed = subprocess.run(command, capture_output=True, text=True)
         seconds = time.perf_counter() - started
