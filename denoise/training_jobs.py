@@ -114,8 +114,10 @@ class TrainingRequest:
         For ``noisy``: the noise is blotchy, spread over neighbouring pixels by a camera's
         processing (JPEG photos), rather than independent from pixel to pixel.
     fine_tune : bool
-        Start from the matching shipped model (:func:`starting_model`); else from scratch, as
-        ``architecture``, ``latent`` and ``width`` say.
+        Start from a shipped model: ``start_model``, or the matching one (:func:`starting_model`);
+        else from scratch, as ``architecture``, ``latent`` and ``width`` say.
+    start_model : str
+        The shipped model to fine-tune, by name; empty for the matching one.
     architecture : {"conv", "unet", "dense"}
         The family, from scratch.
     latent : int
@@ -137,6 +139,7 @@ class TrainingRequest:
     noise: tuple[str, ...] = ("gaussian:0-25",)
     correlated: bool = False
     fine_tune: bool = True
+    start_model: str = ""
     architecture: str = "conv"
     latent: int = 8
     width: int = 16
@@ -174,6 +177,8 @@ class TrainingRequest:
             self._check_scenes()
         for noise in self.noise:
             parse_noise_range(noise)
+        if self.start_model and self.start_model not in available_models():
+            raise ValueError(f"no shipped model is called {self.start_model!r}")
         if not (0 < self.minutes <= 24 * 60 and 1 <= self.epochs <= 1000):
             raise ValueError("train for more than 0 minutes and up to a day, and 1 to 1000 epochs")
 
@@ -345,7 +350,7 @@ class TrainingQueue:
         shape = {"architecture": request.architecture, "latent": request.latent, "width": request.width}
         initial_weights, learning_rate = None, SCRATCH_LEARNING_RATE
         if request.fine_tune:
-            start = starting_model(request.source, request.noise, channels)
+            start = request.start_model or starting_model(request.source, request.noise, channels)
             card = available_models()[start]
             shape = {"architecture": card["architecture"], "latent": card["latent_size"], "width": card["width"]}
             if "bottom_blocks" in card:

@@ -389,3 +389,16 @@ def test_fine_tune_benchmark_reports_where_each_run_started_and_ended(tmp_path, 
     assert report["command"] == "python -m benchmarks.fine_tune --minutes 0.02 --output " + str(tmp_path / "fine-tune")
     table = (tmp_path / "fine-tune.md").read_text()
     assert "| astronomy (the Hubble deep field, in four parts) | gaussian:0-25 |" in table
+
+
+def test_noisy_only_benchmark_scores_both_trainings_on_the_held_out_image(tmp_path):
+    import json
+
+    from benchmarks.noisy_only import main as noisy_only
+
+    assert noisy_only(["--sample", "astronomy", "--minutes", "0.02", "--output", str(tmp_path / "n")]) == 0
+    report = json.loads((tmp_path / "n.json").read_text())
+    methods = [row["method"] for row in report["rows"]]
+    assert methods[:2] == ["noisy input", "shipped model (unet-color)"] and len(methods) == 4
+    assert report["rows"][1]["psnr"] > report["rows"][0]["psnr"]  # the shipped model beats the noise
+    assert all(np.isfinite(row["psnr"]) for row in report["rows"])

@@ -70,6 +70,7 @@ def test_a_queued_run_can_be_stopped_before_it_starts_and_a_running_one_early(im
         ({"epochs": 0}, "1 to 1000 epochs"),
         ({"minutes": 0.0}, "more than 0 minutes"),
         ({"source": "dreams"}, "unknown source"),
+        ({"start_model": "../../etc/passwd"}, "no shipped model is called"),
         ({"source": "bursts", "scenes": ("a", "a", "b")}, "two scenes with two or more shots"),
         ({"source": "bursts", "scenes": ("a",)}, "needs its scene"),
     ],
