@@ -75,12 +75,12 @@ def burst_scene(file_name: str) -> str:
 
 
 def starting_model(source: str, noise: tuple[str, ...], channels: int) -> str:
-    """Name of the shipped model that a run fine-tunes by default.
+    """Return the name of the shipped model that a run fine-tunes by default.
 
-    The model the app would use on such images: for noisy images (or bursts) that came noisy,
-    the photo model where it has a member of that many channels; for synthetic noise, the
-    family that noise kind goes to (:func:`denoise.registry.model_for_noise`); else the
-    default family's member.
+    The model the app would use on such images: for noisy images or bursts, the photo model
+    where it has a member of that many channels; for clean images with synthetic noise, the
+    member of the family that noise kind goes to (:func:`denoise.registry.model_for_noise`);
+    else the default family's member.
     """
     kind = None if source != "clean" else parse_noise_range(noise[0]).kind
     manifest = read_manifest()
