@@ -24,6 +24,7 @@ from denoise.classical import PHOTO_NOISE_STRIDE, estimate_noise_sigma
 from denoise.compose import ConvolutionalModel, channel_inputs, leaf_models, replace_leaf
 from denoise.data import random_patches
 from denoise.objectives import patch_shrink, training_pair
+from denoise.quiet import first_line
 
 __all__ = ["ADAPTATION_STEPS", "AdaptationError", "adapt", "adaptation_objective", "adapted_card", "save_adapted"]
 
@@ -132,7 +133,7 @@ def adapt(
         try:
             loss = float(np.asarray(model.train_on_batch(inputs, targets)))
         except Exception as error:  # the backend's own errors have no common base
-            raise AdaptationError(f"adapting failed at step {done + 1}: {_first_line(error)}") from error
+            raise AdaptationError(f"adapting failed at step {done + 1}: {first_line(error)}") from error
         if not np.isfinite(loss):
             raise AdaptationError(f"adapting failed at step {done + 1}: the loss is {loss}")
         done += 1
@@ -163,11 +164,6 @@ def _without_noise(images: list[np.ndarray]) -> bool:
         with contextlib.suppress(ValueError):  # too small to tell: the patch size check speaks for it
             levels.append(estimate_noise_sigma(image, stride=PHOTO_NOISE_STRIDE))
     return bool(levels) and max(levels) < NO_NOISE_SIGMA
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
 
 
 def adapted_card(denoiser) -> tuple[int, dict]:

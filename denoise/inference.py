@@ -39,6 +39,7 @@ from denoise.compose import (
 )
 from denoise.models import with_precision
 from denoise.precision import DEFAULT_PRECISION, device_name, native_bfloat16, resolve_precision
+from denoise.quiet import first_line
 from denoise.raw import PLANES as RAW_PLANES
 from denoise.registry import CHANNEL_SUFFIXES, Family, ManifestError, pretrained_dir, read_manifest
 from denoise.runtimes import REFERENCE_RUNTIME, resolve_runtime, with_runtime
@@ -117,7 +118,7 @@ def read_model_file(path: Path) -> LoadedModel:
     try:
         model = keras.saving.load_model(path, compile=False, safe_mode=True)
     except Exception as error:  # Keras raises many types for corrupt files; all mean the same here.
-        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        reason = first_line(error)
         raise ModelFileError(f"{path}: cannot load model ({reason[:200]})") from None
     card_path = path.with_suffix(".json")
     try:

@@ -5,6 +5,7 @@ are on" and "failed call to cuInit" to the process's standard error, from C++, w
 ``sys.stderr`` cannot catch them. :func:`quiet_native_logs` points file descriptor 2 at
 ``/dev/null`` while the libraries load and the model is read, then puts it back, so that
 what the command says itself (one line per refused file) reaches the user alone.
+:func:`first_line` makes that one line of an exception.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import os
 import sys
 from collections.abc import Iterator
 
-__all__ = ["quiet_native_logs"]
+__all__ = ["first_line", "quiet_native_logs"]
 
 #: Environment that lowers the libraries' own log levels, for the messages they print later.
 QUIET_ENVIRONMENT = {"TF_CPP_MIN_LOG_LEVEL": "3", "GRPC_VERBOSITY": "ERROR", "GLOG_minloglevel": "3"}
@@ -40,3 +41,9 @@ def quiet_native_logs() -> Iterator[None]:
                 os.dup2(saved, 2)
     finally:
         os.close(saved)
+
+
+def first_line(error: BaseException) -> str:
+    """Return the first line of an exception's message, or its type's name if it has none."""
+    text = str(error)
+    return text.splitlines()[0] if text else type(error).__name__

@@ -38,6 +38,7 @@ import numpy as np
 from denoise.cards import weights_digest
 from denoise.compose import ConvolutionalModel, pad_to_multiple
 from denoise.files import write_atomically
+from denoise.quiet import first_line
 
 if TYPE_CHECKING:
     from denoise.inference import LoadedModel
@@ -169,7 +170,7 @@ def onnx_file(model, weights: Path, name: str) -> Path:
         write_atomically(checksum, lambda temporary: Path(temporary).write_text(digest + "\n"))
     except Exception as error:  # export raises many kinds (ImportError, converter errors, OSError)
         path.unlink(missing_ok=True)
-        reason = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
+        reason = first_line(error)[:200]
         raise RuntimeUnavailableError(f"cannot convert {name} to ONNX: {reason}") from None
     return path
 
@@ -296,7 +297,7 @@ def _fastest(source: LoadedModel, arithmetic: str) -> tuple[str, Callable[[np.nd
             session(probe)
             seconds[runtime] = time.perf_counter() - started
         except Exception as error:  # noqa: BLE001 - a runtime that fails is not the fastest
-            reason = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
+            reason = first_line(error)[:200]
             logger.info("denoise: %s cannot run on %s: %s", source.name, runtime, reason)
     if not seconds:
         return REFERENCE_RUNTIME, None
@@ -341,7 +342,7 @@ def with_runtime(leaf: ConvolutionalModel, source: LoadedModel, runtime: str, ar
     try:
         session = session or _open_session(runtime, source, arithmetic)
     except Exception as error:  # noqa: BLE001 - any failure here means: run the reference instead
-        reason = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
+        reason = first_line(error)[:200]
         logger.info("denoise: %s runs on %s instead of %s: %s", leaf.model_name, REFERENCE_RUNTIME, runtime, reason)
         return leaf
     return RuntimeModel(leaf.model, leaf.model_name, leaf.compiled, session=session, runtime=runtime)

@@ -57,7 +57,15 @@ from denoise.objectives import patch_shrink
 from denoise.raw import PLANES as RAW_PLANES
 from denoise.runtimes import REFERENCE_RUNTIME
 
-__all__ = ["TrainingConfig", "learning_rate_schedule", "mean_psnr", "psnr_metric", "reference_scores", "train"]
+__all__ = [
+    "MODEL_STRIDE",
+    "TrainingConfig",
+    "learning_rate_schedule",
+    "patch_unit",
+    "psnr_metric",
+    "reference_scores",
+    "train",
+]
 
 
 @keras.saving.register_keras_serializable(package="denoise", name="psnr")
@@ -236,12 +244,17 @@ def _save_model(model: keras.Model, path: Path, *, include_optimizer: bool) -> N
     write_atomically(path, clean.save)
 
 
-def mean_psnr(outputs: np.ndarray, targets: np.ndarray) -> float:
-    """Mean over a batch of each item's PSNR in dB, outputs clipped to [0, 1], as ``val_psnr`` is measured."""
-    outputs, targets = np.asarray(outputs, np.float64), np.asarray(targets, np.float64)
-    axes = tuple(range(1, targets.ndim))
-    error = np.mean(np.square(np.clip(outputs, 0.0, 1.0) - targets), axis=axes)
-    return float(np.mean(-10.0 * np.log10(np.maximum(error, 1e-10))))
+#: What the convolutional models downsample by (:func:`denoise.models.model_stride`).
+MODEL_STRIDE = 8
+
+
+def patch_unit(objective: str) -> int:
+    """Return what a training patch's side must be a multiple of under ``objective``.
+
+    The models' stride, times what the objective shrinks a patch by
+    (:func:`denoise.objectives.patch_shrink`).
+    """
+    return MODEL_STRIDE * patch_shrink(objective)
 
 
 def reference_scores(model: keras.Model, noisy: np.ndarray, targets: np.ndarray) -> dict[str, float]:
@@ -260,7 +273,8 @@ def reference_scores(model: keras.Model, noisy: np.ndarray, targets: np.ndarray)
     # Evaluated as validation is (the compiled ``psnr`` metric), which also works data-parallel
     # over several processes, where the outputs of ``predict`` cannot be gathered.
     start = model.evaluate(noisy, targets, batch_size=32, verbose=0, return_dict=True)["psnr"]
-    return {"input_psnr": round(mean_psnr(inputs, targets), 3), "start_psnr": round(float(start), 3)}
+    input_psnr = ops.convert_to_numpy(ops.mean(psnr_metric(targets, inputs)))
+    return {"input_psnr": round(float(input_psnr), 3), "start_psnr": round(float(start), 3)}
 
 
 class _TimeBudget(keras.callbacks.Callback):
@@ -293,11 +307,15 @@ class _Recorder(keras.callbacks.Callback):
         self.references = card.get("references", {})
         self.started = time.monotonic()
 
+    def _keep(self, validation_psnr: float, epoch: int) -> None:
+        """Save the model as it is now as the best so far (epoch 0: the starting weights)."""
+        _save_model(self.model, self.paths["model"], include_optimizer=False)
+        self.card.update(validation_psnr=round(validation_psnr, 3), best_epoch=epoch)
+
     def on_train_begin(self, logs: dict | None = None) -> None:
         if self.log or not self.config.initial_weights:
             return
-        _save_model(self.model, self.paths["model"], include_optimizer=False)
-        self.card.update(validation_psnr=self.references["start_psnr"], best_epoch=0)
+        self._keep(self.references["start_psnr"], 0)
         self.card.update(write_card(self.paths["card"], self.card, self.paths["model"]))
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
@@ -317,11 +335,7 @@ class _Recorder(keras.callbacks.Callback):
         best = max([start, *(entry["val_psnr"] for entry in self.log)])
         self.log.append(record)
         if record["val_psnr"] > best or not self.paths["model"].exists():
-            _save_model(self.model, self.paths["model"], include_optimizer=False)
-            self.card.update(
-                validation_psnr=round(record["val_psnr"], 3),
-                best_epoch=record["epoch"],
-            )
+            self._keep(record["val_psnr"], record["epoch"])
         self.card.update(
             patches_seen=self.patches_before + record["patches_seen"],
             epochs_run=record["epoch"],
@@ -598,7 +612,7 @@ def train(config: TrainingConfig, callbacks: Sequence[keras.callbacks.Callback] 
     }
     if config.domain == "raw" and (config.architecture != "unet" or config.pairs or config.teacher):
         raise ValueError("the raw domain trains a U-Net on synthetic raw data only (no --pairs, no --teacher)")
-    unit = 8 * patch_shrink(config.objective)  # the models' stride, times what the objective shrinks by
+    unit = patch_unit(config.objective)
     if config.architecture != "dense" and config.patch_size % unit:
         raise ValueError(f"the {config.objective} objective needs a patch size that is a multiple of {unit}")
     paths["checkpoint"].parent.mkdir(exist_ok=True)

@@ -29,9 +29,9 @@ import numpy as np
 
 from denoise.data import parse_noise_range
 from denoise.image_io import write_png
-from denoise.objectives import patch_shrink
+from denoise.quiet import first_line
 from denoise.registry import available_models, model_for_noise, pretrained_dir, read_manifest
-from denoise.training import TrainingConfig, train
+from denoise.training import TrainingConfig, patch_unit, train
 
 __all__ = [
     "SOURCES",
@@ -157,8 +157,8 @@ class TrainingRequest:
 
     @property
     def patch_unit(self) -> int:
-        """What a patch side must be a multiple of: the models' 8, times what the objective shrinks a patch by."""
-        return 8 * patch_shrink(self.objective)
+        """What a patch side must be a multiple of (:func:`denoise.training.patch_unit`)."""
+        return patch_unit(self.objective)
 
     def check(self) -> None:
         """Raise ValueError, in one line, if the request cannot be trained."""
@@ -337,7 +337,7 @@ class TrainingQueue:
             try:
                 path = self._train(self._jobs[number].request, _Progress(self, number, stop))
             except Exception as error:  # one line for the page; the queue goes on with the next job
-                message = str(error).splitlines()[0] if str(error) else type(error).__name__
+                message = first_line(error)
                 self._update(number, state="failed", message=message)
                 continue
             state = "stopped" if stop.is_set() else "finished"
