@@ -20,14 +20,13 @@ Examples::
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
 import denoise
-from benchmarks.benchmark import machine, write_report_with_table
+from benchmarks.benchmark import write_report_with_table
 from benchmarks.real_noise import read_pairs, scene_split
 from denoise.adaptation import adapted_card
 from denoise.image_io import IMAGE_SUFFIXES
@@ -113,9 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", default="results/adaptation", help="prefix of the .json and .md written")
     arguments = parser.parse_args(argv)
     report = run(arguments)
-    report["machine"] = machine()
-    report["command"] = "python -m benchmarks.adaptation " + " ".join(sys.argv[1:] if argv is None else argv)
-    write_report_with_table(arguments.output, report, markdown(report))
+    write_report_with_table(arguments.output, report, markdown(report), "adaptation", argv)
     return 0
 
 

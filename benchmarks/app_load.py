@@ -34,7 +34,7 @@ import numpy as np
 from PIL import Image
 
 from benchmarks.app_timing import streamlit_server
-from benchmarks.benchmark import machine, write_report
+from benchmarks.benchmark import command_line, machine, write_report
 from benchmarks.memory import noisy_photo
 
 WIDTH, HEIGHT = 4000, 3000
@@ -263,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
             )
     timing, sessions = measured["upload_to_result"], measured["sessions"]
     report = {
-        "command": "python -m benchmarks.app_load " + " ".join(sys.argv[1:] if argv is None else argv),
+        "command": command_line("app_load", argv),
         "machine": machine(),
         "image": f"{WIDTH}x{HEIGHT} RGB JPEG",
         **measured,

@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     from streamlit.testing.v1 import AppTest
 
     import denoise
-    from benchmarks.benchmark import machine, write_report
+    from benchmarks.benchmark import command_line, machine, write_report
 
     app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
     app.run()
@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
             raise RuntimeError(app.exception)
     large_seconds, slider_seconds = large_photo_seconds(app)
     report = {
-        "command": "python -m benchmarks.app_timing " + " ".join(sys.argv[1:] if argv is None else argv),
+        "command": command_line("app_timing", argv),
         "machine": machine(),
         "server_start_seconds": round(server_seconds, 2),
         "first_page_seconds": round(first_run_seconds, 2),

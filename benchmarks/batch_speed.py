@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from benchmarks.benchmark import machine, write_report
+from benchmarks.benchmark import command_line, machine, write_report
 from benchmarks.memory import noisy_photo
 
 
@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     megapixels = arguments.count * width * height / 1e6
     report = {
-        "command": "python -m benchmarks.batch_speed " + " ".join(sys.argv[1:] if argv is None else argv),
+        "command": command_line("batch_speed", argv),
         "machine": machine(),
         "images": f"{arguments.count} x {width}x{height} RGB PNG",
         "model": arguments.model,

@@ -102,8 +102,17 @@ def write_report(prefix: str | Path, report: dict) -> Path:
     return output
 
 
-def write_report_with_table(prefix: str | Path, report: dict, table: str) -> Path:
-    """Print ``table``, write ``report`` as JSON and ``table`` as Markdown beside it; say where on stderr."""
+def command_line(script: str, argv: list[str] | None) -> str:
+    """Return the command that ran ``benchmarks.SCRIPT`` with ``argv`` (None: this process's arguments)."""
+    return f"python -m benchmarks.{script} " + " ".join(sys.argv[1:] if argv is None else argv)
+
+
+def write_report_with_table(prefix: str | Path, report: dict, table: str, script: str, argv: list[str] | None) -> Path:
+    """Print ``table``, write ``report`` as JSON and ``table`` as Markdown beside it; say where on stderr.
+
+    The report gets the machine (:func:`machine`) and the command (:func:`command_line`) first.
+    """
+    report.update(machine=machine(), command=command_line(script, argv))
     print(table)
     path = write_report(prefix, report)
     Path(prefix).with_suffix(".md").write_text(table + "\n")
@@ -113,8 +122,7 @@ def write_report_with_table(prefix: str | Path, report: dict, table: str) -> Pat
 
 def write_folder_report(script: str, argv: list[str] | None, output: str, folder: str, rows: list[dict]) -> None:
     """Write the rows of a study of one folder with the command that made them; say where on stderr."""
-    command = f"python -m benchmarks.{script} " + " ".join(sys.argv[1:] if argv is None else argv)
-    path = write_report(output, {"command": command, "folder": folder, "rows": rows})
+    path = write_report(output, {"command": command_line(script, argv), "folder": folder, "rows": rows})
     print(f"wrote {path}", file=sys.stderr)
 
 
@@ -490,7 +498,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     arguments = parser.parse_args(argv)
     models = model_families() if arguments.models is None else arguments.models
-    command = "python -m benchmarks.benchmark " + " ".join(sys.argv[1:] if argv is None else argv)
+    command = command_line("benchmark", argv)
     if arguments.jobs > 1 and len(arguments.folders) > 1:
         job_arguments = [
             "--sigma",

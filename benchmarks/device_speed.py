@@ -33,7 +33,7 @@ from PIL import Image
 from skimage import data as sample_images
 
 import denoise
-from benchmarks.benchmark import machine, write_report
+from benchmarks.benchmark import command_line, machine, write_report
 from benchmarks.memory import noisy_photo
 from denoise.inference import LoadedModel, compose_family
 from denoise.precision import DEFAULT_PRECISION, PRECISION_CHOICES
@@ -193,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     sizes = (arguments.epochs, arguments.batches, arguments.batch_size, arguments.patch_size, arguments.workers)
     training = time_training(denoiser.cards[3], arguments.data, *sizes)
     report = {
-        "command": "python -m benchmarks.device_speed " + " ".join(sys.argv[1:] if argv is None else argv),
+        "command": command_line("device_speed", argv),
         "machine": machine(),
         "inference": inference,
         "transfer": transfer,

@@ -14,11 +14,10 @@ Example::
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 from pathlib import Path
 
-from benchmarks.benchmark import machine, write_report_with_table
+from benchmarks.benchmark import write_report_with_table
 from denoise.samples import SAMPLE_SETS, sample_set
 from denoise.training_jobs import TrainingQueue, TrainingRequest, starting_model
 
@@ -90,9 +89,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--minutes", type=float, default=1.0, help="time budget of each run")
     parser.add_argument("--output", default="results/fine-tune", help="prefix of the .json and .md written")
     arguments = parser.parse_args(argv)
-    report = {"minutes": arguments.minutes, "rows": run(arguments.minutes, CASES), "machine": machine()}
-    report["command"] = "python -m benchmarks.fine_tune " + " ".join(sys.argv[1:] if argv is None else argv)
-    write_report_with_table(arguments.output, report, markdown(report))
+    report = {"minutes": arguments.minutes, "rows": run(arguments.minutes, CASES)}
+    write_report_with_table(arguments.output, report, markdown(report), "fine_tune", argv)
     return 0
 
 

@@ -28,7 +28,7 @@ from PIL import Image
 from skimage import data as sample_images
 from skimage.transform import resize
 
-from benchmarks.benchmark import machine, write_report
+from benchmarks.benchmark import command_line, machine, write_report
 
 
 def noisy_photo(height: int, width: int) -> np.ndarray:
@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         written = sorted(path for path in Path(folder).iterdir() if path.name != photo.name)
         size = list(read_size(written[0])) if written else None
     report = {
-        "command": "python -m benchmarks.memory " + " ".join(sys.argv[1:] if argv is None else argv),
+        "command": command_line("memory", argv),
         "machine": machine(),
         "image": image,
         "model": "raw-bayer" if arguments.raw else arguments.model,

@@ -22,12 +22,11 @@ Example::
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 from pathlib import Path
 
 import denoise
-from benchmarks.benchmark import machine, write_report_with_table
+from benchmarks.benchmark import write_report_with_table
 from benchmarks.fine_tune import label_of
 from denoise.noise import parse_noise
 from denoise.samples import sample_set
@@ -93,9 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", default="results/noisy-only", help="prefix of the .json and .md written")
     arguments = parser.parse_args(argv)
     report = run(arguments.sample, arguments.noise, arguments.minutes)
-    report["machine"] = machine()
-    report["command"] = "python -m benchmarks.noisy_only " + " ".join(sys.argv[1:] if argv is None else argv)
-    write_report_with_table(arguments.output, report, markdown(report))
+    write_report_with_table(arguments.output, report, markdown(report), "noisy_only", argv)
     return 0
 
 

@@ -28,14 +28,13 @@ Example::
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
 import denoise
-from benchmarks.benchmark import machine, write_report_with_table
+from benchmarks.benchmark import write_report_with_table
 from benchmarks.real_noise import scene_split
 from denoise.classical import PHOTO_NOISE_STRIDE, estimate_noise_sigma, non_local_means
 from denoise.image_io import IMAGE_SUFFIXES
@@ -170,9 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     report = run(
         arguments.folders, arguments.iso, arguments.count, arguments.crop, arguments.photo_model, arguments.raw_model
     )
-    report["machine"] = machine()
-    report["command"] = "python -m benchmarks.raw " + " ".join(sys.argv[1:] if argv is None else argv)
-    write_report_with_table(arguments.output, report, markdown(report))
+    write_report_with_table(arguments.output, report, markdown(report), "raw", argv)
     return 0
 
 

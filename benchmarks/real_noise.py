@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 import denoise
-from benchmarks.benchmark import machine, write_report
+from benchmarks.benchmark import command_line, machine, write_report
 from denoise.classical import PHOTO_NOISE_STRIDE, classical_methods, estimate_noise_sigma
 from denoise.image_io import IMAGE_SUFFIXES
 
@@ -235,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     report = run(arguments.folder, arguments.models, arguments.strength, arguments.classical, arguments.part)
     report = {
-        "command": "python -m benchmarks.real_noise " + " ".join(sys.argv[1:] if argv is None else argv),
+        "command": command_line("real_noise", argv),
         "machine": machine(),
         **report,
     }
