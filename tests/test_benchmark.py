@@ -402,3 +402,26 @@ def test_noisy_only_benchmark_scores_both_trainings_on_the_held_out_image(tmp_pa
     assert methods[:2] == ["noisy input", "shipped model (unet-color)"] and len(methods) == 4
     assert report["rows"][1]["psnr"] > report["rows"][0]["psnr"]  # the shipped model beats the noise
     assert all(np.isfinite(row["psnr"]) for row in report["rows"])
+
+
+def test_quick_look_benchmark_scores_each_way_of_making_the_screen_image(tmp_path):
+    import json
+
+    from skimage import data as sample_images
+
+    from benchmarks.quick_look import main as quick_look
+
+    photo = sample_images.astronaut()[:96, :128].astype(np.float32)
+    rng = np.random.default_rng(0)
+    for kind in ("noisy", "clean"):
+        (tmp_path / "pairs" / kind).mkdir(parents=True)
+    for scene in ("Camera_1_a", "Camera_1_b"):  # two scenes, so the test half holds one
+        noisy = np.clip(photo + rng.normal(0, 8, photo.shape), 0, 255).astype(np.uint8)
+        Image.fromarray(noisy).save(tmp_path / "pairs" / "noisy" / f"{scene}_1.png")
+        Image.fromarray(photo.astype(np.uint8)).save(tmp_path / "pairs" / "clean" / f"{scene}_1.png")
+    assert quick_look([str(tmp_path / "pairs"), "--factor", "2", "--output", str(tmp_path / "q")]) == 0
+    report = json.loads((tmp_path / "q.json").read_text())
+    ways = {row["way"]: row["psnr"] for row in report["rows"]}
+    assert report["images"] == 1 and len(ways) == 5
+    assert ways["photo at full size, shrunk"] > ways["noisy input, shrunk"]  # the model beats the noise on screen
+    assert "| shrunk, then photo-fast |" in (tmp_path / "q.md").read_text()
