@@ -14,6 +14,10 @@ options after them, run the same pipeline on a cluster.
 What it runs: one model per image, as the photo family and every single model do. A family
 that combines several models on one image (the default's grey luminance, routing between two
 models, averaged orientations) is refused with one line: name one of its members instead.
+
+Raw files (:data:`denoise.raw.RAW_SUFFIXES`) go through the raw model as ``denoise run`` does
+(:func:`denoise.raw_model.denoise_raw_file`), one file per element: the raw model takes its
+noise planes beside each tile, so its tiles do not join the image models' batches.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ from denoise.compose import (
 from denoise.image_io import ImageReadError, read_image, write_png
 from denoise.inference import TILE_SIZE, load_model
 from denoise.pipeline import claim_name
+from denoise.raw import RAW_OUTPUT_SUFFIXES, RAW_SUFFIXES
 
 __all__ = ["BatchPlan", "TileModelHandler", "plan_image", "run_batch"]
 
@@ -215,6 +220,38 @@ class _CutTiles(beam.DoFn):
             yield beam.pvalue.TaggedOutput(plan.model, (path, (index, tile)))
 
 
+class _DenoiseRaws(beam.DoFn):
+    """Denoise each raw file and write its DNG or render; emit the path written."""
+
+    def __init__(self, family: str, options: dict, out: str, raw_options: dict) -> None:
+        self.family, self.options, self.out, self.raw_options = family, options, out, raw_options
+
+    def setup(self) -> None:
+        from denoise.raw_model import load_raw_model
+
+        self.raw_denoiser = load_raw_model()
+        self.image_denoiser = load_model(self.family, **self.options)
+
+    def process(self, job: tuple[str, str]) -> Iterator[str]:
+        from denoise.raw_model import denoise_raw_file
+
+        path, output = job
+        stem = Path(output).stem  # claimed for the asked format; a render falls back under the same stem
+        try:
+            target, note = denoise_raw_file(
+                path,
+                lambda suffix: Path(self.out) / f"{stem}{suffix}",
+                self.raw_denoiser,
+                self.image_denoiser,
+                **self.raw_options,
+            )
+        except (ImageReadError, ValueError, OSError) as error:
+            print(f"denoise: {path}: {error}", file=sys.stderr)  # noqa: T201 - the command's one line per refusal
+            return
+        print(f"{path} -> {target} ({note})")  # noqa: T201 - as denoise run prints
+        yield str(target)
+
+
 def _write(element: tuple[str, dict], out: str) -> str:
     """Stitch one image's tiles and write its PNG; return the path written."""
     _, grouped = element
@@ -236,15 +273,17 @@ def run_batch(
     tile_size: int = TILE_SIZE,
     runner: str | None = None,
     pipeline_arguments: Sequence[str] = (),
+    raw_format: str = "dng",
+    raw_noise: str = "auto",
 ) -> list[str]:
     """Denoise ``inputs`` into ``out`` with a Beam pipeline; return the inputs that were refused.
 
     Parameters
     ----------
     inputs : sequence of str
-        Image files.
+        Image files and raw files.
     out : Path
-        Folder for the PNGs (created); names as ``denoise run`` gives them.
+        Folder for the results (created); names as ``denoise run`` gives them.
     model : str, default "photo"
         A family or model that runs one model per image.
     precision : str, default "auto"
@@ -255,20 +294,27 @@ def run_batch(
         A Beam runner's name; default: ``FnApiRunner`` in this process.
     pipeline_arguments : sequence of str
         Further Beam pipeline options (``--project``, ``--region``, ... for a cluster).
+    raw_format : {"dng", "tiff", "png"}, default "dng"
+        What a raw file becomes (:func:`denoise.raw_model.denoise_raw_file`).
+    raw_noise : {"auto", "estimate", "iso"}, default "auto"
+        Where the raw model's noise level comes from.
 
     """
     from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 
     out.mkdir(parents=True, exist_ok=True)
     taken: set[str] = set()
-    jobs = [(str(path), claim_name(Path(path).stem, ".png", taken)) for path in inputs]
+    suffixes = {True: RAW_OUTPUT_SUFFIXES[raw_format], False: ".png"}
+    jobs = [(str(path), claim_name(Path(path).stem, suffixes[_is_raw(path)], taken)) for path in inputs]
+    image_jobs = [job for job in jobs if not _is_raw(job[0])]
+    raw_jobs = [job for job in jobs if _is_raw(job[0])]
     options = {"precision": precision, "tile_size": tile_size}
     models = sorted({leaf.name for leaf in leaf_models(load_model(model, **options).piece)})
     pipeline_options = PipelineOptions([*(["--runner", runner] if runner else []), *pipeline_arguments])
     with beam.Pipeline(runner=None if runner else FnApiRunner(), options=pipeline_options) as pipeline:
         cut = (
             pipeline
-            | "Inputs" >> beam.Create(jobs)
+            | "Inputs" >> beam.Create(image_jobs)
             | "Cut tiles" >> beam.ParDo(_CutTiles(model, options)).with_outputs("plans", *models)
         )
         denoised = [
@@ -284,4 +330,20 @@ def run_batch(
             | "By image" >> beam.CoGroupByKey()
             | "Stitch and write" >> beam.Map(_write, str(out))
         )
-    return [path for path, name in jobs if not (out / name).exists()]
+        if raw_jobs:
+            raw_options = {"output_format": raw_format, "noise": raw_noise}
+            _ = (
+                pipeline
+                | "Raw inputs" >> beam.Create(raw_jobs)
+                | "Denoise raws" >> beam.ParDo(_DenoiseRaws(model, options, str(out), raw_options))
+            )
+    return [path for path, name in jobs if not _written(out / name)]
+
+
+def _is_raw(path: str) -> bool:
+    return Path(path).suffix.lower() in RAW_SUFFIXES
+
+
+def _written(target: Path) -> bool:
+    """Whether a job's result is there: its claimed name, or the 16-bit TIFF a DNG falls back to."""
+    return target.exists() or (target.suffix == ".dng" and target.with_suffix(RAW_OUTPUT_SUFFIXES["tiff"]).exists())

@@ -34,6 +34,24 @@ ADAPT_SECONDS = 60.0
 MAX_STRENGTH = 2.0
 
 
+def _add_raw_options(parser: argparse.ArgumentParser) -> None:
+    """Add what ``run`` and ``batch`` do with raw files: ``--format`` and ``--raw-noise``."""
+    parser.add_argument(
+        "--format",
+        choices=RAW_OUTPUT_FORMATS,
+        default="dng",
+        help="what a raw file becomes: a DNG of the denoised mosaic (default) for a raw editor, or a 16-bit sRGB "
+        "render as TIFF or PNG (images always give PNG)",
+    )
+    parser.add_argument(
+        "--raw-noise",
+        choices=RAW_NOISE_SOURCES,
+        default="auto",
+        help="the raw model's noise level: from the file's ISO by a generic law where it has one, else estimated from "
+        "the mosaic (auto, the default); or always one of them",
+    )
+
+
 def _libraries_quiet(arguments: argparse.Namespace) -> contextlib.AbstractContextManager:
     """TensorFlow's start-up logs silenced (:func:`denoise.quiet.quiet_native_logs`), unless ``--verbose``."""
     from denoise.quiet import quiet_native_logs
@@ -84,10 +102,18 @@ def _command_run(arguments: argparse.Namespace) -> int:
                     raise ValueError("--noise adds noise to images, not to raw files")
                 if raw_denoiser is None:
                     with _libraries_quiet(arguments):
-                        from denoise.raw_model import load_raw_model
+                        from denoise.raw_model import denoise_raw_file, load_raw_model
 
                         raw_denoiser = load_raw_model(runtime=arguments.runtime)
-                target, note = _denoise_raw_file(Path(input_path), raw_denoiser, denoiser, arguments, taken)
+                target, note = denoise_raw_file(
+                    input_path,
+                    lambda suffix, stem=Path(input_path).stem: output_folder / claim_name(stem, suffix, taken),
+                    raw_denoiser,
+                    denoiser,
+                    output_format=arguments.format,
+                    noise=arguments.raw_noise,
+                    strength=arguments.strength,
+                )
                 print(f"{input_path} -> {target} ({note})")
                 continue
             image = read_image(input_path)
@@ -156,31 +182,6 @@ def _command_adapt(arguments: argparse.Namespace) -> int:
     path = save_adapted(adapted, folder, arguments.save, "denoise " + shlex.join(arguments.argv))
     print(path)
     return 0
-
-
-def _denoise_raw_file(path: Path, raw_denoiser, denoiser, arguments: argparse.Namespace, taken: set[str]):
-    """Denoise one raw file into ``--out`` as ``--format``; return the file written and a note for the user.
-
-    A sensor that is not Bayer falls back on the image model, run on LibRaw's render, and is
-    saved as a 16-bit TIFF (or PNG) render.
-    """
-    from denoise.pipeline import claim_name
-    from denoise.raw import RAW_OUTPUT_SUFFIXES, NotBayerError, read_raw, save_raw, write_rendered
-
-    try:
-        raw = read_raw(path)
-    except NotBayerError as error:
-        if error.rendered is None:
-            raise
-        output_format = "png" if arguments.format == "png" else "tiff"
-        result = denoiser.denoise_and_report(error.rendered, arguments.strength)
-        target = Path(arguments.out) / claim_name(path.stem, RAW_OUTPUT_SUFFIXES[output_format], taken)
-        write_rendered(target, result.pixels, output_format)
-        return target, f"{error}: rendered by LibRaw, then denoised by {result.model}"
-    result = raw_denoiser.denoise(raw, noise=arguments.raw_noise, strength=arguments.strength)
-    target = Path(arguments.out) / claim_name(path.stem, RAW_OUTPUT_SUFFIXES[arguments.format], taken)
-    save_raw(target, result.raw, arguments.format)
-    return target, f"{result.model}, noise {result.noise}"
 
 
 def _command_eval(arguments: argparse.Namespace) -> int:
@@ -252,6 +253,8 @@ def _command_batch(arguments: argparse.Namespace) -> int:
         precision=arguments.precision,
         runner=arguments.runner,
         pipeline_arguments=arguments.pipeline_option,
+        raw_format=arguments.format,
+        raw_noise=arguments.raw_noise,
     )
     return EXIT_REFUSED if refused else 0
 
@@ -369,20 +372,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--noise", metavar="KIND:LEVEL", help="add synthetic noise first, e.g. gaussian:25")
     run.add_argument("--seed", type=int, default=0, help="seed of the synthetic noise")
-    run.add_argument(
-        "--format",
-        choices=RAW_OUTPUT_FORMATS,
-        default="dng",
-        help="what a raw file becomes: a DNG of the denoised mosaic (default) for a raw editor, or a 16-bit sRGB "
-        "render as TIFF or PNG (images always give PNG)",
-    )
-    run.add_argument(
-        "--raw-noise",
-        choices=RAW_NOISE_SOURCES,
-        default="auto",
-        help="the raw model's noise level: from the file's ISO by a generic law where it has one, else estimated from "
-        "the mosaic (auto, the default); or always one of them",
-    )
+    _add_raw_options(run)
     run.add_argument(
         "--adapt",
         type=float,
@@ -423,10 +413,11 @@ def _parser() -> argparse.ArgumentParser:
     models.set_defaults(handler=_command_models)
 
     batch = commands.add_parser("batch", help="denoise many files on Apache Beam (the scale extra)")
-    batch.add_argument("inputs", nargs="+", metavar="INPUT", help="image files")
+    batch.add_argument("inputs", nargs="+", metavar="INPUT", help="image files and raw files")
     batch.add_argument("--out", required=True, help="output folder")
     batch.add_argument("--model", default="photo", help="a family or model that runs one model per image")
     batch.add_argument("--precision", choices=PRECISION_CHOICES, default="auto")
+    _add_raw_options(batch)
     batch.add_argument("--runner", help="Beam runner (DataflowRunner, FlinkRunner, ...); default: in this process")
     batch.add_argument(
         "--pipeline-option",

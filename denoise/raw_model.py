@@ -20,12 +20,32 @@ from denoise.compose import ConvolutionalModel, Piece, Tiled, reporting_tiles
 from denoise.image_io import ImageReadError
 from denoise.inference import ModelFileError, read_model_file
 from denoise.precision import device_name, native_bfloat16
-from denoise.raw import RawImage, RawNoise, estimate_noise, noise_from_iso, pack, unpack
+from denoise.raw import (
+    RAW_OUTPUT_SUFFIXES,
+    NotBayerError,
+    RawImage,
+    RawNoise,
+    estimate_noise,
+    noise_from_iso,
+    pack,
+    read_raw,
+    save_raw,
+    unpack,
+    write_rendered,
+)
 from denoise.registry import pretrained_dir
 from denoise.runtimes import REFERENCE_RUNTIME, RuntimeModel, resolve_runtime, with_runtime
 from denoise.strength import apply_strength
 
-__all__ = ["RAW_MODEL", "NOISE_SOURCES", "RawDenoiser", "RawResult", "load_raw_model", "raw_noise"]
+__all__ = [
+    "RAW_MODEL",
+    "NOISE_SOURCES",
+    "RawDenoiser",
+    "RawResult",
+    "denoise_raw_file",
+    "load_raw_model",
+    "raw_noise",
+]
 
 #: The shipped raw model's name in the models folder.
 RAW_MODEL = "raw-bayer"
@@ -180,3 +200,57 @@ def load_raw_model(
     leaf = with_runtime(ConvolutionalModel(entry.model, entry.name), entry, resolved, "float32")
     runs_on = leaf.runtime if isinstance(leaf, RuntimeModel) else REFERENCE_RUNTIME
     return RawDenoiser(Tiled(leaf, tile_size), name=entry.name, card=entry.card, runtime=runs_on)
+
+
+def denoise_raw_file(
+    path: str | Path,
+    name_for: Callable[[str], Path],
+    raw_denoiser: RawDenoiser,
+    image_denoiser,
+    *,
+    output_format: str = "dng",
+    noise: str = "auto",
+    strength: float = 1.0,
+) -> tuple[Path, str]:
+    """Denoise one raw file and save the result; return the file written and a note for the user.
+
+    ``denoise run`` and ``denoise batch`` both call this, so they write the same files.
+
+    Parameters
+    ----------
+    path : str or Path
+        The raw file.
+    name_for : callable
+        From the output's suffix (``.dng``, ``.tif``, ``.png``) to the path to write.
+    raw_denoiser : RawDenoiser
+        From :func:`load_raw_model`.
+    image_denoiser : Denoiser
+        Runs on LibRaw's render of a sensor that is not Bayer; the result is then saved as a
+        16-bit TIFF (or PNG where ``output_format`` is ``png``).
+    output_format : {"dng", "tiff", "png"}, default "dng"
+        A DNG of the denoised mosaic, or a 16-bit sRGB render (:func:`denoise.raw.save_raw`).
+    noise : {"auto", "estimate", "iso"}, default "auto"
+        Where the noise level comes from (:func:`raw_noise`).
+    strength : float, default 1.0
+        As for :meth:`RawDenoiser.denoise`.
+
+    Raises
+    ------
+    ImageReadError, OSError
+        If the file cannot be read as a raw photo (one line each).
+
+    """
+    try:
+        raw = read_raw(path)
+    except NotBayerError as error:
+        if error.rendered is None:
+            raise
+        rendered_format = "png" if output_format == "png" else "tiff"
+        result = image_denoiser.denoise_and_report(error.rendered, strength)
+        target = name_for(RAW_OUTPUT_SUFFIXES[rendered_format])
+        write_rendered(target, result.pixels, rendered_format)
+        return target, f"{error}: rendered by LibRaw, then denoised by {result.model}"
+    result = raw_denoiser.denoise(raw, noise=noise, strength=strength)
+    target = name_for(RAW_OUTPUT_SUFFIXES[output_format])
+    save_raw(target, result.raw, output_format)
+    return target, f"{result.model}, noise {result.noise}"

@@ -224,6 +224,27 @@ def test_a_result_never_writes_over_its_input(raw_models, astronaut, tmp_path, c
     assert (tmp_path / "a.dng").read_bytes() == original and (tmp_path / "a-1.dng").is_file()
 
 
+def test_batch_writes_the_raws_run_writes_and_refuses_hostile_ones(raw_models, astronaut, tmp_path, capsys):
+    pytest.importorskip("apache_beam", reason="the scale extra is not installed")
+    good, _ = synthetic_raw(astronaut[:64, :64], 3200)
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    files = {"good.dng": encode_dng(good), "truncated.dng": encode_dng(good)[:3000], "linear.dng": linear_dng()}
+    for name, data in files.items():
+        (inputs / name).write_bytes(data)
+    paths = [str(inputs / name) for name in files]
+    assert main(["run", *paths, "--out", str(tmp_path / "run")]) == 2
+    capsys.readouterr()
+    assert main(["batch", *paths, "--out", str(tmp_path / "batch")]) == 2
+    captured = capsys.readouterr()
+    assert sorted(path.name for path in (tmp_path / "batch").iterdir()) == ["good.dng", "linear.tif"]
+    for name in ("good.dng", "linear.tif"):
+        assert (tmp_path / "batch" / name).read_bytes() == (tmp_path / "run" / name).read_bytes()
+    refusals = [line for line in captured.err.splitlines() if line.startswith("denoise:")]
+    assert len(refusals) == 1 and "truncated.dng" in refusals[0] and "Traceback" not in captured.err
+    assert "noise shot" in captured.out and "rendered by LibRaw" in captured.out
+
+
 def test_libraw_failing_inside_decoding_is_one_line(raw_models, astronaut, tmp_path, capsys, monkeypatch):
     import rawpy
 
