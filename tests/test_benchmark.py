@@ -425,3 +425,21 @@ def test_quick_look_benchmark_scores_each_way_of_making_the_screen_image(tmp_pat
     assert report["images"] == 1 and len(ways) == 5
     assert ways["photo at full size, shrunk"] > ways["noisy input, shrunk"]  # the model beats the noise on screen
     assert "| shrunk, then photo-fast |" in (tmp_path / "q.md").read_text()
+
+
+def test_noisy_only_bsd68_report_reads_both_runs_of_the_script(tmp_path):
+    import json
+
+    from benchmarks.noisy_only_bsd68 import main as report_main
+
+    for name, psnr in (("neighbor2neighbor-gray", 28.0), ("supervised-gray", 28.4)):
+        card = {"patches_seen": 112000, "training_seconds": 1800.0, "command": f"denoise train {name}"}
+        (tmp_path / f"{name}.json").write_text(json.dumps(card))
+        evaluation = [{"psnr": psnr, "ssim": 0.78, "noisy_psnr": 20.48}]
+        (tmp_path / f"{name}-bsd68.json").write_text(json.dumps(evaluation))
+    assert report_main([str(tmp_path), "--output", str(tmp_path / "report")]) == 0
+    table = (tmp_path / "report.md").read_text()
+    assert "| noisy copies only (neighbor2neighbor) | 28.00 | 0.7800 | 112,000 | 30 |" in table
+    assert "| clean images, fresh noise (supervised) | 28.40 |" in table
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["command"].startswith("python -m benchmarks.noisy_only_bsd68 ")
