@@ -636,7 +636,7 @@ def main() -> None:
     downloads = []
     progress = st.progress(0.0, text="Denoising…") if len(files) > 1 else None
     for index, (name, upload) in enumerate(files):
-        is_raw = os.path.splitext(name)[1].lower() in denoise.RAW_SUFFIXES
+        is_raw = denoise.is_raw_file(name)
         try:
             outcome = (show_raw if is_raw else show_image)(name, upload, settings)
         except (ValueError, OSError, MemoryError) as error:  # one file's failure must not stop the others

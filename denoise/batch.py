@@ -47,7 +47,8 @@ from denoise.compose import (
 from denoise.image_io import ImageReadError, read_image, write_png
 from denoise.inference import TILE_SIZE, load_model
 from denoise.pipeline import claim_name
-from denoise.raw import RAW_OUTPUT_SUFFIXES, RAW_SUFFIXES
+from denoise.raw import RAW_OUTPUT_SUFFIXES, is_raw_file
+from denoise.raw_model import denoise_raw_file, load_raw_model, rendered_format
 
 __all__ = ["BatchPlan", "TileModelHandler", "plan_image", "run_batch"]
 
@@ -227,14 +228,10 @@ class _DenoiseRaws(beam.DoFn):
         self.family, self.options, self.out, self.raw_options = family, options, out, raw_options
 
     def setup(self) -> None:
-        from denoise.raw_model import load_raw_model
-
         self.raw_denoiser = load_raw_model()
         self.image_denoiser = load_model(self.family, **self.options)
 
     def process(self, job: tuple[str, str]) -> Iterator[str]:
-        from denoise.raw_model import denoise_raw_file
-
         path, output = job
         stem = Path(output).stem  # claimed for the asked format; a render falls back under the same stem
         try:
@@ -304,10 +301,10 @@ def run_batch(
 
     out.mkdir(parents=True, exist_ok=True)
     taken: set[str] = set()
-    suffixes = {True: RAW_OUTPUT_SUFFIXES[raw_format], False: ".png"}
-    jobs = [(str(path), claim_name(Path(path).stem, suffixes[_is_raw(path)], taken)) for path in inputs]
-    image_jobs = [job for job in jobs if not _is_raw(job[0])]
-    raw_jobs = [job for job in jobs if _is_raw(job[0])]
+    suffix_of = {True: RAW_OUTPUT_SUFFIXES[raw_format], False: ".png"}
+    jobs = [(str(path), claim_name(Path(path).stem, suffix_of[is_raw_file(path)], taken)) for path in inputs]
+    image_jobs = [job for job in jobs if not is_raw_file(job[0])]
+    raw_jobs = [job for job in jobs if is_raw_file(job[0])]
     options = {"precision": precision, "tile_size": tile_size}
     models = sorted({leaf.name for leaf in leaf_models(load_model(model, **options).piece)})
     pipeline_options = PipelineOptions([*(["--runner", runner] if runner else []), *pipeline_arguments])
@@ -337,13 +334,10 @@ def run_batch(
                 | "Raw inputs" >> beam.Create(raw_jobs)
                 | "Denoise raws" >> beam.ParDo(_DenoiseRaws(model, options, str(out), raw_options))
             )
-    return [path for path, name in jobs if not _written(out / name)]
-
-
-def _is_raw(path: str) -> bool:
-    return Path(path).suffix.lower() in RAW_SUFFIXES
-
-
-def _written(target: Path) -> bool:
-    """Whether a job's result is there: its claimed name, or the 16-bit TIFF a DNG falls back to."""
-    return target.exists() or (target.suffix == ".dng" and target.with_suffix(RAW_OUTPUT_SUFFIXES["tiff"]).exists())
+    # A raw file that is not Bayer is saved as a render under the stem claimed for it.
+    render_suffix = RAW_OUTPUT_SUFFIXES[rendered_format(raw_format)]
+    return [
+        path
+        for path, name in jobs
+        if not ((out / name).exists() or (is_raw_file(path) and (out / name).with_suffix(render_suffix).exists()))
+    ]

@@ -66,7 +66,7 @@ def _command_run(arguments: argparse.Namespace) -> int:
         from denoise.noise import add_noise, parse_noise
         from denoise.pipeline import claim_name
         from denoise.precision import device_name
-        from denoise.raw import RAW_SUFFIXES
+        from denoise.raw import is_raw_file
         from denoise.registry import model_for_noise, quick_family
 
         noise = parse_noise(arguments.noise) if arguments.noise else None
@@ -97,7 +97,7 @@ def _command_run(arguments: argparse.Namespace) -> int:
         print(f"model {denoiser.name}{views}, {where}", file=sys.stderr)
     for index, input_path in enumerate(arguments.inputs):
         try:
-            if Path(input_path).suffix.lower() in RAW_SUFFIXES:
+            if is_raw_file(input_path):
                 if noise is not None:
                     raise ValueError("--noise adds noise to images, not to raw files")
                 if raw_denoiser is None:
@@ -145,11 +145,11 @@ def _adapted(denoiser, arguments: argparse.Namespace, noise: tuple[str, float] |
     from denoise.adaptation import AdaptationError, adapted_card
     from denoise.image_io import ImageReadError, read_image
     from denoise.noise import add_noise
-    from denoise.raw import RAW_SUFFIXES
+    from denoise.raw import is_raw_file
 
     images = []
     for index, path in enumerate(arguments.inputs):
-        if Path(path).suffix.lower() in RAW_SUFFIXES:
+        if is_raw_file(path):
             continue
         with contextlib.suppress(ImageReadError, OSError):  # refused again, with its line, when its turn comes
             pixels = read_image(path).pixels

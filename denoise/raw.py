@@ -51,6 +51,7 @@ __all__ = [
     "encode_dng",
     "encode_rendered",
     "estimate_noise",
+    "is_raw_file",
     "noise_from_iso",
     "pack",
     "read_raw",
@@ -191,6 +192,11 @@ class RawImage:
     def with_mosaic(self, mosaic: np.ndarray) -> RawImage:
         """Return a copy holding ``mosaic`` (a denoised one) and the same metadata."""
         return replace(self, mosaic=np.asarray(mosaic, np.float32))
+
+
+def is_raw_file(name: str | Path) -> bool:
+    """Whether a file's name ends in a raw format's suffix (:data:`RAW_SUFFIXES`, any case)."""
+    return Path(name).suffix.lower() in RAW_SUFFIXES
 
 
 def _plane_offsets(pattern: str) -> list[tuple[int, int]]:

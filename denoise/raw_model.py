@@ -44,6 +44,7 @@ __all__ = [
     "RawResult",
     "denoise_raw_file",
     "load_raw_model",
+    "rendered_format",
     "raw_noise",
 ]
 
@@ -202,6 +203,11 @@ def load_raw_model(
     return RawDenoiser(Tiled(leaf, tile_size), name=entry.name, card=entry.card, runtime=runs_on)
 
 
+def rendered_format(output_format: str) -> str:
+    """Return what a raw file that is not Bayer is saved as when ``output_format`` was asked: a 16-bit render."""
+    return "png" if output_format == "png" else "tiff"
+
+
 def denoise_raw_file(
     path: str | Path,
     name_for: Callable[[str], Path],
@@ -245,10 +251,10 @@ def denoise_raw_file(
     except NotBayerError as error:
         if error.rendered is None:
             raise
-        rendered_format = "png" if output_format == "png" else "tiff"
+        render_format = rendered_format(output_format)
         result = image_denoiser.denoise_and_report(error.rendered, strength)
-        target = name_for(RAW_OUTPUT_SUFFIXES[rendered_format])
-        write_rendered(target, result.pixels, rendered_format)
+        target = name_for(RAW_OUTPUT_SUFFIXES[render_format])
+        write_rendered(target, result.pixels, render_format)
         return target, f"{error}: rendered by LibRaw, then denoised by {result.model}"
     result = raw_denoiser.denoise(raw, noise=noise, strength=strength)
     target = name_for(RAW_OUTPUT_SUFFIXES[output_format])
