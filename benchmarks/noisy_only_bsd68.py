@@ -1,9 +1,10 @@
 """The table of ``scripts/noisy_only_bsd68.sh``: noisy-only against supervised training from scratch on BSD68.
 
 The script trains one grey U-Net on a fixed noisy copy of ``train/gray400`` (neighbor2neighbor,
-no clean image seen) and one on the clean images (supervised), the same number of batches each,
-and evaluates both on BSD68 at sigma 25. This reads the two model cards and the two evaluations
-from its runs folder and writes the report.
+no clean image seen; once without and once with Huang et al.'s regularizer) and one on the clean
+images (supervised), the same number of batches each, and evaluates each on BSD68 at sigma 25.
+This reads the model cards and evaluations of the runs that have finished from its runs folder
+and writes the report.
 
 Example::
 
@@ -18,17 +19,20 @@ from pathlib import Path
 
 from benchmarks.benchmark import write_report_with_table
 
-#: The two runs of the script, by the name of their model file, and what each learnt from.
+#: The runs of the script, by the name of their model file, and what each learnt from.
 RUNS = {
     "neighbor2neighbor-gray": "noisy copies only (neighbor2neighbor)",
+    "neighbor2neighbor-regularized-gray": "noisy copies only (neighbor2neighbor, regularizer 2)",
     "supervised-gray": "clean images, fresh noise (supervised)",
 }
 
 
 def read_runs(folder: Path) -> dict:
-    """Return the report: for each run, its BSD68 PSNR and SSIM and what its card says of its training."""
+    """Return the report: for each finished run, its BSD68 PSNR and SSIM and what its card says of its training."""
     rows = []
     for name, learnt_from in RUNS.items():
+        if not (folder / f"{name}-bsd68.json").exists():  # not run, or not finished
+            continue
         card = json.loads((folder / f"{name}.json").read_text())
         [evaluation] = json.loads((folder / f"{name}-bsd68.json").read_text())
         rows.append(

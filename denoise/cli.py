@@ -300,6 +300,7 @@ def _command_train(arguments: argparse.Namespace) -> int:
         identity_start=arguments.identity_start,
         domain=arguments.domain,
         objective=arguments.objective,
+        regularizer=arguments.regularizer,
         noisy_data=arguments.noisy_data,
         distribute=DistributeOptions(arguments.coordinator, arguments.num_processes, arguments.process_id)
         if arguments.distribute
@@ -498,6 +499,14 @@ def _parser() -> argparse.ArgumentParser:
         help="supervised: clean targets; noise2noise: a second noisy shot; neighbor2neighbor: neighbouring "
         "pixels of one noisy image (pixel-independent noise); shuffled-neighbor2neighbor: the same after "
         "pixel-shuffle downsampling (correlated noise of processed photos); recorrupted: known Gaussian noise",
+    )
+    train.add_argument(
+        "--regularizer",
+        type=float,
+        default=0.0,
+        metavar="GAMMA",
+        help="neighbor2neighbor objectives: the weight of Huang et al.'s regularizer at the last epoch (they use 2; "
+        "0 leaves it out); it runs the model once more per batch, on the whole patches",
     )
     train.add_argument(
         "--noisy-data",

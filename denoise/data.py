@@ -173,6 +173,8 @@ def _noisy_only_pair(
     *,
     noisy_data: bool,
     frames: int = 1,
+    reference: Callable[[np.ndarray], np.ndarray] | None = None,
+    regularizer: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Return the inputs and targets of a noisy-only objective (:mod:`denoise.objectives`) for a batch.
 
@@ -180,7 +182,8 @@ def _noisy_only_pair(
     aligned shots stacked along the channels for ``noise2noise``), and a ``gaussian`` range in
     ``noise`` gives their known level for ``recorrupted``. Otherwise they are clean, and get the
     drawn noise here; the clean patches go no further (``noise2noise`` gets a second draw of
-    the same kind and level).
+    the same kind and level). With a ``regularizer`` weight, ``reference`` denoises the noisy
+    patches for the Neighbor2Neighbor regularizer.
     """
     second_shot, sigma = None, None
     if noisy_data:
@@ -204,7 +207,10 @@ def _noisy_only_pair(
             if any(kind != "gaussian" for kind, _ in draws):
                 raise ValueError("the recorrupted objective needs Gaussian noise of a known level (gaussian:LEVEL)")
             sigma = np.array([level / 255 for _, level in draws], np.float32)
-    return training_pair(objective, noisy, rng, second_shot=second_shot, sigma=sigma)
+    denoised = reference(noisy) if reference is not None and regularizer else None
+    return training_pair(
+        objective, noisy, rng, second_shot=second_shot, sigma=sigma, denoised=denoised, regularizer=regularizer
+    )
 
 
 #: Where a model works: on images (sRGB), or on the sensor's mosaic before demosaicing.
@@ -342,6 +348,13 @@ class PatchSequence(keras.utils.PyDataset):
         many aligned shots stacked along the channels (:func:`load_bursts`).
     frames : int, default 1
         Shots per image of ``images`` when ``noisy_data``.
+    regularizer : float, default 0
+        The final weight of the Neighbor2Neighbor regularizer (:func:`denoise.objectives.neighbour_pair`),
+        reached at the last of ``epochs``: it rises linearly from ``regularizer / epochs`` in the
+        first epoch, as in Huang et al.'s training. Its ``f(y)`` comes from a copy of the model
+        in training, given by :meth:`follow` and refreshed at the start of every epoch.
+    epochs : int, default 1
+        The run's epochs, over which the regularizer's weight rises.
 
     """
 
@@ -365,8 +378,12 @@ class PatchSequence(keras.utils.PyDataset):
         objective: str = "supervised",
         noisy_data: bool = False,
         frames: int = 1,
+        regularizer: float = 0.0,
+        epochs: int = 1,
     ) -> None:
         super().__init__(workers=workers, use_multiprocessing=False)
+        if regularizer and objective not in ("neighbor2neighbor", "shuffled-neighbor2neighbor"):
+            raise ValueError(f"the regularizer is Neighbor2Neighbor's; the {objective} objective has none")
         _check_domain(domain, noise, images[0].shape[2] // frames if images else 3)
         _check_objective(objective, noisy_data=noisy_data, frames=frames, extras=bool(pairs or teacher), domain=domain)
         too_small = [image.shape for image in images if min(image.shape[:2]) < patch_size]
@@ -386,7 +403,37 @@ class PatchSequence(keras.utils.PyDataset):
         self.teacher = teacher
         self.domain = domain
         self.objective, self.noisy_data, self.frames = objective, noisy_data, frames
+        self.regularizer, self.epochs = regularizer, epochs
         self.epoch = 0
+        self._followed: keras.Model | None = None
+        self._reference: keras.Model | None = None
+
+    def follow(self, model: keras.Model) -> None:
+        """Take the regularizer's ``f(y)`` from a copy of ``model``, refreshed at each epoch's start.
+
+        The copy, not the model itself, runs here: batches are made on another thread while
+        the model trains, and a backend may keep its new weights apart until the epoch ends.
+        """
+        self._followed = model
+        self._reference = keras.models.clone_model(model)
+        self._reference.set_weights(model.get_weights())
+
+    def on_epoch_begin(self) -> None:
+        """Bring the regularizer's copy of the model up to date."""
+        if self._reference is not None:
+            self._reference.set_weights(self._followed.get_weights())
+
+    def _regularizer_weight(self) -> float:
+        """Return the regularizer's weight in the current epoch (0 without one)."""
+        if not self.regularizer:
+            return 0.0
+        if self._reference is None:
+            raise RuntimeError("a regularized PatchSequence needs follow(model) before its first batch")
+        return self.regularizer * min(self.epoch + 1, self.epochs) / self.epochs
+
+    def _reference_output(self, noisy: np.ndarray) -> np.ndarray:
+        """Return what the regularizer's copy of the model makes of a batch of noisy patches."""
+        return np.asarray(self._reference.predict_on_batch(noisy), dtype=np.float32)
 
     def __len__(self) -> int:
         return self.batches_per_epoch
@@ -400,7 +447,14 @@ class PatchSequence(keras.utils.PyDataset):
             noisy, clean = _raw_batch(clean, self.noise, rng)
         elif self.objective != "supervised":  # "clean" is the objective's noisy target from here on
             noisy, clean = _noisy_only_pair(
-                clean, self.objective, self.noise, rng, noisy_data=self.noisy_data, frames=self.frames
+                clean,
+                self.objective,
+                self.noise,
+                rng,
+                noisy_data=self.noisy_data,
+                frames=self.frames,
+                reference=self._reference_output,
+                regularizer=self._regularizer_weight(),
             )
         else:
             noisy = _noisy_batch(clean, self.noise, rng)

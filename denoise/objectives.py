@@ -17,6 +17,11 @@ assumes of the noise:
     half-resolution views of the same scene with independent noise. Assumes noise independent
     from pixel to pixel and zero-mean (raw data, synthetic white noise); the model is trained
     at half resolution and, because the two views are half a pixel apart, it smooths a little.
+    Huang et al.'s regularizer corrects that: given the model's own output ``f(y)`` on the whole
+    noisy patch (no gradient through it) and its weight ``gamma``, their loss
+    ``|f(g1 y) - g2 y|^2 + gamma |f(g1 y) - g2 y - (g1 f(y) - g2 f(y))|^2`` is ``1 + gamma`` times
+    the squared error to the target ``g2 y + gamma / (1 + gamma) (g1 f(y) - g2 f(y))`` plus a
+    constant, so it too is an ordinary ``(inputs, targets)`` pair (:func:`neighbour_pair`).
 ``shuffled-neighbor2neighbor``
     For the spatially correlated noise of processed photos (demosaiced, sharpened): the patch
     is first split by pixel-shuffle downsampling (stride :data:`SHUFFLE_STRIDE`) into sub-images
@@ -38,6 +43,7 @@ __all__ = [
     "OBJECTIVES",
     "RECORRUPTION_ALPHA",
     "SHUFFLE_STRIDE",
+    "neighbour_pair",
     "neighbour_views",
     "patch_shrink",
     "recorrupt",
@@ -85,6 +91,34 @@ def neighbour_views(noisy: np.ndarray, rng: np.random.Generator) -> tuple[np.nda
     return first, second
 
 
+def neighbour_pair(
+    noisy: np.ndarray, rng: np.random.Generator, denoised: np.ndarray | None = None, regularizer: float = 0.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return Neighbor2Neighbor's ``(inputs, targets)`` for N x H x W x C noisy patches.
+
+    Parameters
+    ----------
+    noisy : ndarray
+        The noisy patches ``y``.
+    rng : numpy.random.Generator
+        For the choice of pixels (:func:`neighbour_views`).
+    denoised : ndarray, optional
+        The model's output ``f(y)`` on the same patches, for the regularizer.
+    regularizer : float, default 0
+        Huang et al.'s ``gamma``: the targets move from ``g2 y`` by ``gamma / (1 + gamma)`` of
+        the difference between the two views of ``f(y)`` (module docstring). 0, or no
+        ``denoised``, is the plain objective; the random choices are the same either way.
+
+    """
+    if denoised is None or regularizer == 0:
+        return neighbour_views(noisy, rng)
+    channels = noisy.shape[-1]
+    # One draw of pixels for both: the two views of f(y) are taken at the same places as y's.
+    first, second = neighbour_views(np.concatenate([noisy, denoised.astype(noisy.dtype)], axis=-1), rng)
+    share = np.float32(regularizer / (1 + regularizer))
+    return first[..., :channels], second[..., :channels] + share * (first[..., channels:] - second[..., channels:])
+
+
 def shuffle_down(images: np.ndarray, stride: int = SHUFFLE_STRIDE) -> np.ndarray:
     """Pixel-shuffle downsampling: N x H x W x C into (N * stride^2) x H/stride x W/stride x C sub-images.
 
@@ -127,6 +161,8 @@ def training_pair(
     clean: np.ndarray | None = None,
     second_shot: np.ndarray | None = None,
     sigma: float | np.ndarray | None = None,
+    denoised: np.ndarray | None = None,
+    regularizer: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Return a batch's ``(inputs, targets)`` under ``objective``.
 
@@ -144,6 +180,11 @@ def training_pair(
         A second noisy shot of the same patches (``noise2noise`` only).
     sigma : float or ndarray, optional
         The known noise standard deviation, 0-1 scale, one or one per patch (``recorrupted`` only).
+    denoised : ndarray, optional
+        The model's output on ``noisy``, for the Neighbor2Neighbor regularizer (both
+        ``neighbor2neighbor`` objectives; :func:`neighbour_pair`).
+    regularizer : float, default 0
+        The regularizer's weight ``gamma``; 0 leaves it out.
 
     Raises
     ------
@@ -165,4 +206,5 @@ def training_pair(
         return recorrupt(noisy, sigma, rng)
     if objective == "shuffled-neighbor2neighbor":
         noisy = shuffle_down(noisy)
-    return neighbour_views(noisy, rng)
+        denoised = None if denoised is None else shuffle_down(denoised)
+    return neighbour_pair(noisy, rng, denoised, regularizer)

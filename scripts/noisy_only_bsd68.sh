@@ -1,10 +1,11 @@
 #!/bin/bash
 # Issue #30's BSD68 comparison: the same grey U-Net trained from scratch on one fixed noisy copy of
-# train/gray400 (sigma 25, neighbor2neighbor: no clean image seen) and supervised on its clean images
-# with fresh sigma-25 noise, the same number of batches each; then both scored on BSD68 at sigma 25.
+# train/gray400 (sigma 25, neighbor2neighbor: no clean image seen; without, then with Huang et al.'s
+# regularizer at gamma 2) and supervised on its clean images with fresh sigma-25 noise, the same
+# number of batches each; then each scored on BSD68 at sigma 25.
 # Each run resumes from its checkpoint in runs/noisy-only-bsd68/ when started again.
 #
-#   scripts/noisy_only_bsd68.sh ../shared/data   # 70 epochs each: about 40 + 80 minutes on 2 CPU cores
+#   scripts/noisy_only_bsd68.sh ../shared/data   # 70 epochs each: about 40 + 100 + 80 minutes on 2 CPU cores
 #   EPOCHS=2 BATCHES=2 REPORT=/tmp/try/report scripts/noisy_only_bsd68.sh ../shared/data /tmp/try   # a dry run
 set -euo pipefail
 data=${1:?usage: scripts/noisy_only_bsd68.sh DATA [RUNS]}
@@ -36,6 +37,12 @@ if [ ! -f "$runs/neighbor2neighbor-gray-bsd68.json" ]; then
     "${common[@]}" --output "$runs/neighbor2neighbor-gray"
   .venv/bin/denoise eval "$data/test/bsd68" --sigma 25 --model "$runs/neighbor2neighbor-gray.keras" --json \
     > "$runs/neighbor2neighbor-gray-bsd68.json"
+fi
+if [ ! -f "$runs/neighbor2neighbor-regularized-gray-bsd68.json" ]; then
+  .venv/bin/denoise train --data "$noisy" --noisy-data --objective neighbor2neighbor --regularizer 2 \
+    --noise gaussian:25 "${common[@]}" --output "$runs/neighbor2neighbor-regularized-gray"
+  .venv/bin/denoise eval "$data/test/bsd68" --sigma 25 --model "$runs/neighbor2neighbor-regularized-gray.keras" \
+    --json > "$runs/neighbor2neighbor-regularized-gray-bsd68.json"
 fi
 if [ ! -f "$runs/supervised-gray-bsd68.json" ]; then
   .venv/bin/denoise train --data "$data/train/gray400" --noise gaussian:25 \

@@ -7,7 +7,7 @@ import pytest
 
 from denoise.data import NoiseRange, PatchSequence, load_bursts, load_folder
 from denoise.image_io import write_png
-from denoise.objectives import OBJECTIVES, neighbour_views, recorrupt, shuffle_down, training_pair
+from denoise.objectives import OBJECTIVES, neighbour_pair, neighbour_views, recorrupt, shuffle_down, training_pair
 from tests.conftest import train_tiny
 
 
@@ -28,6 +28,65 @@ def test_neighbour_views_take_two_adjacent_pixels_of_each_cell():
     distance = np.abs(first - second).sum(axis=-1)
     assert np.all(distance == 1)  # neighbours: never the same pixel, never diagonal
     assert len(np.unique(first[0].reshape(-1, 2) % 2, axis=0)) == 4  # every position of the cell is drawn
+
+
+def test_the_regularized_target_gives_huang_et_al_s_loss_up_to_a_constant():
+    rng = np.random.default_rng(4)
+    noisy = rng.random((3, 16, 16, 2)).astype(np.float32)
+    denoised = rng.random(noisy.shape).astype(np.float32)  # f(y): the model's output on the whole patches
+    gamma = 2.0
+    inputs, targets = neighbour_pair(noisy, np.random.default_rng(7), denoised, gamma)
+    # The same pixel choices, by the same seed, on y and on f(y) stacked along the channels.
+    first, second = neighbour_views(np.concatenate([noisy, denoised], axis=-1), np.random.default_rng(7))
+    np.testing.assert_array_equal(inputs, first[..., :2])
+    plain_inputs, plain_targets = neighbour_pair(noisy, np.random.default_rng(7))
+    np.testing.assert_array_equal(plain_inputs, inputs)  # no regularizer: the same draw, the plain target
+    np.testing.assert_array_equal(plain_targets, second[..., :2])
+
+    def huang_loss(prediction: np.ndarray) -> float:
+        residual = prediction - second[..., :2]
+        expected_residual = first[..., 2:] - second[..., 2:]
+        return float(np.sum(residual**2) + gamma * np.sum((residual - expected_residual) ** 2))
+
+    # For any prediction, Huang's loss is (1 + gamma) times the squared error to our target, plus
+    # one constant: the two losses have the same gradients up to that factor.
+    offsets = []
+    for seed in range(3):
+        prediction = np.random.default_rng(seed).random(inputs.shape)
+        offsets.append(huang_loss(prediction) - (1 + gamma) * float(np.sum((prediction - targets) ** 2)))
+    np.testing.assert_allclose(offsets, offsets[0], rtol=1e-4)
+    # The shuffled objective draws its views after the shuffle, from f(y) shuffled alike.
+    shuffled_inputs, _ = training_pair(
+        "shuffled-neighbor2neighbor", noisy[:, :12, :12], rng, denoised=denoised[:, :12, :12], regularizer=gamma
+    )
+    assert shuffled_inputs.shape == (3 * 9, 2, 2, 2)
+
+
+def test_a_regularized_sequence_follows_the_model_once_an_epoch(training_folder):
+    from denoise.models import build_model
+
+    images = load_folder(training_folder, 1)
+    settings = dict(patch_size=32, batch_size=4, batches_per_epoch=2, noise=[NoiseRange("gaussian", 25, 25)],
+                    objective="neighbor2neighbor")  # fmt: skip
+    with pytest.raises(ValueError, match="Neighbor2Neighbor's"):
+        PatchSequence(images, **(settings | {"objective": "recorrupted"}), regularizer=2.0)
+    sequence = PatchSequence(images, **settings, regularizer=2.0, epochs=4)
+    with pytest.raises(RuntimeError, match="follow"):
+        sequence[0]
+    plain_inputs, plain_targets = PatchSequence(images, **settings)[0]
+    model = build_model("unet", channels=1, latent=8, width=8)
+    sequence.follow(model)
+    inputs, targets = sequence[0]
+    np.testing.assert_array_equal(inputs, plain_inputs)  # the same patches, noise and pixel choices
+    assert not np.allclose(targets, plain_targets)
+    # The U-Net subtracts the noise it predicts: with every weight at zero it is the identity,
+    # f(y) = y, and its two views are the input and the plain target.
+    model.set_weights([np.zeros_like(weight) for weight in model.get_weights()])
+    np.testing.assert_allclose(sequence[0][1], targets)  # the copy is not refreshed before the next epoch
+    sequence.on_epoch_begin()
+    share = 0.5 / (1 + 0.5)  # gamma rises to 2 over 4 epochs: 0.5 in the first
+    np.testing.assert_allclose(sequence[0][1], plain_targets + share * (inputs - plain_targets), atol=1e-6)
+    assert [sequence._regularizer_weight() for sequence.epoch in range(5)] == [0.5, 1.0, 1.5, 2.0, 2.0]
 
 
 def test_shuffle_down_puts_every_stride_th_pixel_in_one_sub_image():
@@ -107,6 +166,9 @@ def test_training_on_noisy_images_alone(training_folder, tmp_path):
     card = train_tiny(noisy_folder, tmp_path / "model", "unet", 1, 8, noisy_data=True, objective="neighbor2neighbor")
     assert card["training"]["objective"] == "neighbor2neighbor" and card["training"]["noisy_data"] is True
     assert np.isfinite(card["validation_psnr"])
+    card = train_tiny(noisy_folder, tmp_path / "regularized", "unet", 1, 8, noisy_data=True,
+                      objective="neighbor2neighbor", regularizer=2.0)  # fmt: skip
+    assert card["training"]["regularizer"] == 2.0 and np.isfinite(card["validation_psnr"])
     with pytest.raises(ValueError, match="needs clean images"):
         train_tiny(noisy_folder, tmp_path / "other", "unet", 1, 8, noisy_data=True)
 
