@@ -28,7 +28,7 @@ import numpy as np
 import denoise
 from benchmarks.benchmark import write_report_with_table
 from benchmarks.real_noise import read_pairs, scene_split
-from denoise.adaptation import adapted_card
+from denoise.adaptation import adapt, adapted_card
 from denoise.image_io import IMAGE_SUFFIXES
 
 
@@ -59,7 +59,10 @@ def run(arguments: argparse.Namespace) -> dict:
     for label, noisy, clean, known in cases(arguments):
         before = denoise.psnr(clean, denoiser.denoise(noisy))
         started = time.perf_counter()
-        adapted = denoiser.adapt([noisy], seconds=arguments.seconds, steps=arguments.steps, noise=known)
+        adapted = adapt(
+            denoiser, [noisy], seconds=arguments.seconds, steps=arguments.steps, noise=known,
+            regularizer=arguments.regularizer,
+        )  # fmt: skip
         after = denoise.psnr(clean, adapted.denoise(noisy))
         seconds = time.perf_counter() - started
         steps = adapted_card(adapted)[1]["adapted"]["steps"]
@@ -78,14 +81,16 @@ def run(arguments: argparse.Namespace) -> dict:
         for setting in settings
         for chosen in [[row for row in rows if row["setting"] == setting]]
     ]
-    return {"model": model, "seconds": arguments.seconds, "steps": arguments.steps, "rows": rows, "means": means}
+    return {"model": model, "seconds": arguments.seconds, "steps": arguments.steps,
+            "regularizer": arguments.regularizer, "rows": rows, "means": means}  # fmt: skip
 
 
 def markdown(report: dict) -> str:
     """Return the means as a Markdown table."""
     lines = [
         f"{report['model']} adapted to each image alone ({report['seconds'] or report['steps']} "
-        f"{'s' if report['seconds'] else 'steps'} each)",
+        f"{'s' if report['seconds'] else 'steps'} each"
+        + (f", regularizer {report['regularizer']:g})" if report.get("regularizer") else ")"),
         "",
         "| setting | images | as shipped (dB) | adapted (dB) | gain | s per image |",
         "|---|---|---|---|---|---|",
@@ -109,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, help="seconds of adaptation per image")
     parser.add_argument("--steps", type=int, help="steps of adaptation per image (instead of --seconds)")
     parser.add_argument("--model", help="default: the default family (--folder), the photo model (--pairs)")
+    parser.add_argument("--regularizer", type=float, default=0.0, help="--pairs: Neighbor2Neighbor's regularizer")
     parser.add_argument("--output", default="results/adaptation", help="prefix of the .json and .md written")
     arguments = parser.parse_args(argv)
     report = run(arguments)

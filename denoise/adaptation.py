@@ -62,6 +62,7 @@ def adapt(
     noise: tuple[str, float] | None = None,
     progress: Callable[[float], None] | None = None,
     seed: int = 0,
+    regularizer: float = 0.0,
 ):
     """Return a copy of the denoiser's model fine-tuned on patches of ``images`` (see the module docstring).
 
@@ -82,6 +83,10 @@ def adapt(
         Called with the share done (0 to 1) after each step; it may raise to stop adapting.
     seed : int, default 0
         Seed of the patches and of the objective's random choices.
+    regularizer : float, default 0
+        For photos that came noisy, the weight of Huang et al.'s regularizer
+        (:func:`denoise.objectives.neighbour_pair`), from the model's output at each step.
+        Measured on PolyU (``docs/benchmarks.md``), it loses less than without, but still loses.
 
     Returns
     -------
@@ -123,12 +128,15 @@ def adapt(
     )
     model.compile(optimizer=keras.optimizers.Adam(rate), loss="mse")
     sigma = noise[1] / 255 if objective == "recorrupted" else None
+    regularized = bool(regularizer) and objective != "recorrupted"
     total = steps if steps is not None else (None if seconds is not None else ADAPTATION_STEPS)
     rng = np.random.default_rng(seed)
     started, done = time.perf_counter(), 0
     while (total is None or done < total) and (seconds is None or time.perf_counter() - started < seconds):
+        patches = random_patches(model_inputs, BATCH_SIZE, side, rng, scale=1)
+        denoised = model.predict_on_batch(patches) if regularized else None
         inputs, targets = training_pair(
-            objective, random_patches(model_inputs, BATCH_SIZE, side, rng, scale=1), rng, sigma=sigma
+            objective, patches, rng, sigma=sigma, denoised=denoised, regularizer=regularizer
         )
         try:
             loss = float(np.asarray(model.train_on_batch(inputs, targets)))
@@ -144,7 +152,14 @@ def adapt(
     card = dict(denoiser.cards.get(leaf.channels, {}))
     card.update(
         name=name,
-        adapted={"from": leaf.name, "objective": objective, "steps": done, "images": len(arrays), "seed": seed},
+        adapted={
+            "from": leaf.name,
+            "objective": objective,
+            **({"regularizer": regularizer} if regularized else {}),
+            "steps": done,
+            "images": len(arrays),
+            "seed": seed,
+        },
     )
     return Denoiser(
         replace_leaf(denoiser.piece, leaf, ConvolutionalModel(model, name)),

@@ -196,7 +196,7 @@ def test_each_objective_learns_to_denoise(training_folder, tmp_path, objective):
 
 def test_adapting_fine_tunes_a_copy_on_the_images_themselves(use_tiny_models, astronaut):
     from denoise import add_noise, load_model
-    from denoise.adaptation import adaptation_objective
+    from denoise.adaptation import adapt, adaptation_objective
 
     denoiser = load_model("unet-color", runtime="tensorflow")
     noisy = add_noise(astronaut[:96, :96], "gaussian", 25, seed=0)
@@ -213,6 +213,9 @@ def test_adapting_fine_tunes_a_copy_on_the_images_themselves(use_tiny_models, as
     # A photo that came noisy: its noise is correlated, so the pixel-shuffled objective; a time budget.
     assert adaptation_objective(None) == "shuffled-neighbor2neighbor"
     assert denoiser.adapt([noisy], seconds=0.5).cards[3]["adapted"]["steps"] >= 1
+    plain, regularized = (adapt(denoiser, [noisy], steps=2, regularizer=gamma) for gamma in (0.0, 2.0))
+    assert regularized.cards[3]["adapted"]["regularizer"] == 2.0 and "regularizer" not in plain.cards[3]["adapted"]
+    assert not np.allclose(regularized.denoise(noisy), plain.denoise(noisy))  # the same patches, other targets
     with pytest.raises(ValueError, match="at least 48 pixels"):
         denoiser.adapt([noisy[:40, :40]])
 
