@@ -13,6 +13,7 @@ strength of its own noise, which makes the loss follow the mean PSNR over noise 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -352,7 +353,7 @@ class PatchSequence(keras.utils.PyDataset):
         The final weight of the Neighbor2Neighbor regularizer (:func:`denoise.objectives.neighbour_pair`),
         reached at the last of ``epochs``: it rises linearly from ``regularizer / epochs`` in the
         first epoch, as in Huang et al.'s training. Its ``f(y)`` comes from a copy of the model
-        in training, given by :meth:`follow` and refreshed at the start of every epoch.
+        in training (:meth:`follow`), brought up to date at the start of every epoch.
     epochs : int, default 1
         The run's epochs, over which the regularizer's weight rises.
 
@@ -405,23 +406,33 @@ class PatchSequence(keras.utils.PyDataset):
         self.objective, self.noisy_data, self.frames = objective, noisy_data, frames
         self.regularizer, self.epochs = regularizer, epochs
         self.epoch = 0
-        self._followed: keras.Model | None = None
         self._reference: keras.Model | None = None
+        self._reference_lock = threading.Lock()
 
-    def follow(self, model: keras.Model) -> None:
-        """Take the regularizer's ``f(y)`` from a copy of ``model``, refreshed at each epoch's start.
+    def follow(self, model: keras.Model) -> keras.callbacks.Callback:
+        """Take the regularizer's ``f(y)`` from a copy of ``model``; return the callback that updates it.
 
-        The copy, not the model itself, runs here: batches are made on another thread while
-        the model trains, and a backend may keep its new weights apart until the epoch ends.
+        The copy, not the model itself, runs here: batches are made on other threads while the
+        model trains, and the JAX backend keeps the weights apart from the model during an
+        epoch. Passed to ``fit``, the callback copies the model's weights at each epoch's
+        start, before any of the epoch's batches is made, so the batches do not depend on the
+        number of workers.
         """
-        self._followed = model
-        self._reference = keras.models.clone_model(model)
-        self._reference.set_weights(model.get_weights())
+        reference = keras.models.clone_model(model)
 
-    def on_epoch_begin(self) -> None:
-        """Bring the regularizer's copy of the model up to date."""
-        if self._reference is not None:
-            self._reference.set_weights(self._followed.get_weights())
+        def update() -> None:
+            # Copies: on a CPU the JAX backend may share buffers with NumPy, and its training
+            # steps hand the model's buffers over (donate them), which would delete the copy's.
+            reference.set_weights([np.array(weight, copy=True) for weight in model.get_weights()])
+
+        update()
+        self._reference = reference
+
+        class _Refresh(keras.callbacks.Callback):
+            def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+                update()
+
+        return _Refresh()
 
     def _regularizer_weight(self) -> float:
         """Return the regularizer's weight in the current epoch (0 without one)."""
@@ -433,7 +444,9 @@ class PatchSequence(keras.utils.PyDataset):
 
     def _reference_output(self, noisy: np.ndarray) -> np.ndarray:
         """Return what the regularizer's copy of the model makes of a batch of noisy patches."""
-        return np.asarray(self._reference.predict_on_batch(noisy), dtype=np.float32)
+        # One call at a time: under JAX a call hands over the copy's weights and takes them back.
+        with self._reference_lock:
+            return np.asarray(self._reference.predict_on_batch(noisy), dtype=np.float32)
 
     def __len__(self) -> int:
         return self.batches_per_epoch

@@ -727,8 +727,7 @@ def _train(
             card["patches_seen"] = origin["patches_seen"]
         card["references"] = reference_scores(model, noisy, clean)
     sequence.epoch = len(log)
-    if config.regularizer:
-        sequence.follow(model)
+    refresh = [sequence.follow(model)] if config.regularizer else []
     budget = [_TimeBudget(config.seconds)] if config.seconds is not None else []
     if len(log) < config.epochs:
         model.fit(
@@ -736,7 +735,7 @@ def _train(
             validation_data=(noisy, clean),
             epochs=config.epochs,
             initial_epoch=len(log),
-            callbacks=[*budget, _Recorder(config, paths, log, card), *callbacks],
+            callbacks=[*refresh, *budget, _Recorder(config, paths, log, card), *callbacks],
             verbose=2 if not sys.stdout.isatty() else 1,
         )
     if process > 0:

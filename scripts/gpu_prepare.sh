@@ -2,29 +2,31 @@
 # Prepare, on this machine, what scripts/gpu_session.sh needs on the GPU machine, which has
 # JAX with CUDA but no Keras, no PyWavelets and no network: those wheels of requirements.lock in .whl/,
 # and training images in .gpu-data/train/ (colour always, for the training timing; grey too
-# when asked for). Both are ignored by git; pass them to the device tool's `carry`.
-# Usage: scripts/gpu_prepare.sh DATA_DIR [gray] [color]
+# when asked for; test/bsd68 in .gpu-data/test/ for bsd68). Both are ignored by git; pass them to the
+# device tool's `carry`.
+# Usage: scripts/gpu_prepare.sh DATA_DIR [gray] [color] [bsd68]
 set -euo pipefail
-data=${1:?usage: scripts/gpu_prepare.sh DATA_DIR [gray] [color]}
+data=${1:?usage: scripts/gpu_prepare.sh DATA_DIR [gray] [color] [bsd68]}
 shift
-folders=(color432)
+folders=(train/color432)
 for kind in "$@"; do
   case "$kind" in
-    gray) folders+=(gray400) ;;
+    gray) folders+=(train/gray400) ;;
     color) ;;
-    *) echo "kind must be gray or color, got $kind" >&2; exit 2 ;;
+    bsd68) folders+=(test/bsd68) ;;
+    *) echo "kind must be gray, color or bsd68, got $kind" >&2; exit 2 ;;
   esac
 done
 pins=$(grep -iE '^(keras|namex|optree|PyWavelets)==' requirements.lock)
 python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
   --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
   -d .whl $pins
-mkdir -p .gpu-data/train
+mkdir -p .gpu-data/train .gpu-data/test
 carry=(.whl)
 for folder in "${folders[@]}"; do
-  rm -rf ".gpu-data/train/$folder"
-  cp -r "$data/train/$folder" .gpu-data/train/
-  carry+=(".gpu-data/train/$folder")
+  rm -rf ".gpu-data/$folder"
+  cp -r "$data/$folder" ".gpu-data/$folder"
+  carry+=(".gpu-data/$folder")
 done
 du -sh "${carry[@]}"
 echo "carry: ${carry[*]}"

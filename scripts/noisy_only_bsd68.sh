@@ -7,15 +7,18 @@
 #
 #   scripts/noisy_only_bsd68.sh ../shared/data   # 70 epochs each: about 40 + 100 + 80 minutes on 2 CPU cores
 #   EPOCHS=2 BATCHES=2 REPORT=/tmp/try/report scripts/noisy_only_bsd68.sh ../shared/data /tmp/try   # a dry run
+# PYTHON (default .venv/bin/python), BATCH_SIZE (16) and WORKERS (1) let it run on the GPU machine:
+# docs/training.md, "Noisy-only from scratch on the GPU machine", has the device command.
 set -euo pipefail
 data=${1:?usage: scripts/noisy_only_bsd68.sh DATA [RUNS]}
 runs=${2:-runs/noisy-only-bsd68}
 epochs=${EPOCHS:-70}
 batches=${BATCHES:-100}
+python=${PYTHON:-.venv/bin/python}
 noisy=$runs/gray400-noisy25
 mkdir -p "$runs" "$noisy"
 if [ ! -f "$noisy/done" ]; then
-  .venv/bin/python - "$data/train/gray400" "$noisy" <<'PYTHON'
+  "$python" - "$data/train/gray400" "$noisy" <<'PYTHON'
 import sys
 from pathlib import Path
 
@@ -29,25 +32,26 @@ for index, path in enumerate(sorted(source.glob("*.png"))):
 PYTHON
   touch "$noisy/done"
 fi
-common=(--channels 1 --architecture unet --latent 128 --width 32 --patch-size 96 --batch-size 16
-  --batches-per-epoch "$batches" --epochs "$epochs" --learning-rate 1e-3 --warmup-epochs 1 --seed 30)
+common=(--channels 1 --architecture unet --latent 128 --width 32 --patch-size 96 --batch-size "${BATCH_SIZE:-16}"
+  --batches-per-epoch "$batches" --epochs "$epochs" --learning-rate 1e-3 --warmup-epochs 1 --seed 30
+  --workers "${WORKERS:-1}")
 # A run whose BSD68 score is there is finished and skipped; one with a checkpoint resumes.
 if [ ! -f "$runs/neighbor2neighbor-gray-bsd68.json" ]; then
-  .venv/bin/denoise train --data "$noisy" --noisy-data --objective neighbor2neighbor --noise gaussian:25 \
+  "$python" -m denoise train --data "$noisy" --noisy-data --objective neighbor2neighbor --noise gaussian:25 \
     "${common[@]}" --output "$runs/neighbor2neighbor-gray"
-  .venv/bin/denoise eval "$data/test/bsd68" --sigma 25 --model "$runs/neighbor2neighbor-gray.keras" --json \
+  "$python" -m denoise eval "$data/test/bsd68" --sigma 25 --model "$runs/neighbor2neighbor-gray.keras" --json \
     > "$runs/neighbor2neighbor-gray-bsd68.json"
 fi
 if [ ! -f "$runs/neighbor2neighbor-regularized-gray-bsd68.json" ]; then
-  .venv/bin/denoise train --data "$noisy" --noisy-data --objective neighbor2neighbor --regularizer 2 \
+  "$python" -m denoise train --data "$noisy" --noisy-data --objective neighbor2neighbor --regularizer 2 \
     --noise gaussian:25 "${common[@]}" --output "$runs/neighbor2neighbor-regularized-gray"
-  .venv/bin/denoise eval "$data/test/bsd68" --sigma 25 --model "$runs/neighbor2neighbor-regularized-gray.keras" \
+  "$python" -m denoise eval "$data/test/bsd68" --sigma 25 --model "$runs/neighbor2neighbor-regularized-gray.keras" \
     --json > "$runs/neighbor2neighbor-regularized-gray-bsd68.json"
 fi
 if [ ! -f "$runs/supervised-gray-bsd68.json" ]; then
-  .venv/bin/denoise train --data "$data/train/gray400" --noise gaussian:25 \
+  "$python" -m denoise train --data "$data/train/gray400" --noise gaussian:25 \
     "${common[@]}" --output "$runs/supervised-gray"
-  .venv/bin/denoise eval "$data/test/bsd68" --sigma 25 --model "$runs/supervised-gray.keras" --json \
+  "$python" -m denoise eval "$data/test/bsd68" --sigma 25 --model "$runs/supervised-gray.keras" --json \
     > "$runs/supervised-gray-bsd68.json"
 fi
-.venv/bin/python -m benchmarks.noisy_only_bsd68 "$runs" --output "${REPORT:-results/noisy-only-bsd68}"
+"$python" -m benchmarks.noisy_only_bsd68 "$runs" --output "${REPORT:-results/noisy-only-bsd68}"

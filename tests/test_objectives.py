@@ -73,19 +73,24 @@ def test_a_regularized_sequence_follows_the_model_once_an_epoch(training_folder)
     sequence = PatchSequence(images, **settings, regularizer=2.0, epochs=4)
     with pytest.raises(RuntimeError, match="follow"):
         sequence[0]
-    plain_inputs, plain_targets = PatchSequence(images, **settings)[0]
+    plain = PatchSequence(images, **settings)
+    plain_inputs, plain_targets = plain[0]
     model = build_model("unet", channels=1, latent=8, width=8)
-    sequence.follow(model)
+    refresh = sequence.follow(model)
     inputs, targets = sequence[0]
     np.testing.assert_array_equal(inputs, plain_inputs)  # the same patches, noise and pixel choices
     assert not np.allclose(targets, plain_targets)
     # The U-Net subtracts the noise it predicts: with every weight at zero it is the identity,
     # f(y) = y, and its two views are the input and the plain target.
     model.set_weights([np.zeros_like(weight) for weight in model.get_weights()])
-    np.testing.assert_allclose(sequence[0][1], targets)  # the copy is not refreshed before the next epoch
-    sequence.on_epoch_begin()
-    share = 0.5 / (1 + 0.5)  # gamma rises to 2 over 4 epochs: 0.5 in the first
-    np.testing.assert_allclose(sequence[0][1], plain_targets + share * (inputs - plain_targets), atol=1e-6)
+    np.testing.assert_allclose(sequence[0][1], targets)  # the copy is only updated by the callback
+    for each in (sequence, plain):
+        each.on_epoch_end()
+    refresh.on_epoch_begin(1)
+    plain_inputs, plain_targets = plain[0]
+    inputs, targets = sequence[0]
+    share = 1.0 / (1 + 1.0)  # gamma rises to 2 over 4 epochs: 0.5 in the first, 1 in the second
+    np.testing.assert_allclose(targets, plain_targets + share * (inputs - plain_targets), atol=1e-6)
     assert [sequence._regularizer_weight() for sequence.epoch in range(5)] == [0.5, 1.0, 1.5, 2.0, 2.0]
 
 
