@@ -23,7 +23,7 @@ import numpy as np
 from denoise.classical import PHOTO_NOISE_STRIDE, estimate_noise_sigma
 from denoise.compose import ConvolutionalModel, channel_inputs, leaf_models, replace_leaf
 from denoise.data import random_patches
-from denoise.objectives import patch_shrink, training_pair
+from denoise.objectives import NEIGHBOUR_OBJECTIVES, patch_shrink, training_pair
 from denoise.quiet import first_line
 
 __all__ = ["ADAPTATION_STEPS", "AdaptationError", "adapt", "adaptation_objective", "adapted_card", "save_adapted"]
@@ -128,7 +128,7 @@ def adapt(
     )
     model.compile(optimizer=keras.optimizers.Adam(rate), loss="mse")
     sigma = noise[1] / 255 if objective == "recorrupted" else None
-    regularized = bool(regularizer) and objective != "recorrupted"
+    regularized = bool(regularizer) and objective in NEIGHBOUR_OBJECTIVES
     total = steps if steps is not None else (None if seconds is not None else ADAPTATION_STEPS)
     rng = np.random.default_rng(seed)
     started, done = time.perf_counter(), 0

@@ -23,7 +23,7 @@ import numpy as np
 
 from denoise.image_io import IMAGE_SUFFIXES, read_image
 from denoise.noise import NOISE_KINDS, add_noise, camera_noise
-from denoise.objectives import OBJECTIVES, training_pair
+from denoise.objectives import NEIGHBOUR_OBJECTIVES, OBJECTIVES, training_pair
 
 __all__ = [
     "NoiseRange",
@@ -383,7 +383,7 @@ class PatchSequence(keras.utils.PyDataset):
         epochs: int = 1,
     ) -> None:
         super().__init__(workers=workers, use_multiprocessing=False)
-        if regularizer and objective not in ("neighbor2neighbor", "shuffled-neighbor2neighbor"):
+        if regularizer and objective not in NEIGHBOUR_OBJECTIVES:
             raise ValueError(f"the regularizer is Neighbor2Neighbor's; the {objective} objective has none")
         _check_domain(domain, noise, images[0].shape[2] // frames if images else 3)
         _check_objective(objective, noisy_data=noisy_data, frames=frames, extras=bool(pairs or teacher), domain=domain)

@@ -39,6 +39,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = [
+    "NEIGHBOUR_OBJECTIVES",
     "NOISY_ONLY_OBJECTIVES",
     "OBJECTIVES",
     "RECORRUPTION_ALPHA",
@@ -54,6 +55,8 @@ __all__ = [
 OBJECTIVES = ("supervised", "noise2noise", "neighbor2neighbor", "shuffled-neighbor2neighbor", "recorrupted")
 #: The objectives that never look at a clean image.
 NOISY_ONLY_OBJECTIVES = OBJECTIVES[1:]
+#: The objectives that pair neighbouring pixels, and so take Huang et al.'s regularizer.
+NEIGHBOUR_OBJECTIVES = ("neighbor2neighbor", "shuffled-neighbor2neighbor")
 #: Pixel-shuffle stride of ``shuffled-neighbor2neighbor``: real sRGB noise is correlated over
 #: about two pixels (demosaicing, chroma blur), so pixels three apart are nearly independent.
 SHUFFLE_STRIDE = 3
