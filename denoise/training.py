@@ -302,7 +302,10 @@ class _Recorder(keras.callbacks.Callback):
     """Keep the best model, the resumable checkpoint, the epoch log and the card current.
 
     A run from ``initial_weights`` counts its starting weights (``start_psnr`` in the card's
-    ``references``) as the best so far: an epoch replaces them only by beating them.
+    ``references``) as the best so far: an epoch replaces them only by beating them. A run with
+    the Neighbor2Neighbor regularizer keeps its last epoch: it trains towards full-resolution
+    consistency, which its half-resolution validation pairs do not score, and its weight
+    grows to the last epoch.
     """
 
     def __init__(self, config: TrainingConfig, paths: dict[str, Path], log: list[dict], card: dict) -> None:
@@ -339,7 +342,7 @@ class _Recorder(keras.callbacks.Callback):
         start = self.references.get("start_psnr", -np.inf) if self.config.initial_weights else -np.inf
         best = max([start, *(entry["val_psnr"] for entry in self.log)])
         self.log.append(record)
-        if record["val_psnr"] > best or not self.paths["model"].exists():
+        if record["val_psnr"] > best or not self.paths["model"].exists() or self.config.regularizer:
             self._keep(record["val_psnr"], record["epoch"])
         self.card.update(
             patches_seen=self.patches_before + record["patches_seen"],

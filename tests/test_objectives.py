@@ -94,6 +94,21 @@ def test_a_regularized_sequence_follows_the_model_once_an_epoch(training_folder)
     assert [sequence._regularizer_weight() for sequence.epoch in range(5)] == [0.5, 1.0, 1.5, 2.0, 2.0]
 
 
+@pytest.mark.parametrize(("regularizer", "kept"), [(0.0, 1), (2.0, 3)])
+def test_a_regularized_run_keeps_its_last_epoch_whatever_its_validation(tmp_path, regularizer, kept):
+    from denoise.models import build_model
+    from denoise.training import TrainingConfig, _Recorder
+
+    config = TrainingConfig(data="", output=str(tmp_path / "m"), objective="neighbor2neighbor", regularizer=regularizer)
+    paths = {name: tmp_path / f"m.{name}" for name in ("model", "card", "checkpoint", "log")}
+    paths["model"], paths["checkpoint"] = tmp_path / "m.keras", tmp_path / "checkpoint.keras"
+    recorder = _Recorder(config, paths, [], {"name": "m"})
+    recorder.set_model(build_model("unet", channels=1, latent=8, width=8))
+    for epoch, validation_psnr in enumerate([18.2, 18.1, 18.0]):  # half-resolution scores that fall
+        recorder.on_epoch_end(epoch, {"loss": 0.01, "val_loss": 0.01, "val_psnr": validation_psnr})
+    assert recorder.card["best_epoch"] == kept
+
+
 def test_shuffle_down_puts_every_stride_th_pixel_in_one_sub_image():
     image = coordinates(9, 12)
     shuffled = shuffle_down(image, 3)
