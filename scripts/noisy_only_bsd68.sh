@@ -1,5 +1,5 @@
 #!/bin/bash
-# Issue #30's BSD68 comparison: the same grey U-Net trained from scratch on one fixed noisy copy of
+# The BSD68 noisy-only comparison: the same grey U-Net trained from scratch on one fixed noisy copy of
 # train/gray400 (sigma 25, neighbor2neighbor: no clean image seen; without, then with Huang et al.'s
 # regularizer at gamma 2) and supervised on its clean images with fresh sigma-25 noise, the same
 # number of batches each; then each scored on BSD68 at sigma 25.
