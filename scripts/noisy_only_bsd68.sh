@@ -35,23 +35,20 @@ fi
 common=(--channels 1 --architecture unet --latent 128 --width 32 --patch-size 96 --batch-size "${BATCH_SIZE:-16}"
   --batches-per-epoch "$batches" --epochs "$epochs" --learning-rate 1e-3 --warmup-epochs 1 --seed 30
   --workers "${WORKERS:-1}")
-# A run whose BSD68 score is there is finished and skipped; one with a checkpoint resumes.
-if [ ! -f "$runs/neighbor2neighbor-gray-bsd68.json" ]; then
-  "$python" -m denoise train --data "$noisy" --noisy-data --objective neighbor2neighbor --noise gaussian:25 \
-    "${common[@]}" --output "$runs/neighbor2neighbor-gray"
-  "$python" -m denoise eval "$data/test/bsd68" --sigma 25 --model "$runs/neighbor2neighbor-gray.keras" --json \
-    > "$runs/neighbor2neighbor-gray-bsd68.json"
-fi
-if [ ! -f "$runs/neighbor2neighbor-regularized-gray-bsd68.json" ]; then
-  "$python" -m denoise train --data "$noisy" --noisy-data --objective neighbor2neighbor --regularizer 2 \
-    --noise gaussian:25 "${common[@]}" --output "$runs/neighbor2neighbor-regularized-gray"
-  "$python" -m denoise eval "$data/test/bsd68" --sigma 25 --model "$runs/neighbor2neighbor-regularized-gray.keras" \
-    --json > "$runs/neighbor2neighbor-regularized-gray-bsd68.json"
-fi
-if [ ! -f "$runs/supervised-gray-bsd68.json" ]; then
-  "$python" -m denoise train --data "$data/train/gray400" --noise gaussian:25 \
-    "${common[@]}" --output "$runs/supervised-gray"
-  "$python" -m denoise eval "$data/test/bsd68" --sigma 25 --model "$runs/supervised-gray.keras" --json \
-    > "$runs/supervised-gray-bsd68.json"
-fi
+# train_and_score NAME TRAIN-ARGUMENTS...: a run whose BSD68 score is there is finished and
+# skipped; one with a checkpoint resumes. The score is written to a temporary name and moved into
+# place only when the evaluation succeeds, so a failed one is retried on the next invocation.
+train_and_score() {
+  local name=$1
+  shift
+  [ -f "$runs/$name-bsd68.json" ] && return
+  "$python" -m denoise train "$@" "${common[@]}" --output "$runs/$name"
+  "$python" -m denoise eval "$data/test/bsd68" --sigma 25 --model "$runs/$name.keras" --json \
+    > "$runs/$name-bsd68.json.partial"
+  mv "$runs/$name-bsd68.json.partial" "$runs/$name-bsd68.json"
+}
+train_and_score neighbor2neighbor-gray --data "$noisy" --noisy-data --objective neighbor2neighbor --noise gaussian:25
+train_and_score neighbor2neighbor-regularized-gray --data "$noisy" --noisy-data --objective neighbor2neighbor \
+  --regularizer 2 --noise gaussian:25
+train_and_score supervised-gray --data "$data/train/gray400" --noise gaussian:25
 "$python" -m benchmarks.noisy_only_bsd68 "$runs" --output "${REPORT:-results/noisy-only-bsd68}"
