@@ -56,6 +56,7 @@ __all__ = [
     "Piece",
     "SelfEnsemble",
     "Tiled",
+    "TransposeEnsemble",
     "luminance",
     "orient",
     "reporting_tiles",
@@ -522,6 +523,56 @@ class SelfEnsemble(_Wrapper):
         for orientation in ORIENTATIONS[1 : self.orientations]:
             total += orient(self.inner(orient(image, orientation)), orientation, undo=True)
         total /= self.orientations  # in place: a copy of a 12-megapixel photo costs tens of milliseconds
+        return total
+
+
+@dataclass(frozen=True, eq=False)
+class TransposeEnsemble(_Wrapper):
+    """Average the inner piece with its run on the transposed image, whose channels are reordered.
+
+    For images whose channels are tied to positions, where flips would change what each channel
+    means but a transpose only exchanges channels: a packed RGGB mosaic
+    (:func:`denoise.raw.pack`) transposed is the packed mosaic of the transposed photo, still
+    RGGB, with its two greens exchanged. Each run costs a full pass.
+
+    Parameters
+    ----------
+    inner : Piece
+        The piece to run.
+    channel_order : tuple of int
+        The input channels of the transposed image, by their index in the image; the output's
+        first channels follow the same order (so the order must keep the output's channels
+        among themselves).
+
+    Raises
+    ------
+    ValueError
+        If ``channel_order`` is not a permutation of 0 to N - 1.
+
+    """
+
+    channel_order: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        if sorted(self.channel_order) != list(range(len(self.channel_order))):
+            raise ValueError(f"channel_order must be a permutation of 0 to N - 1, got {self.channel_order}")
+
+    @property
+    def tile_passes(self) -> int:
+        """Return the tiled passes per call (:class:`Piece`)."""
+        return 2 * self.inner.tile_passes
+
+    def _transposed(self, image: np.ndarray) -> np.ndarray:
+        order = [index for index in self.channel_order if index < image.shape[2]]
+        return np.ascontiguousarray(image.transpose(1, 0, 2)[..., order])
+
+    def __call__(self, image: np.ndarray) -> np.ndarray:
+        """Denoise an H x W x C float32 image."""
+        total = self.inner(image)
+        again = self.inner(self._transposed(image)).transpose(1, 0, 2)
+        inverse = np.argsort([index for index in self.channel_order if index < again.shape[2]])
+        total += again[..., inverse]
+        total *= np.float32(0.5)
         return total
 
 

@@ -15,6 +15,7 @@ from denoise.compose import (
     NoiseRouted,
     SelfEnsemble,
     Tiled,
+    TransposeEnsemble,
     luminance,
     orient,
     replace_leaf,
@@ -58,6 +59,24 @@ def test_the_self_ensemble_wraps_a_classical_method(camera):
     assert ensemble.name == "tv"
     with pytest.raises(ValueError, match="orientations must be one of 1, 2, 4, 8"):
         SelfEnsemble(method, orientations=3)
+
+
+def test_the_transpose_ensemble_undoes_its_transpose_and_channel_order(camera):
+    image = np.random.default_rng(0).random((6, 9, 3), dtype=np.float32)
+    identity = Classical(lambda pixels, sigma: pixels.copy(), "identity", sigma=0.0)
+    ensemble = TransposeEnsemble(identity, (1, 2, 0))  # a cycle: its own inverse it is not
+    np.testing.assert_allclose(ensemble(image), image, atol=1e-7)
+    assert ensemble.tile_passes == 2 * identity.tile_passes
+
+    # A piece that treats positions and channels differently: the mean of it and its mirrored run.
+    def lopsided(pixels, sigma):
+        return pixels * np.arange(1, pixels.shape[1] + 1, dtype=np.float32)[None, :, None] * [1, 2, 3]
+
+    method = Classical(lopsided, "lopsided", sigma=0.0)
+    mirrored = method(image.transpose(1, 0, 2)[..., [1, 2, 0]]).transpose(1, 0, 2)[..., [2, 0, 1]]
+    np.testing.assert_allclose(TransposeEnsemble(method, (1, 2, 0))(image), (method(image) + mirrored) / 2, rtol=1e-6)
+    with pytest.raises(ValueError, match="permutation"):
+        TransposeEnsemble(identity, (0, 0, 1))
 
 
 def test_tiling_a_classical_method_with_its_reach_gives_the_untiled_result(camera):

@@ -15,6 +15,7 @@ from denoise.image_io import ImageReadError
 from denoise.inference import ModelFileError, load_model, read_model_file
 from denoise.noise import camera_noise_variance, poisson_gaussian
 from denoise.raw import (
+    PACKED_TRANSPOSE_ORDER,
     NotBayerError,
     RawImage,
     RawNoise,
@@ -60,6 +61,14 @@ def test_pack_puts_each_colour_in_its_plane_and_unpack_undoes_it(pattern, shape)
     red_row, red_column = divmod(pattern.index("R"), 2)
     assert packed[0, 0, 0] == mosaic[red_row, red_column]
     np.testing.assert_array_equal(unpack(packed, pattern, shape), mosaic)
+
+
+@pytest.mark.parametrize("pattern", PATTERNS)
+def test_the_packed_planes_of_the_transposed_mosaic_are_the_reordered_transposed_planes(pattern):
+    mosaic = np.arange(6 * 10, dtype=np.float32).reshape(6, 10)
+    transposed_pattern = pattern[0] + pattern[2] + pattern[1] + pattern[3]  # the 2 x 2 cell transposed
+    expected = pack(mosaic.T, transposed_pattern)
+    np.testing.assert_array_equal(pack(mosaic, pattern).transpose(1, 0, 2)[..., list(PACKED_TRANSPOSE_ORDER)], expected)
 
 
 @pytest.mark.parametrize("pattern", PATTERNS)
@@ -151,6 +160,22 @@ def test_denoise_write_dng_and_read_back(tiny_raw_model, astronaut, tmp_path):
     np.testing.assert_allclose(back.mosaic, np.clip(result.raw.mosaic, 0, 1), atol=1 / (16383 - 512))
     kept = denoiser.denoise(raw, noise=RawNoise(1e-4, 1e-6, "given"), strength=0.0)
     np.testing.assert_allclose(kept.raw.mosaic, np.clip(raw.mosaic, 0, 1))
+
+
+def test_the_raw_model_averages_its_run_on_the_transposed_mosaic(tiny_raw_model, astronaut):
+    raw, _ = synthetic_raw(astronaut[:96, :136], 12800)
+    noise = RawNoise(4e-4, 1e-6, "given")
+    once = load_raw_model(tiny_raw_model, runtime="tensorflow", orientations=1)
+    twice = load_raw_model(tiny_raw_model, runtime="tensorflow")  # the default
+    transposed = raw.with_mosaic(np.ascontiguousarray(raw.mosaic.T))  # RGGB stays RGGB
+    expected = (once.denoise(raw, noise=noise).raw.mosaic + once.denoise(transposed, noise=noise).raw.mosaic.T) / 2
+    tiles = []
+    result = twice.denoise(raw, noise=noise, progress=lambda done, total: tiles.append((done, total)))
+    np.testing.assert_allclose(result.raw.mosaic, np.clip(expected, 0, 1), atol=1e-5)
+    assert np.abs(expected - once.denoise(raw, noise=noise).raw.mosaic).max() > 1e-5  # the two runs differ
+    assert [done for done, _ in tiles] == list(range(1, len(tiles) + 1)) and tiles[-1][1] == len(tiles) == 2
+    with pytest.raises(ValueError, match="1 or 2"):
+        load_raw_model(tiny_raw_model, orientations=4)
 
 
 def test_the_runtimes_give_the_keras_result_on_the_raw_model(tiny_raw_model, astronaut):
