@@ -14,7 +14,9 @@ scored against the render of the clean mosaic. Rows:
 * render, then non-local means with the noise estimated from the render;
 * the raw model with the noise law of the file's ISO (the default for a file that has one; here
   it is also the law the noise was drawn from, so it flatters the raw model as much as a real
-  camera matches the generic law), and with the law estimated from the mosaic.
+  camera matches the generic law), the same run once instead of averaged with its run on the
+  transposed mosaic (:data:`denoise.raw_model.RAW_ORIENTATIONS`), and with the law estimated
+  from the mosaic.
 
 Speeds are seconds per output megapixel of the denoising step alone (renders not counted).
 The clean images must not be training images: ``test/urban100`` and PolyU's clean references.
@@ -77,6 +79,7 @@ def run(folders: list[Path], isos: list[float], count: int, crop: int, photo_mod
     photo = denoise.load_model(photo_model)
     photo.warm_up()
     raw_model = load_raw_model(raw_model_name)
+    raw_model_once = load_raw_model(raw_model_name, orientations=1)
     rows = []
     for iso in isos:
         shot, read = (float(value) for value in camera_noise_variance(iso))
@@ -98,10 +101,15 @@ def run(folders: list[Path], isos: list[float], count: int, crop: int, photo_mod
             non_local_means(rendered, estimate_noise_sigma(rendered, stride=PHOTO_NOISE_STRIDE)) for rendered in renders
         ]
         results["render, then non-local means (estimated sigma)"] = (outputs, time.perf_counter() - started)
-        for label, noise in (("noise from the ISO (default)", truth), ("noise estimated from the mosaic", "estimate")):
+        paths = (
+            ("noise from the ISO (default)", raw_model, truth),
+            ("noise from the ISO, one run", raw_model_once, truth),
+            ("noise estimated from the mosaic", raw_model, "estimate"),
+        )
+        for label, model, noise in paths:
             started, denoised = time.perf_counter(), []
             for noisy in noisies:
-                denoised.append(raw_model.denoise(noisy, noise=noise).raw)
+                denoised.append(model.denoise(noisy, noise=noise).raw)
             seconds = time.perf_counter() - started
             results[f"raw model, {label}"] = ([render(result) for result in denoised], seconds)
         for method, (outputs, seconds) in results.items():

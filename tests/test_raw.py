@@ -302,7 +302,8 @@ def test_raw_benchmark_scores_every_path_after_rendering(tiny_raw_model, trainin
     assert (
         methods[0] == "noisy raw, rendered"
         and "raw model, noise estimated from the mosaic" in methods
-        and len(methods) == 6
+        and "raw model, noise from the ISO, one run" in methods
+        and len(methods) == 7
     )
     assert all(20 < row["psnr"] < 60 for row in report["rows"])
     assert report["command"].startswith("python -m benchmarks.raw")
