@@ -562,16 +562,16 @@ class TransposeEnsemble(_Wrapper):
         """Return the tiled passes per call (:class:`Piece`)."""
         return 2 * self.inner.tile_passes
 
-    def _transposed(self, image: np.ndarray) -> np.ndarray:
-        order = [index for index in self.channel_order if index < image.shape[2]]
-        return np.ascontiguousarray(image.transpose(1, 0, 2)[..., order])
+    def _order(self, channels: int) -> list[int]:
+        """Return the order of the first ``channels`` channels (the input's, or the output's fewer)."""
+        return [index for index in self.channel_order if index < channels]
 
     def __call__(self, image: np.ndarray) -> np.ndarray:
         """Denoise an H x W x C float32 image."""
         total = self.inner(image)
-        again = self.inner(self._transposed(image)).transpose(1, 0, 2)
-        inverse = np.argsort([index for index in self.channel_order if index < again.shape[2]])
-        total += again[..., inverse]
+        transposed = np.ascontiguousarray(image.transpose(1, 0, 2)[..., self._order(image.shape[2])])
+        again = self.inner(transposed).transpose(1, 0, 2)
+        total += again[..., np.argsort(self._order(again.shape[2]))]
         total *= np.float32(0.5)
         return total
 
