@@ -533,7 +533,7 @@ def _prune_unet(source: keras.Model, target: keras.Model) -> None:
         layer.set_weights([kernel, bias[outputs]])
 
 
-def _start_from(config: TrainingConfig) -> tuple[keras.Model, dict]:
+def _start_from(config: TrainingConfig) -> tuple[keras.Model, dict, list[dict]]:
     """Build the configured model with the weights of ``config.initial_weights``.
 
     Returns
@@ -541,8 +541,11 @@ def _start_from(config: TrainingConfig) -> tuple[keras.Model, dict]:
     model : keras.Model
         The configured model holding the loaded weights.
     origin : dict
-        The loaded file, and from its card (same path, ``.json``, if present) the patches it
-        saw, its command and its validation PSNR.
+        The loaded file and its sha256, and from its card (same path, ``.json``, if present) the
+        patches it saw, its command and its validation PSNR.
+    lineage : list of dict
+        The new card's ``lineage``: ``origin``, then the loaded card's own lineage (earlier
+        stages are not shipped, so each card keeps them all, newest first).
 
     Raises
     ------
@@ -567,11 +570,12 @@ def _start_from(config: TrainingConfig) -> tuple[keras.Model, dict]:
         raise mismatch from error
     origin = {
         "file": str(path),
+        "sha256": weights_digest(path),
         "patches_seen": int(loaded.card.get("patches_seen", 0)),
         "command": loaded.card.get("command"),
         "validation_psnr": loaded.card.get("validation_psnr"),
     }
-    return model, origin
+    return model, origin, [dict(origin), *loaded.card.get("lineage", [])]
 
 
 def learning_rate_schedule(config: TrainingConfig) -> keras.optimizers.schedules.CosineDecay:
@@ -715,7 +719,7 @@ def _train(
         # Seeds Python's, NumPy's and the backend's generators for the whole process, so that
         # the same config starts from the same random weights (the patches have their own seed).
         keras.utils.set_random_seed(config.seed)
-        model, origin = _start_from(config) if config.initial_weights else (_build(config), None)
+        model, origin, lineage = _start_from(config) if config.initial_weights else (_build(config), None, [])
         schedule = learning_rate_schedule(config)
         psnr = keras.metrics.MeanMetricWrapper(psnr_metric, name="psnr")
         loss = "mse" if config.luminance_loss_weight == 1 else LuminanceWeightedError(config.luminance_loss_weight)
@@ -728,6 +732,7 @@ def _train(
         if origin is not None:
             card["initialized_from"] = origin
             card["patches_seen"] = origin["patches_seen"]
+            card["lineage"] = lineage
         card["references"] = reference_scores(model, noisy, clean)
     sequence.epoch = len(log)
     refresh = [sequence.follow(model)] if config.regularizer else []

@@ -5,6 +5,7 @@ import keras
 import numpy as np
 import pytest
 
+from denoise.cards import weights_digest
 from denoise.data import WEIGHT_NOISE_FLOOR, NoiseRange, PatchSequence, noise_weights, parse_noise_range
 from denoise.training import LuminanceWeightedError, TrainingConfig, learning_rate_schedule
 from tests.conftest import train_tiny
@@ -73,6 +74,17 @@ def test_second_stage_starts_from_the_first_stages_weights(training_folder, tmp_
     assert second["initialized_from"]["patches_seen"] == first["patches_seen"] == 2 * 4 * 8
     assert second["patches_seen"] == first["patches_seen"] + 4 * 8
     assert second["validation_psnr"] == pytest.approx(first["validation_psnr"], abs=0.05)
+    assert second["initialized_from"]["sha256"] == weights_digest(tmp_path / "first.keras")
+    assert second["lineage"] == [second["initialized_from"]]
+    # A third stage keeps both earlier ones, newest first.
+    third = train_tiny(
+        training_folder, tmp_path / "third", "unet", 1, 8, epochs=1, initial_weights=str(tmp_path / "second.keras")
+    )
+    assert [stage["file"] for stage in third["lineage"]] == [
+        str(tmp_path / "second.keras"),
+        str(tmp_path / "first.keras"),
+    ]
+    assert [stage["patches_seen"] for stage in third["lineage"]] == [second["patches_seen"], first["patches_seen"]]
 
 
 def test_a_second_stage_that_only_gets_worse_keeps_its_starting_weights(training_folder, tmp_path):
