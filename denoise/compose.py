@@ -60,6 +60,7 @@ __all__ = [
     "luminance",
     "orient",
     "reporting_tiles",
+    "tile_counter",
 ]
 
 #: The eight orientations of an image as (flip rows, flip columns, transpose). The first one,
@@ -88,6 +89,26 @@ def reporting_tiles(callback: Callable[[int, int], None] | None) -> Iterator[Non
         yield
     finally:
         _tile_callback.reset(token)
+
+
+def tile_counter(passes: int, report: Callable[[int, int], None] | None) -> Callable[[int, int], None]:
+    """Return a tile callback (:func:`reporting_tiles`) that counts the tiles of ``passes`` passes together.
+
+    Each :class:`Tiled` pass numbers its own tiles from 1; the counter calls ``report(done, total)``
+    with the tiles finished over all passes so far and the tiles in all of them, so a progress
+    bar runs once from start to end however many passes one call makes (orientations, strength
+    above 1).
+    """
+    passes = max(1, passes)
+    done = 0
+
+    def count(_: int, tiles: int) -> None:
+        nonlocal done
+        done += 1
+        if report is not None:
+            report(min(done, tiles * passes), tiles * passes)
+
+    return count
 
 
 def luminance(image: np.ndarray) -> np.ndarray:

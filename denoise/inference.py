@@ -36,6 +36,7 @@ from denoise.compose import (
     luminance,
     pad_to_multiple,
     reporting_tiles,
+    tile_counter,
 )
 from denoise.models import with_precision
 from denoise.precision import DEFAULT_PRECISION, device_name, native_bfloat16, resolve_precision
@@ -378,14 +379,8 @@ class Denoiser:
         array = self._check(image)
         plan = self.piece.resolve(array)
         runs = 2 if strength > 1 else 1
-        tiles_done = 0
-
-        def count_tile(done: int, tiles: int) -> None:
-            nonlocal tiles_done
-            tiles_done += 1
-            if progress is not None:
-                progress(min(1.0, tiles_done / (tiles * max(1, plan.tile_passes) * runs)))
-
+        report = None if progress is None else lambda done, total: progress(done / total)
+        count_tile = tile_counter(plan.tile_passes * runs, report)
         waited = 0.0
 
         def run(pixels: np.ndarray) -> np.ndarray:

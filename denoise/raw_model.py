@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from denoise.compose import ConvolutionalModel, Piece, Tiled, TransposeEnsemble, reporting_tiles
+from denoise.compose import ConvolutionalModel, Piece, Tiled, TransposeEnsemble, reporting_tiles, tile_counter
 from denoise.image_io import ImageReadError
 from denoise.inference import ModelFileError, read_model_file
 from denoise.precision import device_name, native_bfloat16
@@ -165,17 +165,9 @@ class RawDenoiser:
         """
         law = noise if isinstance(noise, RawNoise) else raw_noise(raw, noise)
         packed = pack(raw.mosaic, raw.pattern)
-        passes = max(1, self.piece.tile_passes) * (2 if strength > 1 else 1)
-        tiles_done = 0
-
-        def count_tile(done: int, tiles: int) -> None:
-            nonlocal tiles_done
-            tiles_done += 1
-            if progress is not None:
-                progress(min(tiles_done, tiles * passes), tiles * passes)
-
+        passes = self.piece.tile_passes * (2 if strength > 1 else 1)
         started = time.perf_counter()
-        with reporting_tiles(count_tile):
+        with reporting_tiles(tile_counter(passes, progress)):
             blended = apply_strength(lambda planes: self._denoise_packed(planes, law), packed, strength)
         seconds = time.perf_counter() - started
         mosaic = unpack(blended, raw.pattern, raw.mosaic.shape)

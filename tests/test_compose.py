@@ -20,6 +20,7 @@ from denoise.compose import (
     orient,
     replace_leaf,
     reporting_tiles,
+    tile_counter,
 )
 from denoise.inference import read_model_file
 from denoise.models import build_model, receptive_field
@@ -159,3 +160,11 @@ def test_replace_leaf_swaps_one_piece_anywhere_and_keeps_the_others():
     assert swapped.pieces[1].inner.inner is other and swapped.pieces[1].inner.low_noise is gentle
     assert tree.pieces[3].grey is strong  # the original tree is left as it was
     assert replace_leaf(tree, Classical(total_variation, "absent", 0.1), other).name == tree.name
+
+
+def test_a_tile_counter_counts_every_pass_of_a_self_ensemble_together():
+    piece = SelfEnsemble(Tiled(Classical(lambda image, sigma: image, "identity"), tile_size=8, margin=0), orientations=2)
+    reports = []
+    with reporting_tiles(tile_counter(piece.tile_passes, lambda done, total: reports.append((done, total)))):
+        piece(np.zeros((16, 8, 1), np.float32))  # two tiles per pass, two passes
+    assert reports == [(1, 4), (2, 4), (3, 4), (4, 4)]
