@@ -163,7 +163,8 @@ def test_replace_leaf_swaps_one_piece_anywhere_and_keeps_the_others():
 
 
 def test_a_tile_counter_counts_every_pass_of_a_self_ensemble_together():
-    piece = SelfEnsemble(Tiled(Classical(lambda image, sigma: image, "identity"), tile_size=8, margin=0), orientations=2)
+    identity = Classical(lambda image, sigma: image, "identity")
+    piece = SelfEnsemble(Tiled(identity, tile_size=8, margin=0), orientations=2)
     reports = []
     with reporting_tiles(tile_counter(piece.tile_passes, lambda done, total: reports.append((done, total)))):
         piece(np.zeros((16, 8, 1), np.float32))  # two tiles per pass, two passes
