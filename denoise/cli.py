@@ -436,7 +436,11 @@ def _parser() -> argparse.ArgumentParser:
     export.set_defaults(handler=_command_export)
 
     train = commands.add_parser("train", help="train a model on a folder of clean images (or noisy: --noisy-data)")
-    train.add_argument("--data", required=True, help="folder of training images: clean, or noisy with --noisy-data")
+    train.add_argument(
+        "--data",
+        required=True,
+        help="folder of training images (or of .npy arrays, read unclipped): clean, or noisy with --noisy-data",
+    )
     train.add_argument("--output", required=True, help="model path without suffix, e.g. pretrained/unet-gray")
     train.add_argument("--architecture", choices=["unet", "conv", "dense"], default="unet")
     train.add_argument("--channels", type=int, choices=[1, 3], default=1, help="1 grey, 3 colour")

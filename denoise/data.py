@@ -1,6 +1,7 @@
 """Training data: random patches of clean images with fresh synthetic noise.
 
-Images are kept in memory as uint8 (the 432 colour training images take about 200 MB).
+Images are kept in memory as uint8 (the 432 colour training images take about 200 MB); NumPy
+arrays of training data (``.npy``) as float32, with their values as they are.
 Each batch draws random patches, flips and rotates them, and adds noise at a random level,
 so every epoch sees new noisy/clean pairs and a model learns to work without being told
 the noise level.
@@ -21,11 +22,12 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from denoise.image_io import IMAGE_SUFFIXES, read_image
+from denoise.image_io import IMAGE_SUFFIXES, MAX_PIXELS, read_image
 from denoise.noise import NOISE_KINDS, add_noise, camera_noise
 from denoise.objectives import NEIGHBOUR_OBJECTIVES, OBJECTIVES, training_pair
 
 __all__ = [
+    "ARRAY_SUFFIX",
     "NoiseRange",
     "PatchSequence",
     "load_folder",
@@ -34,6 +36,7 @@ __all__ = [
     "noise_weights",
     "parse_noise_range",
     "random_patches",
+    "read_array",
     "real_validation_pairs",
     "recolour",
     "validation_pairs",
@@ -41,6 +44,8 @@ __all__ = [
 
 # Patches with less noise than this (root mean square, 0-1 scale: 5/255) share one weight, the largest.
 WEIGHT_NOISE_FLOOR = 5 / 255
+#: Training data stored as NumPy arrays, read with their values as they are (:func:`read_array`).
+ARRAY_SUFFIX = ".npy"
 
 
 @dataclass(frozen=True)
@@ -79,15 +84,27 @@ def parse_noise_range(text: str) -> NoiseRange:
 
 
 def load_folder(folder: str | Path, channels: int) -> list[np.ndarray]:
-    """Read every image in ``folder`` as uint8, H x W x ``channels``.
+    """Read every image in ``folder`` as H x W x ``channels``: uint8 from image files, float32 from arrays.
+
+    A folder of NumPy arrays (``.npy``; H x W or H x W x C numbers, no pickled objects;
+    :func:`read_array`) is read as float32 values as they are, unclipped, where an image file
+    holds [0, 1] only: noisy data whose noise runs below black and above white (Gaussian noise as
+    the evaluation convention adds it, raw or scientific data after background subtraction) keeps
+    it. One folder holds images or arrays, not both.
 
     Raises
     ------
     ValueError
-        If the folder holds no readable image.
+        If the folder holds no readable image, both images and arrays, or an unusable array.
 
     """
-    paths = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    entries = sorted(Path(folder).iterdir())
+    paths = [p for p in entries if p.suffix.lower() in IMAGE_SUFFIXES]
+    arrays = [p for p in entries if p.suffix.lower() == ARRAY_SUFFIX]
+    if paths and arrays:
+        raise ValueError(f"{folder} holds both images and {ARRAY_SUFFIX} arrays; train on one kind")
+    if arrays:
+        return [read_array(path, channels) for path in arrays]
     if not paths:
         raise ValueError(f"no images found in {folder}")
     images = []
@@ -95,6 +112,37 @@ def load_folder(folder: str | Path, channels: int) -> list[np.ndarray]:
         pixels = read_image(path, channels=channels).pixels
         images.append(np.round(pixels * 255).astype(np.uint8))
     return images
+
+
+def read_array(path: Path, channels: int) -> np.ndarray:
+    """Read a ``.npy`` array of training data as H x W x ``channels`` float32, values as they are.
+
+    The file is untrusted: pickled objects are refused, its shape is checked from the header
+    before its data is read, and grey becomes colour (repeated) or colour grey (the channels'
+    mean) as :func:`denoise.read_image` does.
+
+    Raises
+    ------
+    ValueError
+        If it is not a numeric array of 2 dimensions, or 3 with 1 or 3 channels, has more than
+        :data:`denoise.image_io.MAX_PIXELS` pixels, or holds values that are not finite.
+
+    """
+    try:
+        mapped = np.load(path, mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError) as error:
+        raise ValueError(f"{path.name}: not a NumPy array file ({str(error).splitlines()[0][:120]})") from None
+    shape = mapped.shape
+    if not (mapped.dtype.kind in "fiub" and (len(shape) == 2 or (len(shape) == 3 and shape[2] in (1, 3)))):
+        raise ValueError(f"{path.name}: expected an H x W or H x W x 1 or 3 numeric array, got {mapped.dtype} {shape}")
+    if shape[0] * shape[1] > MAX_PIXELS:
+        raise ValueError(f"{path.name}: array is too large (limit {MAX_PIXELS // 1_000_000} megapixels)")
+    values = np.array(mapped, dtype=np.float32).reshape(shape[0], shape[1], -1)
+    if not np.isfinite(values).all():
+        raise ValueError(f"{path.name}: holds values that are not finite")
+    if values.shape[2] != channels:
+        values = np.repeat(values, 3, axis=2) if channels == 3 else values.mean(axis=2, keepdims=True)
+    return values
 
 
 def load_pairs(folder: str | Path, channels: int) -> list[np.ndarray]:
@@ -250,13 +298,15 @@ def random_patches(
     rng: np.random.Generator,
     *,
     recolour_patches: bool = False,
-    scale: float = 1 / 255,
+    scale: float | None = None,
 ) -> np.ndarray:
     """Cut ``count`` random, randomly flipped and rotated patches as float32, multiplied by ``scale``.
 
-    ``scale`` takes uint8 images to [0, 1] (pass 1 for float images). With ``recolour_patches``,
-    colour patches are also passed through :func:`recolour`.
+    ``scale`` defaults to 1 / 255 for uint8 images (to [0, 1]) and 1 for float images (as they
+    are). With ``recolour_patches``, colour patches are also passed through :func:`recolour`.
     """
+    if scale is None:
+        scale = 1 / 255 if images[0].dtype == np.uint8 else 1.0
     patches = np.empty((count, patch_size, patch_size, images[0].shape[2]), np.float32)
     for index in range(count):
         image = images[int(rng.integers(len(images)))]
@@ -308,7 +358,8 @@ class PatchSequence(keras.utils.PyDataset):
     Parameters
     ----------
     images : list of ndarray
-        uint8 training images, H x W x C, each at least ``patch_size`` on a side.
+        Training images, H x W x C, each at least ``patch_size`` on a side: uint8 (0-255), or float32
+        values as they are (:func:`load_folder`).
     patch_size : int
         Side of the square patches.
     batch_size : int

@@ -439,8 +439,41 @@ def test_noisy_only_bsd68_report_reads_the_finished_runs_of_the_script(tmp_path)
         (tmp_path / f"{name}-bsd68.json").write_text(json.dumps(evaluation))
     assert report_main([str(tmp_path), "--output", str(tmp_path / "report")]) == 0
     table = (tmp_path / "report.md").read_text()
-    assert "| noisy copies only (neighbor2neighbor) | 28.00 | 0.7800 | 112,000 | 30 |" in table
+    assert "| noisy copies only, clipped (neighbor2neighbor) | 28.00 | 0.7800 | 112,000 | 30 |" in table
     assert "| clean images, fresh noise (supervised) | 28.40 |" in table
     assert "regularizer" not in table  # that run has not finished
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["command"].startswith("python -m benchmarks.noisy_only_bsd68 ")
+
+
+def test_noisy_only_bsd68_report_keeps_earlier_rows_for_runs_the_folder_no_longer_has(tmp_path):
+    import json
+
+    from benchmarks.noisy_only_bsd68 import main as report_main
+
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    card = {"patches_seen": 112000, "training_seconds": 1800.0, "command": "denoise train recorrupted"}
+    (runs / "recorrupted-gray.json").write_text(json.dumps(card))
+    (runs / "recorrupted-gray-bsd68.json").write_text(json.dumps([{"psnr": 28.5, "ssim": 0.8, "noisy_psnr": 20.48}]))
+    earlier_rows = [
+        {
+            "model": name,
+            "learnt_from": name,
+            "psnr": psnr,
+            "ssim": 0.8,
+            "noisy_psnr": 20.48,
+            "patches_seen": 112000,
+            "training_seconds": 60.0,
+            "training_command": f"denoise train {name}",
+        }
+        for name, psnr in (("supervised-gray", 28.74), ("recorrupted-gray", 1.0))
+    ]
+    (tmp_path / "earlier.json").write_text(json.dumps({"rows": earlier_rows}))
+    arguments = [str(runs), "--keep", str(tmp_path / "earlier.json"), "--output", str(tmp_path / "report")]
+    assert report_main(arguments) == 0
+    rows = {row["model"]: row for row in json.loads((tmp_path / "report.json").read_text())["rows"]}
+    assert rows["supervised-gray"]["psnr"] == 28.74  # kept from the earlier report, under today's label
+    assert rows["supervised-gray"]["learnt_from"] == "clean images, fresh noise (supervised)"
+    assert rows["recorrupted-gray"]["psnr"] == 28.5  # the folder's own run wins over the earlier row
+    assert list(rows) == ["recorrupted-gray", "supervised-gray"]  # in the script's order

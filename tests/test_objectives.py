@@ -193,6 +193,55 @@ def test_training_on_noisy_images_alone(training_folder, tmp_path):
         train_tiny(noisy_folder, tmp_path / "other", "unet", 1, 8, noisy_data=True)
 
 
+def test_noisy_arrays_keep_their_values_past_black_and_white(training_folder, tmp_path):
+    """An image file clips noise at 0 and 1; a folder of .npy arrays is read and sampled as it is."""
+    folder = tmp_path / "arrays"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    clean = load_folder(training_folder, 1)
+    for index, image in enumerate(clean):
+        noisy = image[:, :, 0] / 255 + rng.normal(0, 0.2, image.shape[:2])
+        np.save(folder / f"{index}.npy", noisy.astype(np.float32))
+    arrays = load_folder(folder, 1)
+    assert arrays[0].dtype == np.float32 and arrays[0].shape == clean[0].shape
+    assert arrays[0].min() < 0 and arrays[0].max() > 1  # unclipped
+    np.testing.assert_allclose(load_folder(folder, 3)[0], np.repeat(arrays[0], 3, axis=2))
+    level = [NoiseRange("gaussian", 51, 51)]
+    sequence = PatchSequence(arrays, patch_size=32, batch_size=8, batches_per_epoch=1, noise=level,
+                             objective="recorrupted", noisy_data=True)  # fmt: skip
+    inputs, _ = sequence[0]
+    assert inputs.min() < -0.1 and inputs.max() > 1.1  # not divided by 255, not clipped
+    card = train_tiny(folder, tmp_path / "model", "unet", 1, 8, noisy_data=True, objective="recorrupted", noise=level)
+    assert np.isfinite(card["validation_psnr"])
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (np.array([{"a": 1}], dtype=object), "not a NumPy array file"),  # pickled objects are refused
+        (np.zeros((4, 4, 2), np.float32), "expected an H x W or H x W x 1 or 3 numeric array"),
+        (np.full((40, 40), np.nan, np.float32), "not finite"),
+        (np.array(["text"]), "numeric array"),
+    ],
+)
+def test_a_bad_training_array_is_refused_with_one_line(tmp_path, content, message):
+    np.save(tmp_path / "bad.npy", content, allow_pickle=True)
+    with pytest.raises(ValueError, match=message):
+        load_folder(tmp_path, 1)
+
+
+def test_a_folder_of_images_and_arrays_is_refused(training_folder, tmp_path):
+    import shutil
+
+    shutil.copytree(training_folder, tmp_path / "mixed")
+    np.save(tmp_path / "mixed" / "extra.npy", np.zeros((40, 40), np.float32))
+    with pytest.raises(ValueError, match="both images and .npy arrays"):
+        load_folder(tmp_path / "mixed", 1)
+    (tmp_path / "junk.npy").write_bytes(b"\x93NUMPY not really")
+    with pytest.raises(ValueError, match="junk.npy: not a NumPy array file"):
+        load_folder(tmp_path, 1)
+
+
 @pytest.mark.parametrize("objective", OBJECTIVES)
 def test_each_objective_learns_to_denoise(training_folder, tmp_path, objective):
     """From the identity (a U-Net whose last layer starts at zero), on heavy noise: it must learn to smooth."""
