@@ -9,6 +9,7 @@
 #
 #   scripts/noisy_only_bsd68.sh ../shared/data   # 70 epochs each: 40 to 100 minutes a run on 2 CPU cores
 #   EPOCHS=2 BATCHES=2 REPORT=/tmp/try/report scripts/noisy_only_bsd68.sh ../shared/data /tmp/try   # a dry run
+#   ONLY="recorrupted-unclipped-gray" scripts/noisy_only_bsd68.sh ../shared/data   # some runs; the report keeps the others' rows
 # PYTHON (default .venv/bin/python), BATCH_SIZE (16) and WORKERS (1) let it run on the GPU machine:
 # docs/training.md, "Noisy-only from scratch on the GPU machine", has the device command.
 set -euo pipefail
@@ -48,6 +49,7 @@ train_and_score() {
   local name=$1
   shift
   [ -f "$runs/$name-bsd68.json" ] && return
+  [ -n "${ONLY:-}" ] && [[ " $ONLY " != *" $name "* ]] && return
   "$python" -m denoise train "$@" "${common[@]}" --output "$runs/$name"
   "$python" -m denoise eval "$data/test/bsd68" --sigma 25 --model "$runs/$name.keras" --json \
     > "$runs/$name-bsd68.json.partial"
