@@ -22,7 +22,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from denoise.image_io import IMAGE_SUFFIXES, MAX_PIXELS, read_image
+from denoise.image_io import IMAGE_SUFFIXES, MAX_PIXELS, convert_channels, read_image
 from denoise.noise import NOISE_KINDS, add_noise, camera_noise
 from denoise.objectives import NEIGHBOUR_OBJECTIVES, OBJECTIVES, training_pair
 
@@ -118,8 +118,8 @@ def read_array(path: Path, channels: int) -> np.ndarray:
     """Read a ``.npy`` array of training data as H x W x ``channels`` float32, values as they are.
 
     The file is untrusted: pickled objects are refused, its shape is checked from the header
-    before its data is read, and grey becomes colour (repeated) or colour grey (the channels'
-    mean) as :func:`denoise.read_image` does.
+    before its data is read, and grey becomes colour or colour grey as :func:`denoise.read_image`
+    makes them (:func:`denoise.image_io.convert_channels`).
 
     Raises
     ------
@@ -140,9 +140,7 @@ def read_array(path: Path, channels: int) -> np.ndarray:
     values = np.array(mapped, dtype=np.float32).reshape(shape[0], shape[1], -1)
     if not np.isfinite(values).all():
         raise ValueError(f"{path.name}: holds values that are not finite")
-    if values.shape[2] != channels:
-        values = np.repeat(values, 3, axis=2) if channels == 3 else values.mean(axis=2, keepdims=True)
-    return values
+    return convert_channels(values, channels)
 
 
 def load_pairs(folder: str | Path, channels: int) -> list[np.ndarray]:

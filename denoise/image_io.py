@@ -28,6 +28,7 @@ __all__ = [
     "MAX_PIXELS",
     "ImageReadError",
     "LoadedImage",
+    "convert_channels",
     "encode_png",
     "read_image",
     "write_png",
@@ -208,13 +209,20 @@ def read_image(source: str | Path | bytes | BinaryIO, *, channels: int | None = 
     loaded = _read_tiff(data) if data[:4] in (b"II*\x00", b"MM\x00*") else None
     if loaded is None:
         loaded = _read_with_pillow(data)
-    pixels = loaded.pixels
-    if channels == 1 and pixels.shape[2] == 3:
-        pixels = (pixels @ np.array([0.299, 0.587, 0.114], np.float32))[:, :, None]
-    elif channels == 3 and pixels.shape[2] == 1:
-        pixels = np.repeat(pixels, 3, axis=2)
-    loaded.pixels = np.ascontiguousarray(pixels, dtype=np.float32)
+    loaded.pixels = np.ascontiguousarray(convert_channels(loaded.pixels, channels), dtype=np.float32)
     return loaded
+
+
+def convert_channels(pixels: np.ndarray, channels: int | None) -> np.ndarray:
+    """Return H x W x C ``pixels`` with ``channels`` channels: colour to grey by Rec. 601 luma, grey repeated.
+
+    ``None``, or the channels it has already, returns it unchanged.
+    """
+    if channels == 1 and pixels.shape[2] == 3:
+        return (pixels @ np.array([0.299, 0.587, 0.114], np.float32))[:, :, None]
+    if channels == 3 and pixels.shape[2] == 1:
+        return np.repeat(pixels, 3, axis=2)
+    return pixels
 
 
 def _read_with_pillow(data: bytes) -> LoadedImage:

@@ -206,6 +206,12 @@ def test_noisy_arrays_keep_their_values_past_black_and_white(training_folder, tm
     assert arrays[0].dtype == np.float32 and arrays[0].shape == clean[0].shape
     assert arrays[0].min() < 0 and arrays[0].max() > 1  # unclipped
     np.testing.assert_allclose(load_folder(folder, 3)[0], np.repeat(arrays[0], 3, axis=2))
+    colour = tmp_path / "colour"
+    colour.mkdir()
+    for index in range(2):
+        np.save(colour / f"{index}.npy", rng.normal(0.5, 0.3, (40, 40, 3)).astype(np.float32))
+    grey = load_folder(colour, 1)[0]  # by the luma weights, as read_image makes colour grey
+    np.testing.assert_allclose(grey[:, :, 0], np.load(colour / "0.npy") @ [0.299, 0.587, 0.114], rtol=1e-5)
     level = [NoiseRange("gaussian", 51, 51)]
     sequence = PatchSequence(arrays, patch_size=32, batch_size=8, batches_per_epoch=1, noise=level,
                              objective="recorrupted", noisy_data=True)  # fmt: skip
