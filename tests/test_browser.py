@@ -3,6 +3,7 @@
 import io
 import re
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -57,48 +58,53 @@ def page(server, browser, request, tmp_path_factory):
     page.close()
 
 
-#: How many times a test clicks a button whose click Streamlit may drop (:func:`start_training`).
+#: How many times a test clicks a button whose click Streamlit may drop (:func:`click_until`).
 CLICKS = 3
+
+
+def click_until(attempt: Callable[[], None], button: str) -> None:
+    """Run ``attempt`` (a click and a wait for its effect) until it succeeds, at most :data:`CLICKS` times.
+
+    Streamlit can drop a click that lands while the server is still busy with earlier reruns:
+    on this loaded 2-core machine the click's message reached the server and nothing happened,
+    about one time in four for "Start training", and once for a download button with the page
+    fully drawn. A user clicks again, and so does this; ``attempt`` raises Playwright's timeout
+    when its effect does not come.
+    """
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
+    for _ in range(CLICKS):
+        try:
+            attempt()
+            return
+        except PlaywrightTimeoutError:
+            continue
+    raise AssertionError(f"{CLICKS} clicks on {button!r} and nothing happened")
 
 
 def start_training(page, name: str) -> None:
     """Click "Start training" until the page lists the run called ``name``.
 
-    Streamlit can drop a click that lands while the server is still busy with earlier reruns:
-    on this loaded 2-core machine the click's message reached the server and no run started,
-    about one time in four. A user clicks again, and so does this; a second click on a run that
-    did start is refused (the name is taken) and changes nothing.
+    A second click on a run that did start is refused (the name is taken) and changes nothing.
     """
-    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
-
     listed = page.get_by_role("heading", name=re.compile(f"^{re.escape(name)}: "))
-    for _ in range(CLICKS):
+
+    def attempt() -> None:
         page.get_by_role("button", name="Start training").click()
-        try:
-            listed.wait_for(timeout=30_000)
-            return
-        except PlaywrightTimeoutError:
-            continue
-    raise AssertionError(f"{CLICKS} clicks on Start training and no run {name!r} is listed")
+        listed.wait_for(timeout=30_000)
+
+    click_until(attempt, "Start training")
 
 
 def download(page, button: str, path: Path) -> None:
-    """Click the download button named ``button`` until the browser gets its file; save it at ``path``.
+    """Click the download button named ``button`` until the browser gets its file; save it at ``path``."""
 
-    The file is made on the server when the button is clicked, and that click can be dropped as
-    :func:`start_training`'s can: seen once on the loaded machine, with the page fully drawn.
-    """
-    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
-
-    for _ in range(CLICKS):
-        try:
-            with page.expect_download(timeout=30_000) as download_info:
-                page.get_by_role("button", name=button).click()
-        except PlaywrightTimeoutError:
-            continue
+    def attempt() -> None:
+        with page.expect_download(timeout=30_000) as download_info:
+            page.get_by_role("button", name=button).click()
         download_info.value.save_as(path)
-        return
-    raise AssertionError(f"{CLICKS} clicks on {button!r} and no download")
+
+    click_until(attempt, button)
 
 
 def test_upload_move_sliders_and_download(page, tmp_path, camera):
