@@ -64,5 +64,5 @@ train_and_score neighbor2neighbor-unclipped-gray --data "$unclipped" --noisy-dat
   --noise gaussian:25
 train_and_score supervised-gray --data "$data/train/gray400" --noise gaussian:25
 report=${REPORT:-results/noisy-only-bsd68}
-# Rows of runs whose folders are gone (an earlier session's) stay from the last report.
+# Rows of runs whose folders are gone stay from the last report.
 "$python" -m benchmarks.noisy_only_bsd68 "$runs" --keep "$report.json" --output "$report"
