@@ -11,6 +11,7 @@ import numpy as np
 import streamlit as st
 
 import denoise
+from denoise.image_io import convert_channels
 from denoise.samples import SAMPLE_SETS, sample_set
 from denoise.training_jobs import (
     TrainingJob,
@@ -46,15 +47,6 @@ def training_queue() -> TrainingQueue:
     return TrainingQueue(user_models_dir())
 
 
-def with_channels(image: np.ndarray, colour: bool) -> np.ndarray:
-    """Return an H x W x C image as colour (grey repeated) or grey (the channels' mean)."""
-    if colour and image.shape[2] == 1:
-        return np.repeat(image, 3, axis=2)
-    if not colour and image.shape[2] == 3:
-        return image.mean(axis=2, keepdims=True)
-    return image
-
-
 def uploaded_images(files: list, colour: bool) -> tuple[list[np.ndarray], list[str]]:
     """Decode uploads as grey or colour; refuse each bad one with one line, keep the others.
 
@@ -63,11 +55,10 @@ def uploaded_images(files: list, colour: bool) -> tuple[list[np.ndarray], list[s
     images, names = [], []
     for file in files:
         try:
-            pixels = denoise.read_image(file.getvalue()).pixels
+            images.append(denoise.read_image(file.getvalue(), channels=3 if colour else 1).pixels)
         except denoise.ImageReadError as error:
             st.error(f"{file.name}: {error}")
             continue
-        images.append(np.ascontiguousarray(with_channels(pixels, colour), np.float32))
         names.append(file.name)
     return images, names
 
@@ -121,7 +112,7 @@ def request_controls() -> TrainingRequest | None:
     if not st.button("Start training", type="primary"):
         return None
     if sample != MY_IMAGES:
-        images, names = [with_channels(image, colour) for image in sample_set(sample)], []
+        images, names = [convert_channels(image, channels) for image in sample_set(sample)], []
     else:
         images, names = uploaded_images(files or [], colour)
     return TrainingRequest(

@@ -22,6 +22,7 @@ no per-camera tables are shipped) or from the file's ISO through the generic law
 from __future__ import annotations
 
 import io
+import logging
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
@@ -64,8 +65,18 @@ __all__ = [
     "write_rendered",
 ]
 
-#: Raw formats LibRaw reads that the command line and the app take.
-RAW_SUFFIXES = frozenset({".dng", ".cr2", ".cr3", ".nef", ".nrw", ".arw", ".raf", ".orf", ".rw2", ".pef", ".srw"})
+#: Raw formats LibRaw reads that the command line and the app take: by maker, Adobe (DNG), ARRI,
+#: Canon, Casio, Epson, Fujifilm, GoPro, Hasselblad and Imacon, Kodak, Leaf, Leica, Mamiya,
+#: Minolta, Nikon, Olympus, Panasonic, Pentax, Phase One, Samsung, Sigma and Sony. A raw must
+#: never reach the image reader: many are TIFF files whose first page is a small preview.
+RAW_SUFFIXES = frozenset(
+    {
+        ".dng", ".ari", ".cr2", ".cr3", ".crw", ".bay", ".erf", ".raf", ".gpr", ".3fr", ".fff",
+        ".dcr", ".dcs", ".k25", ".kdc", ".mos", ".rwl", ".mef", ".mdc", ".mrw", ".nef", ".nrw",
+        ".orf", ".ori", ".raw", ".rw2", ".pef", ".ptx", ".iiq", ".cap", ".eip", ".srw", ".x3f",
+        ".arw", ".srf", ".sr2",
+    }
+)  # fmt: skip
 #: Planes of a packed Bayer mosaic.
 PLANES = 4
 #: Largest value written to a DNG: 16-bit samples.
@@ -314,6 +325,8 @@ def _tiff_metadata(data: bytes) -> tuple[float | None, str | None]:
     """
     import tifffile
 
+    log = logging.getLogger("tifffile")
+    log_was_disabled, log.disabled = log.disabled, True  # a probe: tifffile's complaints about raws are expected
     try:
         with tifffile.TiffFile(io.BytesIO(data)) as tiff:
             tags = tiff.pages.first.tags
@@ -324,6 +337,8 @@ def _tiff_metadata(data: bytes) -> tuple[float | None, str | None]:
             make, model = (str(tags[name].value).strip() if name in tags else "" for name in ("Make", "Model"))
     except Exception:  # noqa: BLE001 - not a TIFF-based raw, or a damaged one: nothing to read
         return None, None
+    finally:
+        log.disabled = log_was_disabled
     if isinstance(iso, tuple | list):
         iso = iso[0] if len(iso) else None
     try:
@@ -422,10 +437,7 @@ def read_raw(source: str | Path | bytes | BinaryIO) -> RawImage:
             balance = np.asarray(raw.daylight_whitebalance[:3], np.float64)
         if not np.all(balance > 0):
             balance = np.array([2.0, 1.0, 1.7])
-        xyz_to_camera = np.asarray(raw.rgb_xyz_matrix[:3], np.float64)
-        if not np.any(xyz_to_camera):  # DNGs: LibRaw keeps only camera -> sRGB
-            camera_to_srgb = np.asarray(raw.color_matrix[:3, :3], np.float64)
-            xyz_to_camera = np.linalg.inv(camera_to_srgb) @ np.linalg.inv(SRGB_TO_XYZ)
+        xyz_to_camera = _xyz_to_camera(raw.rgb_xyz_matrix[:3], raw.color_matrix[:3, :3])
         other = raw.other
         file_iso, camera = _tiff_metadata(data)
         iso = float(other.iso_speed) or file_iso
@@ -443,6 +455,22 @@ def read_raw(source: str | Path | bytes | BinaryIO) -> RawImage:
         )
     finally:
         raw.close()
+
+
+def _xyz_to_camera(xyz_to_camera: np.ndarray, camera_to_srgb: np.ndarray) -> np.ndarray:
+    """Return the camera's colour matrix (XYZ -> camera) from LibRaw's two, or camera -> sRGB inverted.
+
+    DNGs leave LibRaw only camera -> sRGB. A camera that LibRaw has no matrix for (old Kodaks)
+    has neither: its colours are taken as sRGB already (paler than LibRaw's own render, which
+    keeps a matrix it does not expose).
+    """
+    xyz_to_camera = np.asarray(xyz_to_camera, np.float64)
+    if np.any(xyz_to_camera) and abs(np.linalg.det(xyz_to_camera)) > 1e-9:
+        return xyz_to_camera
+    camera_to_srgb = np.asarray(camera_to_srgb, np.float64)
+    if not np.all(np.isfinite(camera_to_srgb)) or abs(np.linalg.det(camera_to_srgb)) < 1e-9:
+        camera_to_srgb = np.eye(3)
+    return np.linalg.inv(camera_to_srgb) @ np.linalg.inv(SRGB_TO_XYZ)
 
 
 def _render_libraw(raw) -> np.ndarray | None:

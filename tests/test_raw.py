@@ -16,11 +16,15 @@ from denoise.inference import ModelFileError, load_model, read_model_file
 from denoise.noise import camera_noise_variance, poisson_gaussian
 from denoise.raw import (
     PACKED_TRANSPOSE_ORDER,
+    RAW_SUFFIXES,
+    SRGB_TO_XYZ,
     NotBayerError,
     RawImage,
     RawNoise,
+    _xyz_to_camera,
     encode_dng,
     estimate_noise,
+    is_raw_file,
     pack,
     read_raw,
     render,
@@ -247,6 +251,27 @@ def test_a_result_never_writes_over_its_input(raw_models, astronaut, tmp_path, c
     (tmp_path / "a.dng").write_bytes(original)
     assert main(["run", str(tmp_path / "a.dng"), "--out", str(tmp_path)]) == 0
     assert (tmp_path / "a.dng").read_bytes() == original and (tmp_path / "a-1.dng").is_file()
+
+
+def test_every_maker_suffix_goes_to_the_raw_reader_never_to_its_tiff_preview(raw_models, astronaut, tmp_path, capsys):
+    # Many raws (Phase One's IIQ, Kodak's KDC, ...) are TIFFs whose first page is a small preview,
+    # which the image reader would denoise in the raw's place.
+    assert {".iiq", ".kdc", ".3fr", ".mos", ".mrw", ".x3f", ".crw", ".rwl"} <= RAW_SUFFIXES
+    assert is_raw_file("PHOTO.IIQ") and not is_raw_file("photo.tif")
+    good, _ = synthetic_raw(astronaut[:32, :32], 800)
+    (tmp_path / "photo.IIQ").write_bytes(encode_dng(good))
+    assert main(["run", str(tmp_path / "photo.IIQ"), "--out", str(tmp_path / "out")]) == 0
+    assert "noise shot" in capsys.readouterr().out
+    assert read_raw(tmp_path / "out" / "photo.dng").mosaic.shape == (32, 32)
+
+
+def test_a_camera_without_a_colour_matrix_is_taken_as_srgb_as_libraw_does():
+    srgb = np.linalg.inv(SRGB_TO_XYZ)
+    np.testing.assert_allclose(_xyz_to_camera(np.zeros((3, 3)), np.zeros((3, 3))), srgb)  # an old Kodak
+    np.testing.assert_allclose(_xyz_to_camera(np.zeros((3, 3)), np.ones((3, 3))), srgb)  # singular
+    np.testing.assert_allclose(_xyz_to_camera(np.zeros((3, 3)), np.eye(3)), srgb)  # a DNG: camera -> sRGB
+    camera = np.array([[0.7, -0.1, -0.05], [-0.4, 1.2, 0.2], [-0.06, 0.1, 0.6]])
+    np.testing.assert_allclose(_xyz_to_camera(camera, np.zeros((3, 3))), camera)
 
 
 def test_batch_writes_the_raws_run_writes_and_refuses_hostile_ones(raw_models, astronaut, tmp_path, capsys):
