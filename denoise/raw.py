@@ -14,9 +14,9 @@ level scaled to 1, and what is needed to write it back (:func:`encode_dng`) and 
 always goes through our own DNG and LibRaw, so an original and its denoised copy are rendered
 by exactly the same steps.
 
-The noise level comes from the data (:func:`estimate_noise`, the default: cameras differ, and
-no per-camera tables are shipped) or from the file's ISO through the generic law of
-:func:`denoise.noise.camera_noise_variance` (:func:`noise_from_iso`).
+The noise level comes from the file's ISO through the generic law of
+:func:`denoise.noise.camera_noise_variance` (:func:`noise_from_iso`; no per-camera tables are
+shipped) or from the data (:func:`estimate_noise`); :func:`denoise.raw_model.raw_noise` chooses.
 """
 
 from __future__ import annotations
@@ -252,21 +252,26 @@ def noise_from_iso(iso: float) -> RawNoise:
     return RawNoise(float(shot), float(read), f"ISO {iso:g}")
 
 
-#: Most intensity bins of :func:`estimate_noise`, and the fewest samples a bin needs to count.
+#: Most intensity bins of :func:`estimate_noise`, and the fewest blocks a bin needs to count.
 ESTIMATE_BINS = 16
-ESTIMATE_MINIMUM_SAMPLES = 200
-#: Median absolute deviation of a standard normal variable.
-_NORMAL_MAD = 0.6745
+ESTIMATE_MINIMUM_BLOCKS = 20
+#: Side of :func:`estimate_noise`'s blocks, in details; and the share of each bin's blocks,
+#: the flattest, whose variance it reads the noise from.
+ESTIMATE_BLOCK = 4
+ESTIMATE_QUANTILE = 0.05
 
 
 def estimate_noise(raw: RawImage) -> RawNoise:
     """Estimate the sensor's noise law from the mosaic itself.
 
-    In each packed plane, every 2 x 2 block gives a diagonal Haar detail ``(a - b - c + d) / 2``,
-    which smooth content cancels and independent noise keeps at the block's variance, and a
-    local mean. Over bins of the local mean, the median absolute deviation of the details
-    (robust to texture and edges) gives the noise variance; a line fitted through the bins,
-    weighted by their sizes, gives ``read`` (its value at 0) and ``shot`` (its slope).
+    In each packed plane, every 2 x 2 cell gives a diagonal Haar detail ``(a - b - c + d) / 2``,
+    which smooth content cancels and independent noise keeps at the cell's variance. Blocks of
+    4 x 4 details give a local variance and a local mean. Texture only adds variance, so in each
+    bin of the local mean the flattest blocks tell the noise: the bin's 5th percentile of block
+    variances, divided by the same percentile of a noise-only block's (a chi-squared variable of
+    16 degrees of freedom). A line fitted through the bins, weighted by their sizes, gives
+    ``read`` (its value at 0) and ``shot`` (its slope). On photos with fine texture everywhere
+    (Urban100's facades) it still reads some texture as noise.
 
     Raises
     ------
@@ -274,33 +279,45 @@ def estimate_noise(raw: RawImage) -> RawNoise:
         If the image is too small or too flat to fit a line (fewer than two usable bins).
 
     """
+    from scipy.stats import chi2
+
     planes = pack(raw.mosaic, raw.pattern)
-    planes = planes[: planes.shape[0] // 2 * 2, : planes.shape[1] // 2 * 2]
+    side = 2 * ESTIMATE_BLOCK  # packed pixels per block side
+    planes = planes[: planes.shape[0] // side * side, : planes.shape[1] // side * side]
     a, b = planes[0::2, 0::2], planes[0::2, 1::2]
     c, d = planes[1::2, 0::2], planes[1::2, 1::2]
-    details = ((a - b - c + d) / 2).ravel()
-    means = ((a + b + c + d) / 4).ravel()
-    usable = (means > 0.0) & (means < 0.9)  # leave out clipped blacks and highlights
-    details, means = details[usable], means[usable]
-    if len(means) < 2 * ESTIMATE_MINIMUM_SAMPLES:
+    rows, columns = a.shape[0] // ESTIMATE_BLOCK, a.shape[1] // ESTIMATE_BLOCK
+    if rows * columns * PLANES < 2 * ESTIMATE_MINIMUM_BLOCKS:
         raise ImageReadError("raw image is too small to estimate its noise; give the noise level")
-    bins = min(ESTIMATE_BINS, len(means) // ESTIMATE_MINIMUM_SAMPLES)  # small images: fewer, fuller bins
+
+    def per_block(values: np.ndarray) -> np.ndarray:
+        return values.reshape(rows, ESTIMATE_BLOCK, columns, ESTIMATE_BLOCK, PLANES).mean(axis=(1, 3)).ravel()
+
+    variances = per_block(((a - b - c + d) / 2) ** 2)  # the details' mean is 0: noise has none
+    means = per_block((a + b + c + d) / 4)
+    usable = (means > 0.0) & (means < 0.9)  # leave out clipped blacks and highlights
+    variances, means = variances[usable], means[usable]
+    if len(means) < 2 * ESTIMATE_MINIMUM_BLOCKS:
+        raise ImageReadError("raw image is too small to estimate its noise; give the noise level")
+    bins = max(2, min(ESTIMATE_BINS, len(means) // 50))
     edges = np.quantile(means, np.linspace(0.0, 1.0, bins + 1))
     which = np.clip(np.searchsorted(edges, means, side="right") - 1, 0, bins - 1)
-    levels, variances, counts = [], [], []
+    degrees = ESTIMATE_BLOCK**2
+    noise_only = chi2.ppf(ESTIMATE_QUANTILE, degrees) / degrees
+    levels, noise, counts = [], [], []
     for index in range(bins):
         chosen = which == index
-        if chosen.sum() < ESTIMATE_MINIMUM_SAMPLES:
+        if chosen.sum() < ESTIMATE_MINIMUM_BLOCKS:
             continue
         levels.append(float(np.median(means[chosen])))
-        variances.append(float((np.median(np.abs(details[chosen])) / _NORMAL_MAD) ** 2))
+        noise.append(float(np.quantile(variances[chosen], ESTIMATE_QUANTILE) / noise_only))
         counts.append(float(chosen.sum()))
     if len(set(levels)) < 2:
         raise ImageReadError("raw image is too flat to estimate its noise; give the noise level")
     weights = np.sqrt(counts)
     design = np.stack([np.ones(len(levels)), levels], axis=1) * weights[:, None]
-    (read, shot), *_ = np.linalg.lstsq(design, np.asarray(variances) * weights, rcond=None)
-    smallest = min(variances)
+    (read, shot), *_ = np.linalg.lstsq(design, np.asarray(noise) * weights, rcond=None)
+    smallest = min(noise)
     return RawNoise(max(float(shot), 0.0), max(float(read), 0.01 * smallest, 1e-10), "estimated from the image")
 
 
