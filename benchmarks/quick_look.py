@@ -37,6 +37,18 @@ def screen(image: np.ndarray, width: int) -> np.ndarray:
     return small.reshape(small.shape[0], small.shape[1], image.shape[2]).astype(np.float32) / 255
 
 
+def binned(image: np.ndarray) -> np.ndarray:
+    """Return ``image`` at half its size, each 2 x 2 block averaged (an odd last row or column dropped)."""
+    height, width = image.shape[0] // 2 * 2, image.shape[1] // 2 * 2
+    blocks = image[:height, :width].reshape(height // 2, 2, width // 2, 2, image.shape[2])
+    return blocks.mean(axis=(1, 3), dtype=np.float32)
+
+
+def binned_then_denoised(denoiser: denoise.Denoiser, noisy: np.ndarray, width: int) -> np.ndarray:
+    """Bin ``noisy`` 2 x 2, denoise it at half size, then shrink the result to ``width``."""
+    return screen(denoiser.denoise(binned(noisy)), width)
+
+
 def shrunk_then_denoised(denoiser: denoise.Denoiser, noisy: np.ndarray, width: int) -> np.ndarray:
     """Shrink ``noisy`` to ``width`` as the screen does, then denoise it."""
     return denoiser.denoise(screen(noisy, width))
@@ -58,6 +70,8 @@ def run(folder: Path, model: str, part: str, factor: float) -> dict:
         f"{quick} at full size, shrunk": lambda noisy, width: screen(quick_denoiser.denoise(noisy), width),
         f"shrunk, then {quick}": lambda noisy, width: shrunk_then_denoised(quick_denoiser, noisy, width),
         f"shrunk, then {model}": lambda noisy, width: shrunk_then_denoised(full_denoiser, noisy, width),
+        f"binned 2 x 2, then {quick}, shrunk": lambda noisy, width: binned_then_denoised(quick_denoiser, noisy, width),
+        f"binned 2 x 2, then {model}, shrunk": lambda noisy, width: binned_then_denoised(full_denoiser, noisy, width),
     }
     rows = []
     for way, make in ways.items():
