@@ -50,12 +50,14 @@ def clean_crops(folders: list[Path], count: int, crop: int) -> list[tuple[str, n
     crops = []
     for folder in folders:
         names = sorted(path.name for path in folder.iterdir() if path.suffix.lower() in IMAGE_SUFFIXES)
+        label = folder.name
         if folder.name == "clean" and (folder.parent / "noisy").is_dir():
             names = scene_split(names)["test"]  # PolyU: the scenes no model was tuned on
+            label = folder.parent.name
         for name in names[:count]:
             image = denoise.read_image(folder / name, channels=3).pixels
             top, left = max(0, (image.shape[0] - crop) // 2), max(0, (image.shape[1] - crop) // 2)
-            crops.append((f"{folder.name}/{name}", image[top : top + crop, left : left + crop]))
+            crops.append((f"{label}/{name}", image[top : top + crop, left : left + crop]))
     return crops
 
 
@@ -73,6 +75,7 @@ def unprocessed(image: np.ndarray, seed: int) -> RawImage:
 def run(folders: list[Path], isos: list[float], count: int, crop: int, photo_model: str, raw_model_name: str) -> dict:
     """Score every path at every ISO; return the report."""
     crops = clean_crops(folders, count, crop)
+    crop_folders = np.array([name.split("/")[0] for name, _ in crops])  # for the means by folder
     cleans = [unprocessed(image, seed) for seed, (_, image) in enumerate(crops)]
     references = [render(clean) for clean in cleans]
     megapixels = sum(clean.mosaic.size for clean in cleans) / 1e6
@@ -113,11 +116,15 @@ def run(folders: list[Path], isos: list[float], count: int, crop: int, photo_mod
             seconds = time.perf_counter() - started
             results[f"raw model, {label}"] = ([render(result) for result in denoised], seconds)
         for method, (outputs, seconds) in results.items():
+            pairs = zip(references, outputs, strict=True)
+            scores = np.array([denoise.psnr(reference, output) for reference, output in pairs])
+            by_folder = {name: float(np.mean(scores[crop_folders == name])) for name in dict.fromkeys(crop_folders)}
             rows.append(
                 {
                     "iso": iso,
                     "method": method,
-                    "psnr": _mean_psnr(references, outputs),
+                    "psnr": float(np.mean(scores)),
+                    "psnr_by_folder": by_folder,
                     "seconds_per_megapixel": seconds / megapixels,
                 }
             )
@@ -139,27 +146,33 @@ def _fbdd_full():
     return rawpy.FBDDNoiseReductionMode.Full
 
 
-def _mean_psnr(references: list[np.ndarray], outputs: list[np.ndarray]) -> float:
-    pairs = zip(references, outputs, strict=True)
-    return float(np.mean([denoise.psnr(reference, output) for reference, output in pairs]))
+def markdown(report: dict, *, by_folder: bool = False) -> str:
+    """Return the PSNR of each path at each ISO and its mean speed as a Markdown table.
 
-
-def markdown(report: dict) -> str:
-    """Return the PSNR of each path at each ISO and its mean speed as a Markdown table."""
+    With ``by_folder``, a table for each folder of clean images follows (PSNR only).
+    """
     isos = sorted({row["iso"] for row in report["rows"]})
     methods = list(dict.fromkeys(row["method"] for row in report["rows"]))
     table = {(row["iso"], row["method"]): row for row in report["rows"]}
+    header = ["| method | " + " | ".join(f"ISO {iso:g}" for iso in isos) + " |", "|---|" + "---|" * len(isos)]
     lines = [
         f"{len(report['images'])} clean crops of {report['crop']} px, unprocessed to raw; PSNR (dB) after LibRaw's "
         "render against the clean render; s/MP of the denoising step",
         "",
-        "| method | " + " | ".join(f"ISO {iso:g}" for iso in isos) + " | s/MP |",
-        "|---|" + "---|" * (len(isos) + 1),
+        header[0] + " s/MP |",
+        header[1] + "---|",
     ]
     for method in methods:
         cells = [f"{table[(iso, method)]['psnr']:.2f}" for iso in isos]
         speed = np.mean([table[(iso, method)]["seconds_per_megapixel"] for iso in isos])
         lines.append(f"| {method} | " + " | ".join(cells) + f" | {speed:.2f} |")
+    folders = report["rows"][0].get("psnr_by_folder", {}) if by_folder else {}
+    for folder in folders:
+        count = sum(name.startswith(f"{folder}/") for name in report["images"])
+        lines += ["", f"Of them, the {count} crops of `{folder}`:", "", *header]
+        for method in methods:
+            cells = [f"{table[(iso, method)]['psnr_by_folder'][folder]:.2f}" for iso in isos]
+            lines.append(f"| {method} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -177,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     report = run(
         arguments.folders, arguments.iso, arguments.count, arguments.crop, arguments.photo_model, arguments.raw_model
     )
-    write_report_with_table(arguments.output, report, markdown(report), "raw", argv)
+    write_report_with_table(arguments.output, report, markdown(report, by_folder=True), "raw", argv)
     return 0
 
 

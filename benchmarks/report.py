@@ -235,7 +235,8 @@ def main(argv: list[str] | None = None) -> int:
     if arguments.details:
         details = {(START, END): section}
         if raw:
-            details[RAW_MARKERS] = f"```bash\n.venv/bin/{raw['command']}\n```\n\n" + raw_markdown(raw) + "\n"
+            table = raw_markdown(raw, by_folder=True)
+            details[RAW_MARKERS] = f"```bash\n.venv/bin/{raw['command']}\n```\n\n" + table + "\n"
         if real_noise:
             command = f"```bash\n.venv/bin/{real_noise['command']}\n```\n\n"
             details[REAL_NOISE_MARKERS] = command + real_noise_markdown(real_noise) + "\n"

@@ -605,13 +605,24 @@ def render(raw: RawImage, *, half_size: bool = False, **libraw_options: object) 
     """Render a raw image to sRGB with LibRaw: camera white balance, its colour matrix, sRGB gamma.
 
     Returns H x W x 3 float32 in [0, 1] (16-bit precision), turned by the orientation. The
-    image goes through :func:`encode_dng`, so every render takes the same steps. ``half_size``
+    image goes through :func:`encode_dng`, so every render takes the same steps, and its white
+    is the white level whatever the brightest pixel is (a noisy photo and its denoised copy
+    render alike). ``half_size``
     renders each 2 x 2 cell as one pixel (fast previews); ``libraw_options`` go to rawpy's
     ``postprocess`` (LibRaw's own noise reduction: ``noise_thr``, ``fbdd_noise_reduction``).
     """
     import rawpy
 
-    options = dict(use_camera_wb=True, output_bps=16, no_auto_bright=True, gamma=(2.4, 12.92), half_size=half_size)
+    # adjust_maximum_thr 0: LibRaw would otherwise take the data's maximum for white wherever it
+    # is above 0.75 of the white level, brightening one render and not another of the same photo.
+    options = dict(
+        use_camera_wb=True,
+        output_bps=16,
+        no_auto_bright=True,
+        gamma=(2.4, 12.92),
+        half_size=half_size,
+        adjust_maximum_thr=0.0,
+    )
     try:
         with rawpy.imread(io.BytesIO(encode_dng(raw))) as opened:
             rgb = opened.postprocess(**(options | libraw_options))

@@ -74,7 +74,7 @@ def raw_noise(raw: RawImage, source: str = "auto") -> RawNoise:
     source : {"auto", "estimate", "iso"}, default "auto"
         ``"iso"``: from the file's ISO by the generic law (:func:`denoise.raw.noise_from_iso`);
         ``"estimate"``: from the mosaic (:func:`denoise.raw.estimate_noise`), which reads fine
-        texture as noise too (on Urban100's facades about twice the noise of ISO 800);
+        texture as noise too (on Urban100's facades 4 dB below the true law at ISO 800);
         ``"auto"``: the ISO where the file has one, else the estimate. Each falls back on the
         other where it cannot tell (no ISO; an image too small or flat).
 

@@ -96,6 +96,16 @@ def test_render_turns_by_orientation_and_keeps_grey_grey():
     assert np.ptp(rendered.mean(axis=(0, 1))) < 0.02  # equal raw values, unit gains, sRGB primaries: grey
 
 
+def test_render_keeps_the_white_level_whatever_the_brightest_pixel():
+    # LibRaw by default takes a brightest pixel above 0.75 of white for white: one bright pixel
+    # brightened a whole denoised render against its noisy original.
+    mosaic = np.full((32, 32), 0.3, np.float32)
+    bright = mosaic.copy()
+    bright[0, 0] = 0.9
+    plain, with_bright = render(RawImage(mosaic=mosaic)), render(RawImage(mosaic=bright))
+    np.testing.assert_allclose(with_bright[8:, 8:], plain[8:, 8:], atol=2e-3)
+
+
 def test_noise_estimate_finds_the_sensor_law_on_a_smooth_image():
     ramp = np.linspace(0.02, 0.8, 512, dtype=np.float32)
     clean = np.tile(ramp, (512, 1))
@@ -342,6 +352,9 @@ def test_raw_benchmark_scores_every_path_after_rendering(tiny_raw_model, trainin
         and len(methods) == 7
     )
     assert all(20 < row["psnr"] < 60 for row in report["rows"])
+    folder = training_folder.name  # two crops of one folder: its mean is the whole mean
+    assert all(row["psnr_by_folder"] == {folder: pytest.approx(row["psnr"])} for row in report["rows"])
+    assert f"Of them, the 2 crops of `{folder}`:" in raw_markdown(report, by_folder=True)
     assert report["command"].startswith("python -m benchmarks.raw")
     readme = tmp_path / "README.md"
     readme.write_text(f"before\n{RAW_MARKERS[0]}\nold\n{RAW_MARKERS[1]}\nafter\n")
