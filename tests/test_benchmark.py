@@ -422,9 +422,10 @@ def test_quick_look_benchmark_scores_each_way_of_making_the_screen_image(tmp_pat
     assert quick_look([str(tmp_path / "pairs"), "--factor", "2", "--output", str(tmp_path / "q")]) == 0
     report = json.loads((tmp_path / "q.json").read_text())
     ways = {row["way"]: row["psnr"] for row in report["rows"]}
-    assert report["images"] == 1 and len(ways) == 5
+    assert report["images"] == 1 and len(ways) == 7
     assert ways["photo at full size, shrunk"] > ways["noisy input, shrunk"]  # the model beats the noise on screen
-    assert "| shrunk, then photo-fast |" in (tmp_path / "q.md").read_text()
+    table = (tmp_path / "q.md").read_text()
+    assert "| shrunk, then photo-fast |" in table and "| binned 2 x 2, then photo-fast, shrunk |" in table
 
 
 def test_noisy_only_bsd68_report_reads_the_finished_runs_of_the_script(tmp_path):
