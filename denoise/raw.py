@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import io
 import logging
+import threading
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
@@ -255,6 +256,8 @@ def noise_from_iso(iso: float) -> RawNoise:
 #: Most intensity bins of :func:`estimate_noise`, and the fewest blocks a bin needs to count.
 ESTIMATE_BINS = 16
 ESTIMATE_MINIMUM_BLOCKS = 20
+#: Blocks a bin aims at: small images get fewer, fuller bins (two at the least).
+ESTIMATE_BLOCKS_PER_BIN = 50
 #: Side of :func:`estimate_noise`'s blocks, in details; and the share of each bin's blocks,
 #: the flattest, whose variance it reads the noise from.
 ESTIMATE_BLOCK = 4
@@ -299,7 +302,7 @@ def estimate_noise(raw: RawImage) -> RawNoise:
     variances, means = variances[usable], means[usable]
     if len(means) < 2 * ESTIMATE_MINIMUM_BLOCKS:
         raise ImageReadError("raw image is too small to estimate its noise; give the noise level")
-    bins = max(2, min(ESTIMATE_BINS, len(means) // 50))
+    bins = max(2, min(ESTIMATE_BINS, len(means) // ESTIMATE_BLOCKS_PER_BIN))
     edges = np.quantile(means, np.linspace(0.0, 1.0, bins + 1))
     which = np.clip(np.searchsorted(edges, means, side="right") - 1, 0, bins - 1)
     degrees = ESTIMATE_BLOCK**2
@@ -335,6 +338,20 @@ def _read_bytes(source: str | Path | bytes | BinaryIO) -> bytes:
     return source.read()
 
 
+class _QuietWhileProbing(logging.Filter):
+    """Drop tifffile's log records from a thread while it probes a raw in :func:`_tiff_metadata`.
+
+    Per thread, so that the app's other sessions, reading other files, keep their messages.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not getattr(_probing, "active", False)
+
+
+_probing = threading.local()
+logging.getLogger("tifffile").addFilter(_QuietWhileProbing())
+
+
 def _tiff_metadata(data: bytes) -> tuple[float | None, str | None]:
     """Read the ISO (EXIF ``ISOSpeedRatings``) and the make and model of a TIFF-based raw file, in one parse.
 
@@ -342,8 +359,7 @@ def _tiff_metadata(data: bytes) -> tuple[float | None, str | None]:
     """
     import tifffile
 
-    log = logging.getLogger("tifffile")
-    log_was_disabled, log.disabled = log.disabled, True  # a probe: tifffile's complaints about raws are expected
+    _probing.active = True  # a probe: tifffile's complaints about raws are expected (_QuietWhileProbing)
     try:
         with tifffile.TiffFile(io.BytesIO(data)) as tiff:
             tags = tiff.pages.first.tags
@@ -355,7 +371,7 @@ def _tiff_metadata(data: bytes) -> tuple[float | None, str | None]:
     except Exception:  # noqa: BLE001 - not a TIFF-based raw, or a damaged one: nothing to read
         return None, None
     finally:
-        log.disabled = log_was_disabled
+        _probing.active = False
     if isinstance(iso, tuple | list):
         iso = iso[0] if len(iso) else None
     try:
@@ -490,10 +506,14 @@ def _xyz_to_camera(xyz_to_camera: np.ndarray, camera_to_srgb: np.ndarray) -> np.
     return np.linalg.inv(camera_to_srgb) @ np.linalg.inv(SRGB_TO_XYZ)
 
 
+#: How LibRaw renders: camera white balance, 16 bits, no brightening, the sRGB curve.
+RENDER_OPTIONS = {"use_camera_wb": True, "output_bps": 16, "no_auto_bright": True, "gamma": (2.4, 12.92)}
+
+
 def _render_libraw(raw) -> np.ndarray | None:
     """LibRaw's sRGB rendering of an open file, float32 in [0, 1], or None if it cannot make one."""
     try:
-        rgb = raw.postprocess(use_camera_wb=True, output_bps=16, no_auto_bright=True, gamma=(2.4, 12.92))
+        rgb = raw.postprocess(**RENDER_OPTIONS)
     except Exception:  # noqa: BLE001 - nothing to fall back on
         return None
     return rgb.astype(np.float32) / np.float32(65535)
@@ -615,14 +635,7 @@ def render(raw: RawImage, *, half_size: bool = False, **libraw_options: object) 
 
     # adjust_maximum_thr 0: LibRaw would otherwise take the data's maximum for white wherever it
     # is above 0.75 of the white level, brightening one render and not another of the same photo.
-    options = dict(
-        use_camera_wb=True,
-        output_bps=16,
-        no_auto_bright=True,
-        gamma=(2.4, 12.92),
-        half_size=half_size,
-        adjust_maximum_thr=0.0,
-    )
+    options = RENDER_OPTIONS | {"half_size": half_size, "adjust_maximum_thr": 0.0}
     try:
         with rawpy.imread(io.BytesIO(encode_dng(raw))) as opened:
             rgb = opened.postprocess(**(options | libraw_options))

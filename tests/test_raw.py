@@ -286,7 +286,29 @@ def test_every_maker_suffix_goes_to_the_raw_reader_never_to_its_tiff_preview(raw
     assert read_raw(tmp_path / "out" / "photo.dng").mosaic.shape == (32, 32)
 
 
-def test_a_camera_without_a_colour_matrix_is_taken_as_srgb_as_libraw_does():
+def test_tifffile_is_quiet_only_in_the_thread_probing_a_raw(astronaut, caplog):
+    import logging
+    import threading
+
+    from denoise import raw as raw_module
+
+    log = logging.getLogger("tifffile")
+    raw_module._probing.active = True
+    try:
+        log.warning("while probing")
+        other = threading.Thread(target=log.warning, args=("another session's file",))
+        other.start()
+        other.join()
+    finally:
+        raw_module._probing.active = False
+    log.warning("after probing")
+    assert [record.getMessage() for record in caplog.records] == ["another session's file", "after probing"]
+    good, _ = synthetic_raw(astronaut[:32, :32], 800)
+    assert read_raw(encode_dng(good)).iso == 800
+    assert not getattr(raw_module._probing, "active", False)  # the probe leaves the thread as it found it
+
+
+def test_a_camera_without_a_colour_matrix_is_taken_as_srgb():
     srgb = np.linalg.inv(SRGB_TO_XYZ)
     np.testing.assert_allclose(_xyz_to_camera(np.zeros((3, 3)), np.zeros((3, 3))), srgb)  # an old Kodak
     np.testing.assert_allclose(_xyz_to_camera(np.zeros((3, 3)), np.ones((3, 3))), srgb)  # singular
