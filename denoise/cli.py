@@ -244,18 +244,23 @@ def _command_batch(arguments: argparse.Namespace) -> int:
         from denoise.inference import load_model
 
         load_model(arguments.model, precision=arguments.precision).warm_up()
+    root_logger = logging.getLogger()
+    root_level = root_logger.level
     if not arguments.verbose:  # Beam's RunInference warns on the root logger at each model load (Beam 2.77)
-        logging.getLogger().setLevel(logging.ERROR)
-    refused = run_batch(
-        arguments.inputs,
-        Path(arguments.out),
-        model=arguments.model,
-        precision=arguments.precision,
-        runner=arguments.runner,
-        pipeline_arguments=arguments.pipeline_option,
-        raw_format=arguments.format,
-        raw_noise=arguments.raw_noise,
-    )
+        root_logger.setLevel(logging.ERROR)
+    try:
+        refused = run_batch(
+            arguments.inputs,
+            Path(arguments.out),
+            model=arguments.model,
+            precision=arguments.precision,
+            runner=arguments.runner,
+            pipeline_arguments=arguments.pipeline_option,
+            raw_format=arguments.format,
+            raw_noise=arguments.raw_noise,
+        )
+    finally:  # a caller of main() in the same process keeps its own logging
+        root_logger.setLevel(root_level)
     return EXIT_REFUSED if refused else 0
 
 

@@ -1,5 +1,7 @@
 """`denoise batch` on Apache Beam's FnApiRunner: the same files as `denoise run`, refusals per file."""
 
+import logging
+
 import numpy as np
 import pytest
 
@@ -25,7 +27,9 @@ def test_batch_writes_what_run_writes_and_refuses_bad_files_one_by_one(use_tiny_
     # ONNX Runtime agree with it to 2e-6, which can still flip a PNG's rounding.
     assert main(["run", *files, "--out", str(tmp_path / "run"), "--runtime", "tensorflow"]) == 2
     capsys.readouterr()
+    root_level = logging.getLogger().level
     assert main(["batch", *files, "--out", str(tmp_path / "batch")]) == 2
+    assert logging.getLogger().level == root_level  # quiet for the batch only, not for the caller after it
     captured = capsys.readouterr()
     refusals = [line for line in captured.err.splitlines() if line.startswith("denoise:")]
     assert len(refusals) == 1 and "broken.png" in refusals[0]
