@@ -77,7 +77,11 @@ def _command_run(arguments: argparse.Namespace) -> int:
                 raise ValueError(f"--fast: {model} has no quicker model; leave out --fast")
             model = quick
         denoiser = load_model(
-            model, orientations=arguments.orientations, precision=arguments.precision, runtime=arguments.runtime
+            model,
+            orientations=arguments.orientations,
+            precision=arguments.precision,
+            runtime=arguments.runtime,
+            recorruptions=arguments.recorruptions,
         )
         denoiser.warm_up()  # the first model call's start-up logs come here, not between the results
     if arguments.adapt is not None:
@@ -189,13 +193,18 @@ def _command_eval(arguments: argparse.Namespace) -> int:
     from denoise.inference import load_model
 
     denoiser = load_model(
-        arguments.model, orientations=arguments.orientations, precision=arguments.precision, runtime=arguments.runtime
+        arguments.model,
+        orientations=arguments.orientations,
+        precision=arguments.precision,
+        runtime=arguments.runtime,
+        recorruptions=arguments.recorruptions,
     )
     rows = evaluate(denoiser.denoise, arguments.folder, arguments.sigma)
     for row in rows:
         row.update(
             model=denoiser.name,
             orientations=denoiser.orientations,
+            recorruptions=arguments.recorruptions,
             precision=denoiser.precision,
             arithmetic=denoiser.arithmetic,
             folder=str(arguments.folder),
@@ -316,6 +325,17 @@ def _command_train(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def _count(text: str) -> int:
+    """Parse a count: a whole number, 0 or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
+    return value
+
+
 def _strength(text: str) -> float:
     """Parse --strength: a number from 0 to :data:`MAX_STRENGTH`."""
     try:
@@ -334,6 +354,14 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
         choices=ORIENTATION_CHOICES,
         default=1,
         help="average the model over this many flipped or turned copies: slower, a little better (default 1)",
+    )
+    parser.add_argument(
+        "--recorruptions",
+        type=_count,
+        default=0,
+        metavar="N",
+        help="for a model trained with --objective recorrupted: average it over N copies of each image with "
+        "fresh noise added, as Recorrupted-to-Recorrupted's authors evaluate it; N times slower (default 0: once)",
     )
     parser.add_argument(
         "--precision",

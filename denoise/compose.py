@@ -16,6 +16,8 @@ The pieces:
 * :class:`Tiled`: overlapping tiles with a margin as wide as the inner piece's receptive field,
   so that memory stays bounded and the result is the untiled one;
 * :class:`SelfEnsemble`: the average over flipped and turned copies;
+* :class:`RecorruptedAverage`: the average over copies with fresh noise added, for models
+  trained with the ``recorrupted`` objective;
 * :class:`MatchChannels`: a grey piece on each channel of a colour image, a colour piece on a
   grey image;
 * :class:`NoiseRouted`: a second piece for images whose estimated noise is low;
@@ -43,6 +45,7 @@ import numpy as np
 
 from denoise.classical import estimate_noise_sigma
 from denoise.models import LATENT_LAYER, model_stride, receptive_field
+from denoise.objectives import recorrupt
 
 __all__ = [
     "ORIENTATIONS",
@@ -54,6 +57,7 @@ __all__ = [
     "NoiseRouted",
     "Patchwise",
     "Piece",
+    "RecorruptedAverage",
     "SelfEnsemble",
     "Tiled",
     "TransposeEnsemble",
@@ -544,6 +548,59 @@ class SelfEnsemble(_Wrapper):
         for orientation in ORIENTATIONS[1 : self.orientations]:
             total += orient(self.inner(orient(image, orientation)), orientation, undo=True)
         total /= self.orientations  # in place: a copy of a 12-megapixel photo costs tens of milliseconds
+        return total
+
+
+@dataclass(frozen=True, eq=False)
+class RecorruptedAverage(_Wrapper):
+    """Average the inner piece over copies of each image with fresh Gaussian noise added.
+
+    A model trained with the ``recorrupted`` objective (:func:`denoise.objectives.recorrupt`)
+    learned from inputs carrying ``alpha sigma`` more noise than the images; its estimate is the
+    mean of its results on such recorrupted copies, as Pang et al.'s own evaluation takes it
+    (50 copies, in their ``test_AWGN.py``). Each copy costs a full run. The noise is drawn from
+    ``seed`` anew at each call, so one image always gets the same result.
+
+    Parameters
+    ----------
+    inner : Piece
+        The piece to run.
+    sigma : float
+        The images' known noise standard deviation, 0-1 scale.
+    count : int, default 8
+        How many recorrupted copies to average; at least 1.
+    seed : int, default 0
+        Seed of the added noise.
+
+    Raises
+    ------
+    ValueError
+        If ``count`` is below 1 or ``sigma`` is not above 0.
+
+    """
+
+    sigma: float = 0.0
+    count: int = 8
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.count < 1:
+            raise ValueError(f"count must be at least 1, got {self.count}")
+        if not self.sigma > 0:
+            raise ValueError(f"sigma must be above 0, got {self.sigma}")
+
+    @property
+    def tile_passes(self) -> int:
+        """Return the tiled passes per call (:class:`Piece`)."""
+        return self.count * self.inner.tile_passes
+
+    def __call__(self, image: np.ndarray) -> np.ndarray:
+        """Denoise an H x W x C float32 image."""
+        rng = np.random.default_rng(self.seed)
+        total = self.inner(recorrupt(image, self.sigma, rng)[0])
+        for _ in range(self.count - 1):
+            total += self.inner(recorrupt(image, self.sigma, rng)[0])
+        total /= np.float32(self.count)
         return total
 
 

@@ -29,6 +29,7 @@ from denoise.compose import (
     NoiseRouted,
     Patchwise,
     Piece,
+    RecorruptedAverage,
     SelfEnsemble,
     Tiled,
     keep_tile,
@@ -38,6 +39,7 @@ from denoise.compose import (
     reporting_tiles,
     tile_counter,
 )
+from denoise.data import parse_noise_range
 from denoise.models import with_precision
 from denoise.precision import DEFAULT_PRECISION, device_name, native_bfloat16, resolve_precision
 from denoise.quiet import first_line
@@ -484,6 +486,7 @@ def load_model(
     precision: str = DEFAULT_PRECISION,
     runtime: str = "auto",
     family: Family | None = None,
+    recorruptions: int = 0,
 ) -> Denoiser:
     """Load a family from the models folder, a single model from it, or a ``.keras`` file.
 
@@ -512,6 +515,11 @@ def load_model(
     family : Family, optional
         Put the family together this way instead of as the manifest says (for experiments
         such as ``benchmarks.luminance_weights``); ``name_or_path`` is then only its name.
+    recorruptions : int, default 0
+        For a single model trained with the ``recorrupted`` objective on Gaussian noise of one
+        level: average it over this many copies of each image with fresh noise added
+        (:class:`denoise.compose.RecorruptedAverage`, the level from its card); 0 runs it once
+        on the image as it is.
 
     Raises
     ------
@@ -520,7 +528,8 @@ def load_model(
     ValueError
         If ``orientations`` is not one of :data:`ORIENTATION_COUNTS`, ``precision`` not one
         of :data:`PRECISION_CHOICES` or ``runtime`` not one of
-        :data:`~denoise.runtimes.RUNTIME_CHOICES`.
+        :data:`~denoise.runtimes.RUNTIME_CHOICES`, or ``recorruptions`` is asked of a model
+        not trained with the ``recorrupted`` objective on one known level.
 
     """
     if orientations not in ORIENTATION_COUNTS:
@@ -535,7 +544,7 @@ def load_model(
         entry = read_model_file(path)
         if entry.is_raw:
             raise ModelFileError(f"{path}: a raw model; it denoises raw files (denoise.raw_model.load_raw_model)")
-        piece = _model_piece(entry, arithmetic=arithmetic, **options)
+        piece = _recorruption_averaged(_model_piece(entry, arithmetic=arithmetic, **options), entry, recorruptions)
         return Denoiser(piece, name=path.stem, cards={entry.channels: entry.card}, **labels)
     folder = pretrained_dir()
     if family is None:
@@ -552,8 +561,12 @@ def load_model(
         entry = read_model_file(folder / f"{name_or_path}.keras")
         if entry.is_raw:
             raise ModelFileError(f"{name_or_path} is a raw model; it denoises raw files (denoise.raw_model)")
-        piece = _model_piece(entry, arithmetic=arithmetic, **options)
+        piece = _recorruption_averaged(_model_piece(entry, arithmetic=arithmetic, **options), entry, recorruptions)
         return Denoiser(piece, name=str(name_or_path), cards={entry.channels: entry.card}, **labels)
+    if recorruptions:
+        raise ValueError(
+            f"recorruptions average one model trained with the recorrupted objective, not a family ({family.name})"
+        )
     members = {channels: _read_member(folder, model, channels) for channels, model in family.members.items()}
     low_noise = {
         channels: (_read_member(folder, link.model, channels), link.below_sigma)
@@ -564,6 +577,33 @@ def load_model(
     )
     cards = {channels: entry.card for channels, entry in members.items()}
     return Denoiser(piece, name=family.name, cards=cards, **labels)
+
+
+def _recorruption_averaged(piece: Piece, entry: LoadedModel, count: int) -> Piece:
+    """Wrap ``piece`` in :class:`RecorruptedAverage` of ``count`` copies (none for 0), at the level in ``entry``'s card.
+
+    Raises
+    ------
+    ValueError
+        If ``count`` is negative, or the card does not say the model was trained with the
+        ``recorrupted`` objective on Gaussian noise of one level.
+
+    """
+    if count < 0:
+        raise ValueError(f"recorruptions must be 0 or more, got {count}")
+    if count == 0:
+        return piece
+    training, noise = entry.card.get("training"), entry.card.get("noise")
+    objective = training.get("objective", "supervised") if isinstance(training, dict) else "supervised"
+    refusal = (
+        f"{entry.name}: recorruptions average a model trained with the recorrupted objective at one Gaussian level"
+    )
+    if objective != "recorrupted" or not isinstance(noise, list) or len(noise) != 1 or not isinstance(noise[0], str):
+        raise ValueError(f"{refusal}; its card says {objective}")
+    level = parse_noise_range(noise[0])
+    if level.kind != "gaussian" or level.low != level.high or not level.low > 0:
+        raise ValueError(f"{refusal}; its card says {noise[0]}")
+    return RecorruptedAverage(piece, sigma=level.low / 255, count=count)
 
 
 def _read_member(folder: Path, model: str, channels: int) -> LoadedModel:

@@ -13,6 +13,7 @@ from denoise.compose import (
     LuminanceBlend,
     MatchChannels,
     NoiseRouted,
+    RecorruptedAverage,
     SelfEnsemble,
     Tiled,
     TransposeEnsemble,
@@ -60,6 +61,23 @@ def test_the_self_ensemble_wraps_a_classical_method(camera):
     assert ensemble.name == "tv"
     with pytest.raises(ValueError, match="orientations must be one of 1, 2, 4, 8"):
         SelfEnsemble(method, orientations=3)
+
+
+def test_the_recorrupted_average_is_the_mean_over_copies_with_fresh_noise(camera):
+    from denoise.objectives import RECORRUPTION_ALPHA
+
+    image = camera[:64, :80, None]
+    identity = Classical(lambda pixels, sigma: pixels.copy(), "identity", sigma=0.0)
+    average = RecorruptedAverage(identity, sigma=0.1, count=64)
+    result = average(image)
+    added = result - image  # the mean of 64 draws of alpha sigma z: alpha sigma / 8 apart from 0
+    assert abs(added.std() - RECORRUPTION_ALPHA * 0.1 / 8) < 0.1 * RECORRUPTION_ALPHA * 0.1 / 8
+    np.testing.assert_array_equal(average(image), result)  # seeded per call
+    assert average.name == "identity" and average.tile_passes == 64 * identity.tile_passes
+    with pytest.raises(ValueError, match="count must be at least 1"):
+        RecorruptedAverage(identity, sigma=0.1, count=0)
+    with pytest.raises(ValueError, match="sigma must be above 0"):
+        RecorruptedAverage(identity, sigma=0.0)
 
 
 def test_the_transpose_ensemble_undoes_its_transpose_and_channel_order(camera):

@@ -221,6 +221,35 @@ def test_noisy_arrays_keep_their_values_past_black_and_white(training_folder, tm
     assert np.isfinite(card["validation_psnr"])
 
 
+def test_a_recorrupted_model_runs_averaged_over_recorrupted_copies(training_folder, tmp_path, capsys):
+    from denoise import load_model
+    from denoise.cli import main
+
+    folder = tmp_path / "noisy"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for index, image in enumerate(load_folder(training_folder, 1)):
+        noisy = image[:, :, 0] / 255 + rng.normal(0, 0.1, image.shape[:2])
+        np.save(folder / f"{index}.npy", noisy.astype(np.float32))
+    level = [NoiseRange("gaussian", 25.5, 25.5)]
+    train_tiny(folder, tmp_path / "r2r", "unet", 1, 8, noisy_data=True, objective="recorrupted", noise=level)
+    model = tmp_path / "r2r.keras"
+    noisy = np.load(folder / "0.npy")[:40, :48, None]
+    once, averaged = load_model(model).denoise(noisy), load_model(model, recorruptions=3).denoise(noisy)
+    assert np.abs(averaged - once).max() > 1e-4
+    np.testing.assert_array_equal(load_model(model, recorruptions=3).denoise(noisy), averaged)  # seeded
+    train_tiny(training_folder, tmp_path / "supervised", "unet", 1, 8)
+    with pytest.raises(ValueError, match="trained with the recorrupted objective.*its card says supervised"):
+        load_model(tmp_path / "supervised.keras", recorruptions=3)
+    with pytest.raises(ValueError, match="not a family|not default"):
+        load_model("default", recorruptions=3)
+    evaluation = ["eval", str(training_folder), "--recorruptions", "2", "--sigma", "25", "--json", "--model"]
+    assert main([*evaluation, str(tmp_path / "supervised.keras")]) == 2
+    assert capsys.readouterr().err.count("\n") == 1  # one line
+    assert main([*evaluation, str(model)]) == 0
+    assert '"recorruptions": 2' in capsys.readouterr().out
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [
