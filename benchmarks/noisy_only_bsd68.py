@@ -4,7 +4,9 @@ The script trains one grey U-Net on a fixed noisy copy of ``train/gray400`` (no 
 seen: neighbor2neighbor, once without and once with Huang et al.'s regularizer, and
 Recorrupted-to-Recorrupted with the known sigma; on the copy clipped to [0, 1] as an image file
 holds it, and on the unclipped copy) and one on the clean images (supervised), the same number
-of batches each, and evaluates each on BSD68 at sigma 25. This reads the model cards
+of batches each, and evaluates each on BSD68 at sigma 25 (the unclipped recorrupted run a second
+time on the mean of its results on 50 recorrupted copies of each image, as Pang et al. evaluate
+theirs: ``denoise eval --recorruptions 50``). This reads the model cards
 and evaluations of the runs that have finished from its runs folder and writes the report;
 ``--keep`` keeps the rows of an earlier report for the runs that folder no longer has (each row
 carries its training command).
@@ -30,8 +32,11 @@ RUNS = {
     "recorrupted-gray": "noisy copies only, clipped (recorrupted, sigma known)",
     "neighbor2neighbor-unclipped-gray": "noisy copies only, unclipped (neighbor2neighbor)",
     "recorrupted-unclipped-gray": "noisy copies only, unclipped (recorrupted, sigma known)",
+    "recorrupted-unclipped-gray-averaged": "the same, averaged over 50 recorrupted copies (Pang et al.'s test)",
     "supervised-gray": "clean images, fresh noise (supervised)",
 }
+#: A run's second evaluation (``denoise eval --recorruptions``) is named after its model with this suffix.
+AVERAGED = "-averaged"
 
 
 def read_runs(folder: Path, kept: dict | None = None) -> dict:
@@ -46,7 +51,7 @@ def read_runs(folder: Path, kept: dict | None = None) -> dict:
             if name in earlier:
                 rows.append(earlier[name] | {"learnt_from": learnt_from})
             continue
-        card = json.loads((folder / f"{name}.json").read_text())
+        card = json.loads((folder / f"{name.removesuffix(AVERAGED)}.json").read_text())
         [evaluation] = json.loads((folder / f"{name}-bsd68.json").read_text())
         rows.append(
             {
@@ -55,6 +60,8 @@ def read_runs(folder: Path, kept: dict | None = None) -> dict:
                 "psnr": evaluation["psnr"],
                 "ssim": evaluation["ssim"],
                 "noisy_psnr": evaluation["noisy_psnr"],
+                "recorruptions": evaluation.get("recorruptions", 0),
+                "seconds_per_megapixel": evaluation.get("seconds_per_megapixel"),
                 "patches_seen": card["patches_seen"],
                 "training_seconds": card["training_seconds"],
                 "training_command": card["command"],

@@ -445,6 +445,17 @@ def test_noisy_only_bsd68_report_reads_the_finished_runs_of_the_script(tmp_path)
     assert "regularizer" not in table  # that run has not finished
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["command"].startswith("python -m benchmarks.noisy_only_bsd68 ")
+    card = {"patches_seen": 112000, "training_seconds": 600.0, "command": "denoise train recorrupted"}
+    (tmp_path / "recorrupted-unclipped-gray.json").write_text(json.dumps(card))
+    for suffix, psnr, count in (("", 28.3, 0), ("-averaged", 28.5, 50)):  # a second evaluation of one model
+        evaluation = [{"psnr": psnr, "ssim": 0.79, "noisy_psnr": 20.48, "recorruptions": count}]
+        (tmp_path / f"recorrupted-unclipped-gray{suffix}-bsd68.json").write_text(json.dumps(evaluation))
+    assert report_main([str(tmp_path), "--output", str(tmp_path / "report")]) == 0
+    table = (tmp_path / "report.md").read_text()
+    assert "| noisy copies only, unclipped (recorrupted, sigma known) | 28.30 | 0.7900 | 112,000 | 10 |" in table
+    assert "| the same, averaged over 50 recorrupted copies (Pang et al.'s test) | 28.50 |" in table
+    rows = {row["model"]: row for row in json.loads((tmp_path / "report.json").read_text())["rows"]}
+    assert rows["recorrupted-unclipped-gray-averaged"]["recorruptions"] == 50
 
 
 def test_noisy_only_bsd68_report_keeps_earlier_rows_for_runs_the_folder_no_longer_has(tmp_path):
