@@ -5,6 +5,7 @@
 # images with fresh sigma-25 noise, the same number of batches each; then each scored on BSD68 at sigma 25.
 # The copies are kept twice: as 16-bit PNGs, whose noise is clipped at black and white (the first
 # runs), and unclipped as .npy arrays, as the supervised run and the evaluation see the noise.
+# The unclipped recorrupted run is also scored as its authors score theirs (50 recorrupted copies).
 # Each run resumes from its checkpoint in runs/noisy-only-bsd68/ when started again.
 #
 #   scripts/noisy_only_bsd68.sh ../shared/data   # 70 epochs each: 40 to 100 minutes a run on 2 CPU cores
@@ -55,11 +56,21 @@ train_and_score() {
     > "$runs/$name-bsd68.json.partial"
   mv "$runs/$name-bsd68.json.partial" "$runs/$name-bsd68.json"
 }
+# score_averaged NAME: a finished recorrupted run scored again on the mean of its results on 50
+# recorrupted copies of each image, as Pang et al. evaluate theirs (denoise eval --recorruptions).
+score_averaged() {
+  local name=$1
+  if [ -f "$runs/$name-averaged-bsd68.json" ] || [ ! -f "$runs/$name.keras" ]; then return 0; fi
+  "$python" -m denoise eval "$data/test/bsd68" --sigma 25 --model "$runs/$name.keras" --recorruptions 50 --json \
+    > "$runs/$name-averaged-bsd68.json.partial"
+  mv "$runs/$name-averaged-bsd68.json.partial" "$runs/$name-averaged-bsd68.json"
+}
 train_and_score neighbor2neighbor-gray --data "$noisy" --noisy-data --objective neighbor2neighbor --noise gaussian:25
 train_and_score neighbor2neighbor-regularized-gray --data "$noisy" --noisy-data --objective neighbor2neighbor \
   --regularizer 2 --noise gaussian:25
 train_and_score recorrupted-gray --data "$noisy" --noisy-data --objective recorrupted --noise gaussian:25
 train_and_score recorrupted-unclipped-gray --data "$unclipped" --noisy-data --objective recorrupted --noise gaussian:25
+score_averaged recorrupted-unclipped-gray
 train_and_score neighbor2neighbor-unclipped-gray --data "$unclipped" --noisy-data --objective neighbor2neighbor \
   --noise gaussian:25
 train_and_score supervised-gray --data "$data/train/gray400" --noise gaussian:25
