@@ -32,6 +32,7 @@ FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
     "patch_size": (int, type(None)),
     "parameters": int,
     "noise": list,
+    "training": dict,
     "patches_seen": int,
     "validation_psnr": (int, float, type(None)),
     "command": str,

@@ -593,12 +593,12 @@ def _recorruption_averaged(piece: Piece, entry: LoadedModel, count: int) -> Piec
         raise ValueError(f"recorruptions must be 0 or more, got {count}")
     if count == 0:
         return piece
-    training, noise = entry.card.get("training"), entry.card.get("noise")
-    objective = training.get("objective", "supervised") if isinstance(training, dict) else "supervised"
+    objective = entry.card.get("training", {}).get("objective", "supervised")  # the card's types are checked
+    noise = entry.card.get("noise", [])
     refusal = (
         f"{entry.name}: recorruptions average a model trained with the recorrupted objective at one Gaussian level"
     )
-    if objective != "recorrupted" or not isinstance(noise, list) or len(noise) != 1 or not isinstance(noise[0], str):
+    if objective != "recorrupted" or len(noise) != 1 or not isinstance(noise[0], str):
         raise ValueError(f"{refusal}; its card says {objective}")
     level = parse_noise_range(noise[0])
     if level.kind != "gaussian" or level.low != level.high or not level.low > 0:

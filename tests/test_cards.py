@@ -25,7 +25,12 @@ def test_a_card_that_names_other_weights_is_refused(use_tiny_models, tmp_path):
 
 @pytest.mark.parametrize(
     "text, message",
-    [("{not json", "not a JSON model card"), ("[1, 2]", "must be a JSON object"), ('{"channels": "3"}', "'channels'")],
+    [
+        ("{not json", "not a JSON model card"),
+        ("[1, 2]", "must be a JSON object"),
+        ('{"channels": "3"}', "'channels'"),
+        ('{"training": "recorrupted"}', "'training'"),  # load_model(recorruptions=) reads its objective
+    ],
 )
 def test_a_malformed_card_is_one_clear_error(use_tiny_models, tmp_path, text, message):
     folder = tmp_path / "models"
