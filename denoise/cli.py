@@ -316,6 +316,7 @@ def _command_train(arguments: argparse.Namespace) -> int:
         objective=arguments.objective,
         regularizer=arguments.regularizer,
         noisy_data=arguments.noisy_data,
+        seconds=arguments.seconds,
         distribute=DistributeOptions(arguments.coordinator, arguments.num_processes, arguments.process_id)
         if arguments.distribute
         else None,
@@ -333,6 +334,17 @@ def _count(text: str) -> int:
         raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    """Parse a time budget: a number of seconds above 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0 seconds, got {text}")
     return value
 
 
@@ -563,6 +575,12 @@ def _parser() -> argparse.ArgumentParser:
         metavar="MODEL",
         help="distil: the outputs of this .keras file or shipped family (default, photo) on the synthetic-noise "
         "patches are their targets",
+    )
+    train.add_argument(
+        "--seconds",
+        type=_seconds,
+        help="a time budget: stop after the batch that passes it (that epoch is validated and kept as usual), "
+        "or after --epochs, whichever comes first",
     )
     train.add_argument(
         "--distribute",

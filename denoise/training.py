@@ -30,6 +30,7 @@ import json
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -314,6 +315,13 @@ class _Recorder(keras.callbacks.Callback):
         self.patches_before = card.get("initialized_from", {}).get("patches_seen", 0)
         self.references = card.get("references", {})
         self.started = time.monotonic()
+        self.batches = 0  # of this epoch: fewer than planned where a time budget stopped it
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self.batches = 0
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        self.batches += 1
 
     def _keep(self, validation_psnr: float, epoch: int) -> None:
         """Save the model as it is now as the best so far (epoch 0: the starting weights)."""
@@ -329,14 +337,14 @@ class _Recorder(keras.callbacks.Callback):
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         logs = logs if logs is not None else {}
         logs.update(self.references)  # for the callbacks after this one (the app's curves)
-        previous_seconds = self.log[-1]["seconds"] if self.log else 0.0
+        previous = self.log[-1] if self.log else {"seconds": 0.0, "patches_seen": 0}
         record = {
             "epoch": epoch + 1,
             "loss": float(logs.get("loss", np.nan)),
             "val_loss": float(logs.get("val_loss", np.nan)),
             "val_psnr": float(logs.get("val_psnr", np.nan)),
-            "patches_seen": (epoch + 1) * self.config.batches_per_epoch * self.config.batch_size,
-            "seconds": previous_seconds + time.monotonic() - self.started,
+            "patches_seen": previous["patches_seen"] + self.batches * self.config.batch_size,
+            "seconds": previous["seconds"] + time.monotonic() - self.started,
         }
         self.started = time.monotonic()
         start = self.references.get("start_psnr", -np.inf) if self.config.initial_weights else -np.inf
@@ -407,13 +415,26 @@ def _teacher(name_or_path: str) -> tuple[Callable[[np.ndarray], np.ndarray], dic
     """
     if name_or_path.endswith(".keras"):
         record = {"file": name_or_path, "sha256": weights_digest(Path(name_or_path))}
-        return read_model_file(Path(name_or_path)).model.predict_on_batch, record
-    denoiser = load_model(name_or_path, runtime=REFERENCE_RUNTIME)
-    record = {
-        "family": denoiser.name,
-        "members": {str(channels): card.get("sha256") for channels, card in denoiser.cards.items()},
-    }
-    return (lambda batch: np.stack([denoiser.denoise(patch) for patch in batch])), record
+        predict = read_model_file(Path(name_or_path)).model.predict_on_batch
+    else:
+        denoiser = load_model(name_or_path, runtime=REFERENCE_RUNTIME)
+        record = {
+            "family": denoiser.name,
+            "members": {str(channels): card.get("sha256") for channels, card in denoiser.cards.items()},
+        }
+
+        def predict(batch: np.ndarray) -> np.ndarray:
+            return np.stack([denoiser.denoise(patch) for patch in batch])
+
+    lock = threading.Lock()
+
+    def teacher(batch: np.ndarray) -> np.ndarray:
+        # The data threads call it at once; Keras's JAX predict replaces the model's state
+        # buffers on each call, so concurrent calls would use buffers another one deleted.
+        with lock:
+            return predict(batch)
+
+    return teacher, record
 
 
 def _build(config: TrainingConfig) -> keras.Model:

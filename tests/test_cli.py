@@ -148,6 +148,16 @@ def test_train_command_takes_bottom_blocks_and_data_threads(training_folder, tmp
     assert "bottom_2_b" in layers and "bottom_3_b" not in layers
 
 
+def test_train_stops_at_its_time_budget(training_folder, tmp_path):
+    arguments = ["train", "--data", str(training_folder), "--output", str(tmp_path / "model"), "--architecture"]
+    arguments += ["dense", "--latent", "8", "--batch-size", "4", "--batches-per-epoch", "50", "--epochs", "20"]
+    assert main([*arguments, "--seconds", "0.001"]) == 0
+    card = json.loads((tmp_path / "model.json").read_text())
+    assert card["epochs_run"] == 1 and card["patches_seen"] < 4 * 50
+    with pytest.raises(SystemExit):
+        main([*arguments, "--seconds", "0"])
+
+
 def test_eval_averages_orientations(use_tiny_models, tmp_path, capsys):
     folder = tmp_path / "test-set"
     folder.mkdir()

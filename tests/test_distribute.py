@@ -1,4 +1,4 @@
-"""`denoise train --distribute` on CPU: two virtual JAX devices, and two processes on localhost."""
+"""`denoise train` under JAX on CPU: two virtual devices, two processes on localhost, a teacher in threads."""
 
 import json
 import os
@@ -78,3 +78,13 @@ def test_under_tensorflow_it_trains_with_a_mirrored_strategy(training_folder, tm
     assert (tmp_path / "model.keras").exists()
     with pytest.raises(ValueError, match="several processes need the JAX backend"):
         train_tiny(training_folder, tmp_path / "other", "conv", 1, 2, distribute=DistributeOptions(num_processes=2))
+
+
+def test_under_jax_a_teacher_serves_several_data_threads(training_folder, tmp_path):
+    # Keras's JAX predict updates the model's state buffers; calls from data threads at once
+    # used to fail with "buffer has been deleted or donated".
+    train(training_folder, tmp_path / "teacher")
+    extra = ["--teacher", str(tmp_path / "teacher.keras"), "--workers", "4", "--batches-per-epoch", "12"]
+    train(training_folder, tmp_path / "student", *extra)
+    card = json.loads((tmp_path / "student.json").read_text())
+    assert card["teacher"]["file"] == str(tmp_path / "teacher.keras") and card["epochs_run"] == 2
