@@ -27,7 +27,7 @@ from denoise.quiet import quiet_native_logs
 # the others leave standard error alone, which other sessions' threads may be writing to.
 with quiet_native_logs() if "tensorflow" not in sys.modules else contextlib.nullcontext():
     import denoise
-    from denoise.adaptation import AdaptationError, adapted_card, save_adapted
+    from denoise.adaptation import AdaptationError, adapted_steps, save_adapted
     from denoise.caching import SharedCache
     from denoise.classical import classical_methods
     from denoise.pipeline import (
@@ -590,7 +590,7 @@ def adapt_section(name: str, upload: Upload, settings: Settings) -> None:
         clean = cached_read(upload).pixels if noise.kind is not None else None
         scores = (lambda image: f" — PSNR {denoise.psnr(clean, image):.2f} dB") if clean is not None else (lambda _: "")
         show(columns[0], first, f"As shipped{scores(first)}")
-        show(columns[1], result, f"Adapted ({adapted_card(adapted)[1]['adapted']['steps']} steps)"
+        show(columns[1], result, f"Adapted ({adapted_steps(adapted)} steps)"
              f"{scores(result)}")  # fmt: skip
         saved_name = st.text_input("Save as", value=f"{safe_file_stem(name)}-adapted", key=f"adapt-name-{name}")
         if st.button("Save to Your models", key=f"adapt-save-{name}"):

@@ -28,7 +28,7 @@ import numpy as np
 import denoise
 from benchmarks.benchmark import write_report_with_table
 from benchmarks.real_noise import read_pairs, scene_split
-from denoise.adaptation import adapt, adapted_card
+from denoise.adaptation import adapt, adapted_steps
 from denoise.image_io import IMAGE_SUFFIXES
 
 
@@ -65,7 +65,7 @@ def run(arguments: argparse.Namespace) -> dict:
         )  # fmt: skip
         after = denoise.psnr(clean, adapted.denoise(noisy))
         seconds = time.perf_counter() - started
-        steps = adapted_card(adapted)[1]["adapted"]["steps"]
+        steps = adapted_steps(adapted)
         rows.append({"setting": label.split(" ")[0] + (" " + label.split(" ")[1] if known else ""), "image": label,
                      "before": before, "after": after, "steps": steps, "seconds": seconds})  # fmt: skip
         print(f"{label}: {before:.2f} -> {after:.2f} dB ({steps} steps, {seconds:.0f} s)", flush=True)

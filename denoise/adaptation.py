@@ -1,12 +1,13 @@
 """Adapting a denoiser to the photos at hand: a short fine-tune on their own noisy patches.
 
-:func:`adapt` (also :meth:`denoise.Denoiser.adapt`) takes the model a denoiser runs on the given
-images, copies it, and trains the copy for a few seconds to a minute on random patches of those
-images under a noisy-only objective (:mod:`denoise.objectives`), chosen from what is known of
+:func:`adapt` (also :meth:`denoise.Denoiser.adapt`) takes the models a denoiser runs on the given
+images, copies them, and trains each copy for its share of a few seconds to a minute on random
+patches of what it runs on (the images; their luminance for a family's grey model) under a
+noisy-only objective (:mod:`denoise.objectives`), chosen from what is known of
 the noise: ``recorrupted`` when it is Gaussian of a known level (the app or the command line
 added it), ``shuffled-neighbor2neighbor`` for photos that came noisy (their noise is spatially
-correlated). No clean image is needed. The adapted denoiser is the given one with that model
-replaced by its adapted copy, which runs on TensorFlow (the fast runtimes need a weights file);
+correlated). No clean image is needed. The adapted denoiser is the given one with those models
+replaced by their adapted copies, which runs on TensorFlow (the fast runtimes need a weights file);
 everything around it (tiling, a family's routing and luminance blend, ensembles) is kept.
 """
 
@@ -21,12 +22,20 @@ import keras
 import numpy as np
 
 from denoise.classical import PHOTO_NOISE_STRIDE, estimate_noise_sigma
-from denoise.compose import ConvolutionalModel, channel_inputs, leaf_models, replace_leaf
+from denoise.compose import ConvolutionalModel, leaf_inputs, leaf_models, replace_leaf
 from denoise.data import random_patches
 from denoise.objectives import NEIGHBOUR_OBJECTIVES, patch_shrink, training_pair
 from denoise.quiet import first_line
 
-__all__ = ["ADAPTATION_STEPS", "AdaptationError", "adapt", "adaptation_objective", "adapted_card", "save_adapted"]
+__all__ = [
+    "ADAPTATION_STEPS",
+    "AdaptationError",
+    "adapt",
+    "adaptation_objective",
+    "adapted_card",
+    "adapted_steps",
+    "save_adapted",
+]
 
 #: Steps when neither a time nor a number of steps is given.
 ADAPTATION_STEPS = 300
@@ -64,7 +73,11 @@ def adapt(
     seed: int = 0,
     regularizer: float = 0.0,
 ):
-    """Return a copy of the denoiser's model fine-tuned on patches of ``images`` (see the module docstring).
+    """Return the denoiser with its models fine-tuned on patches of ``images`` (see the module docstring).
+
+    Every convolutional model the images run through is adapted, on its own input (a grey
+    model of a luminance blend on the images' luminance, where a known Gaussian level is √3
+    times lower), with an equal share of the steps or time, the main (colour) model first.
 
     Parameters
     ----------
@@ -73,9 +86,9 @@ def adapt(
     images : sequence of ndarray
         The noisy images (H x W, H x W x 1 or H x W x 3 floats), each at least 48 pixels on a side.
     seconds : float, optional
-        Stop after this long (the step under way finishes).
+        Stop after this long in all (the step under way finishes).
     steps : int, optional
-        Stop after this many steps; with neither, :data:`ADAPTATION_STEPS`.
+        Stop after this many steps in all; with neither, :data:`ADAPTATION_STEPS`.
     noise : (str, float), optional
         The noise, where it is known: ``("gaussian", sigma)`` on the 0-255 scale. None: the
         images came noisy.
@@ -91,7 +104,8 @@ def adapt(
     Returns
     -------
     Denoiser
-        The adapted model alone, tiled; its card says how it was adapted.
+        The denoiser with each adapted model in place; each one's card (by channel count)
+        says how it was adapted, in how many steps.
 
     Raises
     ------
@@ -109,17 +123,109 @@ def adapt(
     if not images:
         raise ValueError("adapting needs at least one image")
     arrays = [Denoiser._check(image) for image in images]
-    leaf = next(leaf_models(denoiser.piece.resolve(arrays[0])))
-    if not isinstance(leaf, ConvolutionalModel):
-        raise ValueError(f"{leaf.name} works on patches; only convolutional models adapt")
+    leaves = _leaves_and_inputs(denoiser.piece, arrays)
     if noise is None and _without_noise(arrays):
         raise ValueError("these images show no measurable noise: there is nothing to adapt to")
     objective = adaptation_objective(noise)
-    quantum = leaf.stride * patch_shrink(objective)
+    quantum = max(leaf.stride for leaf in leaves) * patch_shrink(objective)
     side = min(PATCH_SIDE, min(min(array.shape[:2]) for array in arrays)) // quantum * quantum
     if side < quantum:
         raise ValueError(f"images must be at least {quantum} pixels on a side to adapt to them")
-    model_inputs = [part for array in arrays for part in channel_inputs(array, leaf.channels)]
+    total = steps if steps is not None else (None if seconds is not None else ADAPTATION_STEPS)
+    rng = np.random.default_rng(seed)
+    started, finished = time.perf_counter(), 0
+
+    def step_done() -> None:
+        nonlocal finished
+        finished += 1
+        if progress is not None:
+            elapsed = time.perf_counter() - started
+            progress(min(1.0, max(finished / total if total else 0.0, elapsed / seconds if seconds else 0.0)))
+
+    adapted = {}
+    for index, (leaf, groups) in enumerate(leaves.items()):
+        # Each model gets an equal share of the steps or of the time, the main path's first.
+        share = None if total is None else total // len(leaves) + (index < total % len(leaves))
+        deadline = None if seconds is None else started + seconds * (index + 1) / len(leaves)
+        model, count = _fine_tune(
+            leaf,
+            groups,
+            objective=objective,
+            sigma=noise[1] / 255 if objective == "recorrupted" else None,
+            side=side,
+            steps=share,
+            deadline=deadline,
+            rng=rng,
+            regularizer=regularizer if objective in NEIGHBOUR_OBJECTIVES else 0.0,
+            first_step=finished + 1,
+            step_done=step_done,
+        )
+        if count:
+            adapted[leaf] = (model, count)
+    piece, cards = denoiser.piece, dict(denoiser.cards)
+    for leaf, (model, count) in adapted.items():
+        name = f"{leaf.name} adapted"
+        piece = replace_leaf(piece, leaf, ConvolutionalModel(model, name))
+        record = {
+            "from": leaf.name,
+            "objective": objective,
+            **({"regularizer": regularizer} if regularizer and objective in NEIGHBOUR_OBJECTIVES else {}),
+            "steps": count,
+            "images": len(arrays),
+            "seed": seed,
+        }
+        cards[leaf.channels] = {**denoiser.cards.get(leaf.channels, {}), "name": name, "adapted": record}
+    return Denoiser(
+        piece,
+        name=f"{denoiser.name} adapted",
+        cards=cards,
+        orientations=denoiser.orientations,
+        precision=denoiser.precision,
+        tile_size=denoiser.tile_size,
+        compiled=denoiser.compiled,
+    )
+
+
+def _leaves_and_inputs(piece, arrays: list[np.ndarray]) -> dict[ConvolutionalModel, dict[float, list[np.ndarray]]]:
+    """Return the convolutional models that ``arrays`` run through, each with its inputs by noise scale.
+
+    Raises
+    ------
+    ValueError
+        If none of the models the images reach is convolutional.
+
+    """
+    leaves: dict = {}
+    for array in arrays:
+        for leaf, model_input, scale in leaf_inputs(piece, array):
+            leaves.setdefault(leaf, {}).setdefault(scale, []).append(model_input)
+    convolutional = {leaf: groups for leaf, groups in leaves.items() if isinstance(leaf, ConvolutionalModel)}
+    if not convolutional:
+        raise ValueError(f"{next(iter(leaves)).name} works on patches; only convolutional models adapt")
+    return convolutional
+
+
+def _fine_tune(
+    leaf: ConvolutionalModel,
+    groups: dict[float, list[np.ndarray]],
+    *,
+    objective: str,
+    sigma: float | None,
+    side: int,
+    steps: int | None,
+    deadline: float | None,
+    rng: np.random.Generator,
+    regularizer: float,
+    first_step: int,
+    step_done: Callable[[], None],
+) -> tuple[keras.Model, int]:
+    """Fine-tune a copy of ``leaf``'s model on patches of its inputs; return it and its step count.
+
+    ``groups`` holds the inputs by how strong their noise is against the images' (``sigma``
+    scaled for ``recorrupted``); each batch comes from one group, drawn by its share of the
+    inputs. Stops after ``steps`` or at ``deadline`` (:func:`time.perf_counter`), calling
+    ``step_done`` after each step; ``first_step`` numbers the steps in errors.
+    """
     model = keras.models.clone_model(leaf.model)
     model.set_weights([np.asarray(weight, np.float32) for weight in leaf.model.get_weights()])
     # A linear warm-up, then the constant rate (a cosine "decay" to alpha 1 never decays).
@@ -127,49 +233,30 @@ def adapt(
         0.0, decay_steps=1, alpha=1.0, warmup_target=LEARNING_RATE, warmup_steps=WARMUP_STEPS
     )
     model.compile(optimizer=keras.optimizers.Adam(rate), loss="mse")
-    sigma = noise[1] / 255 if objective == "recorrupted" else None
-    regularized = bool(regularizer) and objective in NEIGHBOUR_OBJECTIVES
-    total = steps if steps is not None else (None if seconds is not None else ADAPTATION_STEPS)
-    rng = np.random.default_rng(seed)
-    started, done = time.perf_counter(), 0
-    while (total is None or done < total) and (seconds is None or time.perf_counter() - started < seconds):
-        patches = random_patches(model_inputs, BATCH_SIZE, side, rng, scale=1)
-        denoised = model.predict_on_batch(patches) if regularized else None
+    scales = list(groups)
+    weights = np.array([len(groups[scale]) for scale in scales], np.float64)
+    count = 0
+    while (steps is None or count < steps) and (deadline is None or time.perf_counter() < deadline):
+        scale = scales[int(rng.choice(len(scales), p=weights / weights.sum()))]
+        patches = random_patches(groups[scale], BATCH_SIZE, side, rng, scale=1)
+        denoised = model.predict_on_batch(patches) if regularizer else None
         inputs, targets = training_pair(
-            objective, patches, rng, sigma=sigma, denoised=denoised, regularizer=regularizer
+            objective,
+            patches,
+            rng,
+            sigma=None if sigma is None else sigma * scale,
+            denoised=denoised,
+            regularizer=regularizer,
         )
         try:
             loss = float(np.asarray(model.train_on_batch(inputs, targets)))
         except Exception as error:  # the backend's own errors have no common base
-            raise AdaptationError(f"adapting failed at step {done + 1}: {first_line(error)}") from error
+            raise AdaptationError(f"adapting failed at step {first_step + count}: {first_line(error)}") from error
         if not np.isfinite(loss):
-            raise AdaptationError(f"adapting failed at step {done + 1}: the loss is {loss}")
-        done += 1
-        if progress is not None:
-            shares = [done / total if total else 0.0, (time.perf_counter() - started) / seconds if seconds else 0.0]
-            progress(min(1.0, max(shares)))
-    name = f"{leaf.name} adapted"
-    card = dict(denoiser.cards.get(leaf.channels, {}))
-    card.update(
-        name=name,
-        adapted={
-            "from": leaf.name,
-            "objective": objective,
-            **({"regularizer": regularizer} if regularized else {}),
-            "steps": done,
-            "images": len(arrays),
-            "seed": seed,
-        },
-    )
-    return Denoiser(
-        replace_leaf(denoiser.piece, leaf, ConvolutionalModel(model, name)),
-        name=f"{denoiser.name} adapted",
-        cards={**denoiser.cards, leaf.channels: card},
-        orientations=denoiser.orientations,
-        precision=denoiser.precision,
-        tile_size=denoiser.tile_size,
-        compiled=denoiser.compiled,
-    )
+            raise AdaptationError(f"adapting failed at step {first_step + count}: the loss is {loss}")
+        count += 1
+        step_done()
+    return model, count
 
 
 def _without_noise(images: list[np.ndarray]) -> bool:
@@ -182,9 +269,10 @@ def _without_noise(images: list[np.ndarray]) -> bool:
 
 
 def adapted_card(denoiser) -> tuple[int, dict]:
-    """Return the channel count and card of the model that :func:`adapt` adapted in ``denoiser``.
+    """Return the channel count and card of the main model that :func:`adapt` adapted in ``denoiser``.
 
-    Its ``adapted`` entry says from what, by which objective, in how many steps.
+    Its ``adapted`` entry says from what, by which objective, in how many steps (of its own;
+    :func:`adapted_steps` counts them all).
 
     Raises
     ------
@@ -198,10 +286,16 @@ def adapted_card(denoiser) -> tuple[int, dict]:
     raise ValueError(f"{denoiser.name} was not adapted; adapt it first")
 
 
+def adapted_steps(denoiser) -> int:
+    """Return how many steps :func:`adapt` took in all, over every model it adapted in ``denoiser``."""
+    return sum(card["adapted"]["steps"] for card in denoiser.cards.values() if "adapted" in card)
+
+
 def save_adapted(denoiser, folder: Path, name: str, command: str = "") -> Path:
     """Save an adapted denoiser's adapted model as ``folder/NAME.keras`` with its card; return the path.
 
-    Only that model is saved, not the family around it (a luminance blend, low-noise routing).
+    Only the main adapted model is saved, not the family around it (a luminance blend and the
+    grey model adapted for it, low-noise routing).
 
     Saved there (the app's "Your models", :func:`denoise.training_jobs.user_models_dir`), it
     loads by path like any model: ``denoise run --model PATH`` for the rest of a shoot.

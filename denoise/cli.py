@@ -146,7 +146,7 @@ def _adapted(denoiser, arguments: argparse.Namespace, noise: tuple[str, float] |
         (:class:`denoise.adaptation.AdaptationError`), in one line.
 
     """
-    from denoise.adaptation import AdaptationError, adapted_card
+    from denoise.adaptation import AdaptationError, adapted_steps
     from denoise.image_io import ImageReadError, read_image
     from denoise.noise import add_noise
     from denoise.raw import is_raw_file
@@ -165,7 +165,7 @@ def _adapted(denoiser, arguments: argparse.Namespace, noise: tuple[str, float] |
             adapted = denoiser.adapt(images, seconds=arguments.adapt, noise=noise)
         except AdaptationError as error:
             raise ValueError(str(error)) from error
-    steps = adapted_card(adapted)[1]["adapted"]["steps"]
+    steps = adapted_steps(adapted)
     print(f"adapted {denoiser.name} to {len(images)} images: {steps} steps in {arguments.adapt:g} s", file=sys.stderr)
     return adapted
 

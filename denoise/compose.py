@@ -61,8 +61,11 @@ __all__ = [
     "SelfEnsemble",
     "Tiled",
     "TransposeEnsemble",
+    "leaf_inputs",
+    "leaf_models",
     "luminance",
     "orient",
+    "replace_leaf",
     "reporting_tiles",
     "tile_counter",
 ]
@@ -821,6 +824,31 @@ def leaf_models(piece: Piece) -> Iterator[ConvolutionalModel | Patchwise]:
     elif isinstance(piece, ByChannels):
         for inner in piece.pieces.values():
             yield from leaf_models(inner)
+
+
+def leaf_inputs(piece: Piece, image: np.ndarray) -> Iterator[tuple[ConvolutionalModel | Patchwise, np.ndarray, float]]:
+    """Yield what each Keras model inside ``piece`` runs on when it denoises ``image``, the main path first.
+
+    Each item is ``(leaf, model_input, noise_scale)``: a grey model gets each channel of a colour
+    image, a :class:`LuminanceBlend`'s grey piece the image's :func:`luminance`, where noise
+    independent between channels is ``noise_scale`` = 1 / √C times as strong. Only the models
+    the image reaches are yielded (low-noise routing and the channel count are decided for it);
+    the other wrappers pass it on as it is.
+    """
+    if isinstance(piece, (ConvolutionalModel, Patchwise)):
+        yield piece, image, 1.0
+    elif isinstance(piece, (NoiseRouted, ByChannels)):
+        yield from leaf_inputs(piece.resolve(image), image)
+    elif isinstance(piece, MatchChannels):
+        for model_input in channel_inputs(image, piece.channels):
+            yield from leaf_inputs(piece.inner, model_input)
+    elif isinstance(piece, _Wrapper):
+        yield from leaf_inputs(piece.inner, image)
+    elif isinstance(piece, LuminanceBlend):
+        yield from leaf_inputs(piece.colour, image)
+        weaker = 1 / np.sqrt(image.shape[2])
+        for leaf, model_input, scale in leaf_inputs(piece.grey, luminance(image)):
+            yield leaf, model_input, float(scale * weaker)
 
 
 def replace_leaf(piece: Piece, old: Piece, new: Piece) -> Piece:

@@ -17,6 +17,7 @@ from denoise.compose import (
     SelfEnsemble,
     Tiled,
     TransposeEnsemble,
+    leaf_inputs,
     luminance,
     orient,
     replace_leaf,
@@ -178,6 +179,23 @@ def test_replace_leaf_swaps_one_piece_anywhere_and_keeps_the_others():
     assert swapped.pieces[1].inner.inner is other and swapped.pieces[1].inner.low_noise is gentle
     assert tree.pieces[3].grey is strong  # the original tree is left as it was
     assert replace_leaf(tree, Classical(total_variation, "absent", 0.1), other).name == tree.name
+
+
+def test_leaf_inputs_say_what_each_model_runs_on_and_how_strong_its_noise_is(camera, astronaut):
+    grey = ConvolutionalModel(build_model("conv", 1, 2, width=4), "grey")
+    colour = ConvolutionalModel(build_model("conv", 3, 2, width=4), "colour")
+    low = ConvolutionalModel(build_model("conv", 1, 2, width=4), "low")
+    tree = ByChannels({1: NoiseRouted(grey, low, below_sigma=10), 3: Tiled(LuminanceBlend(colour, grey, 0.5))})
+    image = add_noise(astronaut[:64, :64], "gaussian", 30, seed=0, clip=False)
+    [(first, first_input, first_scale), (second, second_input, second_scale)] = leaf_inputs(tree, image)
+    assert first is colour and first_input is image and first_scale == 1.0
+    assert second is grey and second_scale == pytest.approx(1 / np.sqrt(3))
+    np.testing.assert_array_equal(second_input, luminance(image))
+    quiet = add_noise(camera[:64, :64, None], "gaussian", 2, seed=0, clip=False)
+    assert [(leaf.name, scale) for leaf, _, scale in leaf_inputs(tree, quiet)] == [("low", 1.0)]  # routed
+    per_channel = list(leaf_inputs(MatchChannels(grey, channels=1), image))
+    assert [leaf for leaf, _, _ in per_channel] == [grey] * 3
+    np.testing.assert_array_equal(per_channel[2][1], image[:, :, [2]])
 
 
 def test_a_tile_counter_counts_every_pass_of_a_self_ensemble_together():

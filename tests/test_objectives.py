@@ -326,17 +326,20 @@ def test_adapting_fine_tunes_a_copy_on_the_images_themselves(use_tiny_models, as
 
 def test_adapting_a_family_keeps_what_surrounds_the_adapted_model(use_tiny_models, astronaut):
     from denoise import add_noise, load_model
-    from denoise.adaptation import adapted_card
+    from denoise.adaptation import adapted_card, adapted_steps
     from denoise.compose import LuminanceBlend, leaf_models
 
     family = load_model("default", runtime="tensorflow")
     grey = next(leaf for leaf in leaf_models(family.piece) if leaf.channels == 1)
     family.piece = LuminanceBlend(family.piece, grey, 0.5)  # a family with a luminance blend
     noisy = add_noise(astronaut[:96, :96], "gaussian", 25, seed=0)
-    adapted = family.adapt([noisy], steps=2, noise=("gaussian", 25))
-    assert adapted.piece.resolve(noisy).name == "unet-color adapted + unet-gray luminance"
-    assert adapted_card(adapted)[1]["adapted"]["from"] == "unet-color" and adapted.cards[1] == family.cards[1]
-    assert adapted.name == "unet adapted"
+    adapted = family.adapt([noisy], steps=3, noise=("gaussian", 25))
+    # Both models the image runs through, each on its own input, the steps shared out.
+    assert adapted.piece.resolve(noisy).name == "unet-color adapted + unet-gray adapted luminance"
+    assert adapted_card(adapted)[1]["adapted"]["from"] == "unet-color" and adapted.cards[3]["adapted"]["steps"] == 2
+    assert adapted.cards[1]["adapted"]["from"] == "unet-gray" and adapted.cards[1]["adapted"]["steps"] == 1
+    assert adapted_steps(adapted) == 3 and adapted.name == "unet adapted"
+    assert family.adapt([noisy], steps=1, noise=("gaussian", 25)).cards[1] == family.cards[1]  # no step left for it
 
 
 def test_adapting_refuses_clean_photos_and_a_failed_or_stopped_run_leaves_the_model_as_it_was(
