@@ -41,7 +41,7 @@ with quiet_native_logs() if "tensorflow" not in sys.modules else contextlib.null
     )
     from denoise.registry import quick_family
     from denoise.strength import MAX_STRENGTH
-    from denoise.training_jobs import user_models_dir
+    from denoise.training_jobs import user_models, user_models_dir
     from denoise.visualize import before_after, describe_latent, fit_width, heat_map, latent_grid, preview
 
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "tif", "tiff", "bmp", "webp", "gif"] + sorted(
@@ -295,7 +295,7 @@ def sidebar() -> Settings:
     """Draw the controls and return what they are set to."""
     cards = denoise.available_models()
     st.sidebar.header("Model")
-    own_models = {path.stem: path for path in sorted(user_models_dir().glob("*.keras"))}
+    own_models = user_models()
     families = FAMILIES | ({OWN_MODELS: "own"} if own_models else {})
     family = families[st.sidebar.radio("Model", list(families), label_visibility="collapsed")]
     own_model = None

@@ -22,13 +22,21 @@ import keras
 import numpy as np
 
 from denoise.classical import PHOTO_NOISE_STRIDE, estimate_noise_sigma
-from denoise.compose import ConvolutionalModel, leaf_inputs, leaf_models, replace_leaf
+from denoise.compose import (
+    ConvolutionalModel,
+    LuminanceBlend,
+    leaf_inputs,
+    leaf_models,
+    pieces_within,
+    replace_leaf,
+)
 from denoise.data import random_patches
 from denoise.objectives import NEIGHBOUR_OBJECTIVES, patch_shrink, training_pair
 from denoise.quiet import first_line
 
 __all__ = [
     "ADAPTATION_STEPS",
+    "LUMINANCE_SUFFIX",
     "AdaptationError",
     "adapt",
     "adaptation_objective",
@@ -47,6 +55,8 @@ LEARNING_RATE = 5e-5
 #: Steps over which the learning rate rises from 0 to :data:`LEARNING_RATE`: Adam's first steps at
 #: the full rate knock a trained model back further than a short adaptation wins back.
 WARMUP_STEPS = 20
+#: What :func:`save_adapted` adds to a saved model's name for the grey model of its luminance.
+LUMINANCE_SUFFIX = ".luminance"
 #: Below this estimated noise (0-1 scale) a photo that came noisy has nothing to adapt to.
 NO_NOISE_SIGMA = 0.5 / 255
 
@@ -292,10 +302,13 @@ def adapted_steps(denoiser) -> int:
 
 
 def save_adapted(denoiser, folder: Path, name: str, command: str = "") -> Path:
-    """Save an adapted denoiser's adapted model as ``folder/NAME.keras`` with its card; return the path.
+    """Save an adapted denoiser as ``folder/NAME.keras`` with its card; return the path.
 
-    Only the main adapted model is saved, not the family around it (a luminance blend and the
-    grey model adapted for it, low-noise routing).
+    The main adapted model is saved. Where it runs in a luminance blend whose grey model was
+    adapted too (the default on a colour photo), that grey model is saved beside it as
+    ``NAME.luminance.keras`` (:data:`LUMINANCE_SUFFIX`), and NAME's card names it with the
+    blend's weight, so that :func:`denoise.load_model` puts the two together again. Low-noise
+    routing around them is not kept: the saved models run at every noise level.
 
     Saved there (the app's "Your models", :func:`denoise.training_jobs.user_models_dir`), it
     loads by path like any model: ``denoise run --model PATH`` for the rest of a shoot.
@@ -303,19 +316,43 @@ def save_adapted(denoiser, folder: Path, name: str, command: str = "") -> Path:
     Raises
     ------
     ValueError
-        If ``name`` is not a plain file name, or the denoiser was not made by :func:`adapt`.
+        If ``name`` is not a plain file name or ends with :data:`LUMINANCE_SUFFIX`, or the
+        denoiser was not made by :func:`adapt`.
 
     """
     from denoise.cards import write_card
     from denoise.files import write_atomically
     from denoise.registry import NAME_PATTERN
 
-    if not NAME_PATTERN.fullmatch(name):
-        raise ValueError(f"model name {name!r}: use letters, digits, '.', '-' and '_'")
+    if not NAME_PATTERN.fullmatch(name) or name.endswith(LUMINANCE_SUFFIX):
+        raise ValueError(f"model name {name!r}: use letters, digits, '.', '-' and '_', not ending {LUMINANCE_SUFFIX}")
     channels, card = adapted_card(denoiser)
     leaf = next(leaf for leaf in leaf_models(denoiser.piece) if leaf.name == card["name"])
+    card = {**card, "name": name, "channels": channels, "command": command}
     folder.mkdir(parents=True, exist_ok=True)
+    partner = _adapted_luminance(denoiser, leaf)
+    if partner is not None:
+        grey, grey_card, weight = partner
+        grey_name = name + LUMINANCE_SUFFIX
+        grey_path = folder / f"{grey_name}.keras"
+        write_atomically(grey_path, grey.model.save)
+        grey_card = {**grey_card, "name": grey_name, "channels": 1, "command": command}
+        write_card(grey_path.with_suffix(".json"), grey_card, grey_path)
+        card["luminance"] = {"model": grey_name, "weight": weight}
     path = folder / f"{name}.keras"
     write_atomically(path, leaf.model.save)
-    write_card(path.with_suffix(".json"), {**card, "name": name, "channels": channels, "command": command}, path)
+    write_card(path.with_suffix(".json"), card, path)
     return path
+
+
+def _adapted_luminance(denoiser, leaf: ConvolutionalModel) -> tuple[ConvolutionalModel, dict, float] | None:
+    """Return the adapted grey model of the luminance blend ``leaf`` runs in, its card and the blend's weight."""
+    grey_card = denoiser.cards.get(1, {})
+    if "adapted" not in grey_card:
+        return None
+    for blend in pieces_within(denoiser.piece):
+        if isinstance(blend, LuminanceBlend) and leaf in leaf_models(blend.colour):
+            grey = next((part for part in leaf_models(blend.grey) if part.name == grey_card["name"]), None)
+            if grey is not None:
+                return grey, grey_card, blend.weight
+    return None

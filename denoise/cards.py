@@ -39,6 +39,7 @@ FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
     "sha256": str,
     "lineage": list,
     "measured": dict,
+    "luminance": dict,
 }
 
 

@@ -65,6 +65,7 @@ __all__ = [
     "leaf_models",
     "luminance",
     "orient",
+    "pieces_within",
     "replace_leaf",
     "reporting_tiles",
     "tile_counter",
@@ -809,21 +810,28 @@ class ByChannels(Piece):
         return self.resolve(image)(image)
 
 
+def pieces_within(piece: Piece) -> Iterator[Piece]:
+    """Yield ``piece`` and every piece inside it, depth first, the main (colour) path first."""
+    yield piece
+    if isinstance(piece, NoiseRouted):
+        inner = [piece.inner, piece.low_noise]
+    elif isinstance(piece, _Wrapper):
+        inner = [piece.inner]
+    elif isinstance(piece, LuminanceBlend):
+        inner = [piece.colour, piece.grey]
+    elif isinstance(piece, ByChannels):
+        inner = list(piece.pieces.values())
+    else:
+        inner = []
+    for part in inner:
+        yield from pieces_within(part)
+
+
 def leaf_models(piece: Piece) -> Iterator[ConvolutionalModel | Patchwise]:
     """Yield the Keras models inside a piece, the main (colour) path first."""
-    if isinstance(piece, (ConvolutionalModel, Patchwise)):
-        yield piece
-    elif isinstance(piece, NoiseRouted):
-        yield from leaf_models(piece.inner)
-        yield from leaf_models(piece.low_noise)
-    elif isinstance(piece, _Wrapper):
-        yield from leaf_models(piece.inner)
-    elif isinstance(piece, LuminanceBlend):
-        yield from leaf_models(piece.colour)
-        yield from leaf_models(piece.grey)
-    elif isinstance(piece, ByChannels):
-        for inner in piece.pieces.values():
-            yield from leaf_models(inner)
+    for part in pieces_within(piece):
+        if isinstance(part, (ConvolutionalModel, Patchwise)):
+            yield part
 
 
 def leaf_inputs(piece: Piece, image: np.ndarray) -> Iterator[tuple[ConvolutionalModel | Patchwise, np.ndarray, float]]:

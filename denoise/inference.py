@@ -44,7 +44,7 @@ from denoise.models import with_precision
 from denoise.precision import DEFAULT_PRECISION, device_name, native_bfloat16, resolve_precision
 from denoise.quiet import first_line
 from denoise.raw import PLANES as RAW_PLANES
-from denoise.registry import CHANNEL_SUFFIXES, Family, ManifestError, pretrained_dir, read_manifest
+from denoise.registry import CHANNEL_SUFFIXES, NAME_PATTERN, Family, ManifestError, pretrained_dir, read_manifest
 from denoise.runtimes import REFERENCE_RUNTIME, resolve_runtime, with_runtime
 from denoise.strength import apply_strength
 
@@ -544,6 +544,11 @@ def load_model(
         entry = read_model_file(path)
         if entry.is_raw:
             raise ModelFileError(f"{path}: a raw model; it denoises raw files (denoise.raw_model.load_raw_model)")
+        partner = _luminance_partner(entry)
+        if partner is not None and not recorruptions:
+            grey, weight = partner
+            piece = compose_family({3: entry, 1: grey}, grey_luminance=weight, arithmetic=arithmetic, **options)
+            return Denoiser(piece, name=path.stem, cards={3: entry.card, 1: grey.card}, **labels)
         piece = _recorruption_averaged(_model_piece(entry, arithmetic=arithmetic, **options), entry, recorruptions)
         return Denoiser(piece, name=path.stem, cards={entry.channels: entry.card}, **labels)
     folder = pretrained_dir()
@@ -577,6 +582,40 @@ def load_model(
     )
     cards = {channels: entry.card for channels, entry in members.items()}
     return Denoiser(piece, name=family.name, cards=cards, **labels)
+
+
+def _luminance_partner(entry: LoadedModel) -> tuple[LoadedModel, float] | None:
+    """Return the grey model and weight that a colour model's card names for its luminance, if it names one.
+
+    :func:`denoise.adaptation.save_adapted` writes such a pair: the card's ``luminance`` is
+    ``{"model": NAME, "weight": W}``, NAME a ``.keras`` file beside it, W as a family's
+    ``grey_luminance``.
+
+    Raises
+    ------
+    ModelFileError
+        If the entry is not of that form, or the file it names is missing or not a grey image model.
+
+    """
+    link = entry.card.get("luminance")  # the card's types are checked: a dict or absent
+    if link is None:
+        return None
+    model, weight = link.get("model"), link.get("weight")
+    if not (
+        entry.channels == 3
+        and isinstance(model, str)
+        and NAME_PATTERN.fullmatch(model)
+        and isinstance(weight, (int, float))
+        and not isinstance(weight, bool)
+        and 0 < weight <= 1
+    ):
+        raise ModelFileError(
+            f"{entry.path}: 'luminance' must name a grey model beside it and a weight above 0 and at most 1"
+        )
+    grey = read_model_file(entry.path.parent / f"{model}.keras")
+    if grey.channels != 1 or grey.is_raw:
+        raise ModelFileError(f"{grey.path}: the luminance model must be a grey image model")
+    return grey, float(weight)
 
 
 def _recorruption_averaged(piece: Piece, entry: LoadedModel, count: int) -> Piece:

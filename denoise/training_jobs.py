@@ -40,6 +40,7 @@ __all__ = [
     "TrainingRequest",
     "burst_scene",
     "starting_model",
+    "user_models",
     "user_models_dir",
 ]
 
@@ -50,6 +51,19 @@ MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 def user_models_dir() -> Path:
     """Folder of the models users train in the app: ``$DENOISE_USER_MODELS``, else ``~/.local/share/denoise/models``."""
     return Path(os.environ.get("DENOISE_USER_MODELS", Path.home() / ".local" / "share" / "denoise" / "models"))
+
+
+def user_models(folder: Path | None = None) -> dict[str, Path]:
+    """Return the models a user can pick in ``folder`` (default :func:`user_models_dir`), by name.
+
+    Every ``.keras`` file there but the grey luminance models that
+    :func:`denoise.adaptation.save_adapted` writes beside an adapted model (they load with it).
+    """
+    from denoise.adaptation import LUMINANCE_SUFFIX
+
+    folder = user_models_dir() if folder is None else folder
+    paths = sorted(folder.glob("*.keras"))
+    return {path.stem: path for path in paths if not path.stem.endswith(LUMINANCE_SUFFIX)}
 
 
 #: What a run trains on: clean images with synthetic noise, noisy images only, or noisy shots of

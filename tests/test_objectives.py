@@ -342,6 +342,38 @@ def test_adapting_a_family_keeps_what_surrounds_the_adapted_model(use_tiny_model
     assert family.adapt([noisy], steps=1, noise=("gaussian", 25)).cards[1] == family.cards[1]  # no step left for it
 
 
+def test_a_saved_adaptation_keeps_its_adapted_luminance_model(luminance_models, astronaut, tmp_path):
+    import json
+
+    from denoise import ModelFileError, add_noise, load_model
+    from denoise.adaptation import save_adapted
+    from denoise.training_jobs import user_models
+
+    family = load_model("default", runtime="tensorflow")
+    noisy = add_noise(astronaut[:96, :96], "gaussian", 25, seed=0)
+    adapted = family.adapt([noisy], steps=2, noise=("gaussian", 25))
+    path = save_adapted(adapted, tmp_path, "shoot", "test")
+    assert sorted(saved.name for saved in tmp_path.glob("*.keras")) == ["shoot.keras", "shoot.luminance.keras"]
+    assert list(user_models(tmp_path)) == ["shoot"]  # the luminance half loads with it, not alone
+    saved = load_model(path, runtime="tensorflow")
+    assert saved.piece.resolve(noisy).name == "shoot + shoot.luminance luminance"
+    np.testing.assert_allclose(saved.denoise(noisy), adapted.denoise(noisy), atol=1e-5)
+    assert saved.denoise(noisy[..., :1]).shape == (96, 96, 1)  # grey photos: the grey model alone
+    card = json.loads(path.with_suffix(".json").read_text())
+    assert card["luminance"] == {"model": "shoot.luminance", "weight": 0.75}
+    for link, message in [
+        ({"model": "../escape", "weight": 0.5}, "must name a grey model beside it"),
+        ({"model": "shoot.luminance", "weight": 2}, "must name a grey model beside it"),
+        ({"model": "missing", "weight": 0.5}, "model file not found"),
+        ({"model": "shoot", "weight": 0.5}, "must be a grey image model"),
+    ]:
+        path.with_suffix(".json").write_text(json.dumps(card | {"luminance": link}))
+        with pytest.raises(ModelFileError, match=message):
+            load_model(path)
+    with pytest.raises(ValueError, match="not ending .luminance"):
+        save_adapted(adapted, tmp_path, "other.luminance")
+
+
 def test_adapting_refuses_clean_photos_and_a_failed_or_stopped_run_leaves_the_model_as_it_was(
     use_tiny_models, astronaut, monkeypatch
 ):
