@@ -141,6 +141,8 @@ def adapt(
     side = min(PATCH_SIDE, min(min(array.shape[:2]) for array in arrays)) // quantum * quantum
     if side < quantum:
         raise ValueError(f"images must be at least {quantum} pixels on a side to adapt to them")
+    sigma = noise[1] / 255 if objective == "recorrupted" else None
+    regularizer = regularizer if objective in NEIGHBOUR_OBJECTIVES else 0.0  # the others have none
     total = steps if steps is not None else (None if seconds is not None else ADAPTATION_STEPS)
     rng = np.random.default_rng(seed)
     started, finished = time.perf_counter(), 0
@@ -161,12 +163,12 @@ def adapt(
             leaf,
             groups,
             objective=objective,
-            sigma=noise[1] / 255 if objective == "recorrupted" else None,
+            sigma=sigma,
             side=side,
             steps=share,
             deadline=deadline,
             rng=rng,
-            regularizer=regularizer if objective in NEIGHBOUR_OBJECTIVES else 0.0,
+            regularizer=regularizer,
             first_step=finished + 1,
             step_done=step_done,
         )
@@ -179,7 +181,7 @@ def adapt(
         record = {
             "from": leaf.name,
             "objective": objective,
-            **({"regularizer": regularizer} if regularizer and objective in NEIGHBOUR_OBJECTIVES else {}),
+            **({"regularizer": regularizer} if regularizer else {}),
             "steps": count,
             "images": len(arrays),
             "seed": seed,

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Run on the GPU machine (the device tool), from the repository root, after
+# Run on the GPU machine, from the repository root, after
 # `scripts/gpu_prepare.sh DATA polyu-tune`, with .whl, .gpu-data/train/color432 and
 # .gpu-data/polyu-tune carried:
 #   scripts/gpu_stages.sh SECONDS
