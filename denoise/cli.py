@@ -421,7 +421,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_raw_options(run)
     run.add_argument(
         "--adapt",
-        type=float,
+        type=_seconds,
         nargs="?",
         const=ADAPT_SECONDS,
         metavar="SECONDS",
@@ -440,7 +440,7 @@ def _parser() -> argparse.ArgumentParser:
     adapt.add_argument("inputs", nargs="+", metavar="INPUT", help="noisy image files")
     adapt.add_argument("--save", required=True, metavar="NAME", help="name of the adapted model")
     adapt.add_argument("--folder", help="where to save it (default: the app's Your models folder)")
-    adapt.add_argument("--seconds", type=float, default=ADAPT_SECONDS, help="how long to adapt")
+    adapt.add_argument("--seconds", type=_seconds, default=ADAPT_SECONDS, help="how long to adapt")
     adapt.add_argument("--model", help="the model to start from (default: the photo model)")
     adapt.add_argument("--noise", metavar="KIND:LEVEL", help="add synthetic noise first (known Gaussian noise)")
     adapt.add_argument("--seed", type=int, default=0, help="seed of the synthetic noise")

@@ -446,6 +446,20 @@ def test_command_line_adapts_to_its_inputs_and_keeps_the_result(use_tiny_models,
     assert "model name" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("budget", ["0", "-5", "soon"])
+def test_command_line_refuses_an_adaptation_time_that_is_not_above_zero(budget, tmp_path, capsys):
+    from denoise.cli import main
+
+    photo = tmp_path / "photo.png"
+    run = ["run", str(photo), "--out", str(tmp_path / "out"), "--adapt", budget]
+    keep = ["adapt", str(photo), "--save", "shoot", "--folder", str(tmp_path / "mine"), "--seconds", budget]
+    for arguments in (run, keep):
+        with pytest.raises(SystemExit) as stopped:
+            main(arguments)
+        assert stopped.value.code == 2 and "seconds" in capsys.readouterr().err.splitlines()[-1]
+    assert not (tmp_path / "out").exists() and not (tmp_path / "mine").exists()
+
+
 def test_adaptation_benchmark_reports_before_and_after(use_tiny_models, training_folder, tmp_path):
     import json
 
