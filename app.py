@@ -12,7 +12,6 @@ import functools
 import hashlib
 import os
 import sys
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -27,7 +26,7 @@ from denoise.quiet import quiet_native_logs
 # the others leave standard error alone, which other sessions' threads may be writing to.
 with quiet_native_logs() if "tensorflow" not in sys.modules else contextlib.nullcontext():
     import denoise
-    from denoise.adaptation import AdaptationError, adapted_steps, save_adapted
+    from denoise.adaptation import ADAPTATION_SECONDS, AdaptationError, adapted_steps, save_adapted
     from denoise.caching import SharedCache
     from denoise.classical import classical_methods
     from denoise.pipeline import (
@@ -72,7 +71,7 @@ OWN_MODELS = "Your models (Train page)"
 #: small machine a second large photo's noise or scores beside it only adds its temporaries.
 WORKERS = int(os.environ.get("DENOISE_APP_WORKERS", "1"))
 #: Seconds the "Adapt to this photo" button fine-tunes for.
-ADAPT_SECONDS = int(os.environ.get("DENOISE_APP_ADAPT_SECONDS", "30"))
+ADAPT_SECONDS = float(os.environ.get("DENOISE_APP_ADAPT_SECONDS", ADAPTATION_SECONDS))
 FAMILIES = {
     "Best quality (U-Net)": "unet",
     "Latent-size family (conv autoencoder)": "conv",
@@ -237,12 +236,11 @@ def encode_result(upload: Upload, noise: NoiseChoice, model: ModelChoice) -> byt
     A download button runs this when clicked, in a thread of its own, instead of every rerun
     encoding every result (about 2 s for a 12-megapixel photo). It holds only the cache keys,
     so a page's buttons keep no full-size image alive beyond the cache's budget: an evicted
-    result is computed again. zlib level 3: about a third of the default level's time on a
-    1-MP photo, for a file about 7% larger.
+    result is computed again.
     """
     image = cached_read(upload)
     result = cached_result(upload, noise, model)
-    return denoise.encode_png(result.denoised, alpha=image.alpha, bit_depth=image.bit_depth, compress_level=3)
+    return denoise.encode_png(result.denoised, alpha=image.alpha, bit_depth=image.bit_depth)
 
 
 def zip_encoder(downloads: list[tuple[str, Callable[[], bytes]]]) -> Callable[[], bytes]:
@@ -269,11 +267,8 @@ def shrunk(image: np.ndarray) -> np.ndarray:
 
 
 def quick_png(pixels: np.ndarray) -> bytes:
-    """Encode pixels for the page as a quickly compressed PNG (never JPEG: they are being judged).
-
-    Huffman coding only: photos have few repeats to find, so it is faster and no larger.
-    """
-    return denoise.encode_png(pixels, compress_level=1, strategy=zlib.Z_HUFFMAN_ONLY)
+    """Encode pixels for the page as a PNG (never JPEG: they are being judged); 8-bit PNGs encode quickly."""
+    return denoise.encode_png(pixels)
 
 
 @memoize
@@ -563,7 +558,7 @@ def adapt_section(name: str, upload: Upload, settings: Settings) -> None:
             else "On our benchmarks it loses quality on photos that came noisy"
         )
         st.caption(
-            f"Experimental: fine-tunes {model.name} on this photo's own noisy patches for about {ADAPT_SECONDS} s "
+            f"Experimental: fine-tunes {model.name} on this photo's own noisy patches for about {ADAPT_SECONDS:g} s "
             f"(no clean image needed), then denoises it again. {verdict}: compare the two results before keeping it."
         )
         if st.button("Adapt to this photo", key=f"adapt-{name}"):

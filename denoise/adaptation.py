@@ -35,6 +35,7 @@ from denoise.objectives import NEIGHBOUR_OBJECTIVES, patch_shrink, training_pair
 from denoise.quiet import first_line
 
 __all__ = [
+    "ADAPTATION_SECONDS",
     "ADAPTATION_STEPS",
     "LUMINANCE_SUFFIX",
     "AdaptationError",
@@ -47,6 +48,10 @@ __all__ = [
 
 #: Steps when neither a time nor a number of steps is given.
 ADAPTATION_STEPS = 300
+#: Seconds of adapting that the app's button and the command line take when not told: a
+#: 12-megapixel photo then takes about 53 s in all with the photo model on 2 cores
+#: (docs/benchmarks.md).
+ADAPTATION_SECONDS = 30.0
 #: Patch side, patches per step and Adam's learning rate (a gentle fine-tune, as in Pang et al.'s
 #: Recorrupted-to-Recorrupted: small steps keep what the model knew).
 PATCH_SIDE = 96

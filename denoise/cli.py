@@ -28,8 +28,9 @@ RAW_OUTPUT_FORMATS = ("dng", "tiff", "png")
 RAW_NOISE_SOURCES = ("auto", "estimate", "iso")
 #: denoise.objectives.OBJECTIVES, written out for the same reason.
 OBJECTIVE_CHOICES = ("supervised", "noise2noise", "neighbor2neighbor", "shuffled-neighbor2neighbor", "recorrupted")
-#: Seconds of adaptation for --adapt without a number and for denoise adapt.
-ADAPT_SECONDS = 60.0
+#: denoise.adaptation.ADAPTATION_SECONDS (--adapt without a number, denoise adapt), written out
+#: for the same reason (the same test checks it).
+ADAPT_SECONDS = 30.0
 #: denoise.strength.MAX_STRENGTH, written out for the same reason (the same test checks it).
 MAX_STRENGTH = 2.0
 

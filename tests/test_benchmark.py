@@ -489,3 +489,20 @@ def test_noisy_only_bsd68_report_keeps_earlier_rows_for_runs_the_folder_no_longe
     assert rows["supervised-gray"]["learnt_from"] == "clean images, fresh noise (supervised)"
     assert rows["recorrupted-gray"]["psnr"] == 28.5  # the folder's own run wins over the earlier row
     assert list(rows) == ["recorrupted-gray", "supervised-gray"]  # in the script's order
+
+
+def test_png_speed_benchmark_reports_each_setting_against_zlibs_default(tmp_path, astronaut):
+    from benchmarks.png_speed import SETTINGS
+    from benchmarks.png_speed import main as png_speed
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for index in range(2):
+        Image.fromarray(np.round(astronaut[index * 64 : index * 64 + 96, :128] * 255).astype(np.uint8)).save(
+            folder / f"photo-{index}.png"
+        )
+    assert png_speed([str(folder), "--output", str(tmp_path / "png")]) == 0
+    report = json.loads((tmp_path / "png.json").read_text())
+    assert report["images"] == ["photo-0.png", "photo-1.png"] and len(report["rows"]) == len(SETTINGS)
+    assert all(row["seconds"] > 0 and row["bytes"] > 1000 for row in report["rows"])
+    assert "| 1.0 x |" in (tmp_path / "png.md").read_text()  # the reference against itself

@@ -10,6 +10,7 @@ from PIL import Image
 
 import denoise
 from denoise.cli import (
+    ADAPT_SECONDS,
     EXPORT_FORMAT_CHOICES,
     MAX_STRENGTH,
     OBJECTIVE_CHOICES,
@@ -176,6 +177,7 @@ def test_orientation_choices_match_the_library():
     assert EXPORT_FORMAT_CHOICES == tuple(denoise.export.EXPORT_FORMATS)
     assert RUNTIME_CHOICES == denoise.runtimes.RUNTIME_CHOICES
     assert OBJECTIVE_CHOICES == denoise.objectives.OBJECTIVES
+    assert ADAPT_SECONDS == denoise.adaptation.ADAPTATION_SECONDS
     assert RAW_OUTPUT_FORMATS == denoise.raw.RAW_OUTPUT_FORMATS
     assert RAW_NOISE_SOURCES == denoise.raw_model.NOISE_SOURCES
 
