@@ -578,8 +578,12 @@ def adapt_section(name: str, upload: Upload, settings: Settings) -> None:
         adapted = st.session_state.get(key)
         if adapted is None:
             return
-        noisy = cached_noisy(upload, noise)
-        result = adapted.denoise(noisy, model.strength)
+        # Kept with its strength: any widget reruns the page, and a 12-megapixel photo takes seconds.
+        shown = st.session_state.get(f"{key}-result")
+        if shown is None or shown[0] != model.strength:
+            shown = (model.strength, adapted.denoise(cached_noisy(upload, noise), model.strength))
+            st.session_state[f"{key}-result"] = shown
+        result = shown[1]
         first = cached_result(upload, noise, model).denoised
         columns = st.columns(2)
         clean = cached_read(upload).pixels if noise.kind is not None else None
