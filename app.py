@@ -578,12 +578,12 @@ def adapt_section(name: str, upload: Upload, settings: Settings) -> None:
         adapted = st.session_state.get(key)
         if adapted is None:
             return
-        # Kept with its strength: any widget reruns the page, and a 12-megapixel photo takes seconds.
-        shown = st.session_state.get(f"{key}-result")
-        if shown is None or shown[0] != model.strength:
-            shown = (model.strength, adapted.denoise(cached_noisy(upload, noise), model.strength))
-            st.session_state[f"{key}-result"] = shown
-        result = shown[1]
+        # Kept with the model and strength that made it: any widget reruns the page, and a
+        # 12-megapixel photo takes seconds. Adapting again, or another strength, makes it anew.
+        made_by, strength, result = st.session_state.get(f"{key}-result", (None, None, None))
+        if made_by is not adapted or strength != model.strength:
+            result = adapted.denoise(cached_noisy(upload, noise), model.strength)
+            st.session_state[f"{key}-result"] = (adapted, model.strength, result)
         first = cached_result(upload, noise, model).denoised
         columns = st.columns(2)
         clean = cached_read(upload).pixels if noise.kind is not None else None

@@ -308,11 +308,12 @@ def encode_png(
         pixels = pixels[:, :, None]
     if alpha is not None:
         pixels = np.concatenate([pixels, np.asarray(alpha, np.float32)[:, :, None]], axis=2)
+    if strategy is None:
+        strategy = zlib.Z_DEFAULT_STRATEGY if bit_depth == 16 else EIGHT_BIT_STRATEGY
     maximum = 65535 if bit_depth == 16 else 255
     samples = np.round(np.clip(pixels, 0, 1) * maximum)
     if bit_depth == 16:
-        return _encode_png16(samples.astype(np.uint16), compress_level, strategy or zlib.Z_DEFAULT_STRATEGY)
-    strategy = EIGHT_BIT_STRATEGY if strategy is None else strategy
+        return _encode_png16(samples.astype(np.uint16), compress_level, strategy)
     samples = samples.astype(np.uint8)
     image = Image.fromarray(samples[:, :, 0] if samples.shape[2] == 1 else samples)
     buffer = io.BytesIO()

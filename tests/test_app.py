@@ -563,6 +563,12 @@ def test_adapt_to_this_photo_shows_both_results_and_saves_the_adapted_model(monk
         next(text for text in app.text_input if text.label == "Save as").set_value("my-shoot").run()
     assert not app.exception, app.exception
     assert not [name for name in calls if name.endswith("adapted")]
+    # Adapting again replaces the kept result with the new model's.
+    with monkeypatch.context() as patch:
+        patch.setattr(Denoiser, "denoise", lambda self, *rest: calls.append(self.name) or original(self, *rest))
+        next(button for button in app.button if button.label == "Adapt to this photo").click().run()
+    assert not app.exception, app.exception
+    assert len([name for name in calls if name.endswith("adapted")]) == 1
     next(button for button in app.button if button.label == "Save to Your models").click().run()
     assert not app.exception, app.exception
     assert any("Saved as my-shoot" in message.value for message in app.success)
