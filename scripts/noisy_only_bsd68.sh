@@ -13,6 +13,8 @@
 #   ONLY="recorrupted-unclipped-gray" scripts/noisy_only_bsd68.sh ../shared/data   # some runs; the report keeps the others' rows
 # PYTHON (default .venv/bin/python), BATCH_SIZE (16) and WORKERS (1) let it run on the GPU machine:
 # docs/training.md, "Noisy-only from scratch on the GPU machine", has the device command.
+# TRAIN_ONLY=1 trains and scores nothing (the GPU machine has no test images); SCORE_ONLY=1 scores
+# runs trained elsewhere (their .keras and card in RUNS) without training; SECONDS_LIMIT caps each run.
 set -euo pipefail
 data=${1:?usage: scripts/noisy_only_bsd68.sh DATA [RUNS]}
 runs=${2:-runs/noisy-only-bsd68}
@@ -42,7 +44,7 @@ PYTHON
 fi
 common=(--channels 1 --architecture unet --latent 128 --width 32 --patch-size 96 --batch-size "${BATCH_SIZE:-16}"
   --batches-per-epoch "$batches" --epochs "$epochs" --learning-rate 1e-3 --warmup-epochs 1 --seed 30
-  --workers "${WORKERS:-1}")
+  --workers "${WORKERS:-1}" ${SECONDS_LIMIT:+--seconds "$SECONDS_LIMIT"})
 # train_and_score NAME TRAIN-ARGUMENTS...: a run whose BSD68 score is there is finished and
 # skipped; one with a checkpoint resumes. The score is written to a temporary name and moved into
 # place only when the evaluation succeeds, so a failed one is retried on the next invocation.
@@ -51,7 +53,8 @@ train_and_score() {
   shift
   [ -f "$runs/$name-bsd68.json" ] && return
   [ -n "${ONLY:-}" ] && [[ " $ONLY " != *" $name "* ]] && return
-  "$python" -m denoise train "$@" "${common[@]}" --output "$runs/$name"
+  [ -n "${SCORE_ONLY:-}" ] || "$python" -m denoise train "$@" "${common[@]}" --output "$runs/$name"
+  [ -z "${TRAIN_ONLY:-}" ] || return 0
   "$python" -m denoise eval "$data/test/bsd68" --sigma 25 --model "$runs/$name.keras" --json \
     > "$runs/$name-bsd68.json.partial"
   mv "$runs/$name-bsd68.json.partial" "$runs/$name-bsd68.json"
@@ -60,7 +63,9 @@ train_and_score() {
 # recorrupted copies of each image, as Pang et al. evaluate theirs (denoise eval --recorruptions).
 score_averaged() {
   local name=$1
-  if [ -f "$runs/$name-averaged-bsd68.json" ] || [ ! -f "$runs/$name.keras" ]; then return 0; fi
+  if [ -n "${TRAIN_ONLY:-}" ] || [ -f "$runs/$name-averaged-bsd68.json" ] || [ ! -f "$runs/$name.keras" ]; then
+    return 0
+  fi
   "$python" -m denoise eval "$data/test/bsd68" --sigma 25 --model "$runs/$name.keras" --recorruptions 50 --json \
     > "$runs/$name-averaged-bsd68.json.partial"
   mv "$runs/$name-averaged-bsd68.json.partial" "$runs/$name-averaged-bsd68.json"
@@ -74,6 +79,7 @@ score_averaged recorrupted-unclipped-gray
 train_and_score neighbor2neighbor-unclipped-gray --data "$unclipped" --noisy-data --objective neighbor2neighbor \
   --noise gaussian:25
 train_and_score supervised-gray --data "$data/train/gray400" --noise gaussian:25
+[ -z "${TRAIN_ONLY:-}" ] || exit 0
 report=${REPORT:-results/noisy-only-bsd68}
 # Rows of runs whose folders are gone stay from the last report.
 "$python" -m benchmarks.noisy_only_bsd68 "$runs" --keep "$report.json" --output "$report"
