@@ -15,6 +15,11 @@ Examples::
         --seconds 60 --output results/adaptation-urban100
     python -m benchmarks.adaptation --pairs ../shared/data/test/polyu100 --count 15 --seconds 30 \\
         --output results/adaptation-polyu
+    python -m benchmarks.adaptation --folder ../shared/data/test/urban100 --sigma 15 25 --count 3 \\
+        --seconds 30 --orientations 8 --output results/adaptation-urban100-8
+
+``--orientations`` averages the model over that many orientations (flips and rotations), as
+shipped and adapted alike: the adapted denoiser keeps the wrappers around the adapted models.
 """
 
 from __future__ import annotations
@@ -53,7 +58,7 @@ def cases(arguments: argparse.Namespace) -> list[tuple[str, np.ndarray, np.ndarr
 def run(arguments: argparse.Namespace) -> dict:
     """Adapt to each image in turn; return the rows, one per image, and the means per setting."""
     model = arguments.model or (denoise.PHOTO_MODEL if arguments.pairs else "default")
-    denoiser = denoise.load_model(model, runtime="tensorflow")
+    denoiser = denoise.load_model(model, runtime="tensorflow", orientations=arguments.orientations)
     denoiser.warm_up()
     rows = []
     for label, noisy, clean, known in cases(arguments):
@@ -81,14 +86,16 @@ def run(arguments: argparse.Namespace) -> dict:
         for setting in settings
         for chosen in [[row for row in rows if row["setting"] == setting]]
     ]
-    return {"model": model, "seconds": arguments.seconds, "steps": arguments.steps,
-            "regularizer": arguments.regularizer, "rows": rows, "means": means}  # fmt: skip
+    return {"model": model, "orientations": arguments.orientations, "seconds": arguments.seconds,
+            "steps": arguments.steps, "regularizer": arguments.regularizer, "rows": rows, "means": means}  # fmt: skip
 
 
 def markdown(report: dict) -> str:
     """Return the means as a Markdown table."""
     lines = [
-        f"{report['model']} adapted to each image alone ({report['seconds'] or report['steps']} "
+        f"{report['model']}"
+        + (f", {report['orientations']} orientations averaged," if report.get("orientations", 1) > 1 else "")
+        + f" adapted to each image alone ({report['seconds'] or report['steps']} "
         f"{'s' if report['seconds'] else 'steps'} each"
         + (f", regularizer {report['regularizer']:g})" if report.get("regularizer") else ")"),
         "",
@@ -114,6 +121,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, help="seconds of adaptation per image")
     parser.add_argument("--steps", type=int, help="steps of adaptation per image (instead of --seconds)")
     parser.add_argument("--model", help="default: the default family (--folder), the photo model (--pairs)")
+    parser.add_argument(
+        "--orientations", type=int, default=1, choices=(1, 2, 4, 8),
+        help="average the model over this many orientations, before and after adapting",
+    )  # fmt: skip
     parser.add_argument("--regularizer", type=float, default=0.0, help="--pairs: Neighbor2Neighbor's regularizer")
     parser.add_argument("--output", default="results/adaptation", help="prefix of the .json and .md written")
     arguments = parser.parse_args(argv)

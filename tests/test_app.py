@@ -545,6 +545,21 @@ def test_raw_uploads_are_denoised_on_the_mosaic_and_give_a_dng_and_a_16_bit_rend
     assert render.dtype == np.uint16 and render.shape == (128, 96, 3)
 
 
+def test_adapting_keeps_the_passes_the_sidebar_asks_for(monkeypatch):
+    from denoise.inference import Denoiser
+
+    monkeypatch.setenv("DENOISE_APP_ADAPT_SECONDS", "1")
+    app = start()
+    app.sidebar.select_slider[1].set_value(2).run()
+    app = upload(app, ("photo.png", png_bytes(96, 96)))
+    calls, original = [], Denoiser.denoise
+    monkeypatch.setattr(Denoiser, "denoise", lambda self, *rest: calls.append(self) or original(self, *rest))
+    next(button for button in app.button if button.label == "Adapt to this photo").click().run()
+    assert not app.exception, app.exception
+    [adapted] = [denoiser for denoiser in calls if denoiser.name.endswith("adapted")]
+    assert adapted.orientations == 2  # compared with the shipped result, which averages 2 too
+
+
 def test_adapt_to_this_photo_shows_both_results_and_saves_the_adapted_model(monkeypatch, tmp_path):
     from denoise.inference import Denoiser
 

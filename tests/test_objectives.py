@@ -473,3 +473,20 @@ def test_adaptation_benchmark_reports_before_and_after(use_tiny_models, training
     assert mean["setting"] == "sigma 25" and mean["images"] == 2 and 10 < mean["before"] < 50
     assert all(row["steps"] == 2 for row in report["rows"])
     assert "| sigma 25 | 2 |" in output.with_suffix(".md").read_text()
+
+
+def test_adaptation_benchmark_averages_orientations_before_and_after(use_tiny_models, training_folder, tmp_path):
+    import json
+
+    from benchmarks.adaptation import main as adaptation_benchmark
+
+    arguments = ["--folder", str(training_folder), "--sigma", "25", "--count", "1", "--steps", "1",
+                 "--model", "unet-color"]  # fmt: skip
+    reports = {}
+    for orientations in (1, 2):
+        output = tmp_path / f"adaptation-{orientations}"
+        assert adaptation_benchmark([*arguments, "--orientations", str(orientations), "--output", str(output)]) == 0
+        reports[orientations] = json.loads(output.with_suffix(".json").read_text())
+    assert reports[2]["orientations"] == 2 and "2 orientations averaged" in (tmp_path / "adaptation-2.md").read_text()
+    [one], [two] = reports[1]["rows"], reports[2]["rows"]
+    assert one["before"] != pytest.approx(two["before"], abs=1e-6)  # the shipped model ran twice, averaged
