@@ -8,7 +8,9 @@ models a family runs), the floating-point operations per second that this time m
 CPU's peak: its FP32 FMA width × FMA units per core × cores × clock, with the CPU's model. So a
 speed figure says how far it is from what the hardware can do. Non-local means (scikit-image,
 ``fast_mode``) runs on the same image in the same run, as the classical yardstick, and the
-largest difference of each runtime's output from TensorFlow's is reported.
+largest difference of each runtime's output from TensorFlow's is reported. The models compute
+in float32 unless ``--precision`` asks otherwise (``auto``: bfloat16 where the CPU has it, in
+OpenVINO and TensorFlow; ONNX Runtime stays in float32); the peak is FP32's.
 
 Example::
 
@@ -33,7 +35,8 @@ import denoise
 from benchmarks.benchmark import CLASSICAL, cpu_model, machine, write_report
 from denoise.compose import leaf_models
 from denoise.models import multiply_accumulates
-from denoise.runtimes import FAST_RUNTIMES, REFERENCE_RUNTIME, installed_runtimes
+from denoise.precision import PRECISION_CHOICES, native_bfloat16
+from denoise.runtimes import FAST_RUNTIMES, REFERENCE_RUNTIME, computed_arithmetic, installed_runtimes
 
 __all__ = ["cpu_peak", "main", "time_call"]
 
@@ -93,6 +96,12 @@ def test_image(channels: int, side: int) -> np.ndarray:
     return denoise.add_noise(clean, "gaussian", SIGMA, seed=0)
 
 
+def arithmetic(row: dict) -> str:
+    """Return what a row's model computed in, for its runtime cell: nothing for float32."""
+    computed = row.get("arithmetic", "float32")
+    return "" if computed == "float32" else f" ({computed})"
+
+
 def markdown_table(rows: list[dict], peak: dict) -> str:
     """Render the rows as a Markdown table, with the CPU's peak above it."""
     lines = [
@@ -105,7 +114,7 @@ def markdown_table(rows: list[dict], peak: dict) -> str:
     for row in rows:
         difference = row.get("max_difference_to_tensorflow")
         lines.append(
-            f"| {row['model']} | {row['runtime']} | {row['gmac_per_megapixel']:.1f} "
+            f"| {row['model']} | {row['runtime']}{arithmetic(row)} | {row['gmac_per_megapixel']:.1f} "
             f"| {row['seconds_per_megapixel']:.3f} "
             f"| {row['gflops']:.0f} | {row['percent_of_peak']:.0f} | {row['time_ratio_to_nlm']:.2f} "
             f"| {'-' if difference is None else f'{difference:.1e}'} |"
@@ -121,10 +130,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runtimes", nargs="+", default=[REFERENCE_RUNTIME, *FAST_RUNTIMES])
     parser.add_argument("--side", type=int, default=1024, help="side of the square test image")
     parser.add_argument("--rounds", type=int, default=3, help="timed calls per row; the median is kept")
+    parser.add_argument(
+        "--precision", default="float32", choices=PRECISION_CHOICES,
+        help="what the models compute in; auto: bfloat16 where the CPU has it (OpenVINO, TensorFlow), else float32",
+    )  # fmt: skip
     parser.add_argument("--output", default="results/runtimes", help="path prefix for .json and .md")
     arguments = parser.parse_args(arguments_given)
     runtimes = [runtime for runtime in arguments.runtimes if runtime in installed_runtimes()]
     peak = cpu_peak()
+    native = native_bfloat16()
     megapixels = arguments.side**2 / 1e6
     _, non_local_means = CLASSICAL["nlm"]
     nlm_seconds = {}
@@ -132,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in arguments.models:
         reference_output = None
         for runtime in runtimes:
-            denoiser = denoise.load_model(name, runtime=runtime, precision="float32")
+            denoiser = denoise.load_model(name, runtime=runtime, precision=arguments.precision)
             channels = max(denoiser.cards)  # colour where the family has it
             image = test_image(channels, arguments.side)
             if channels not in nlm_seconds:
@@ -145,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
                 "model": denoiser.piece.resolve(image).name,
                 "asked": name,
                 "runtime": denoiser.runtime,
+                "arithmetic": computed_arithmetic(denoiser.runtime, denoiser.arithmetic, native_bfloat16=native),
                 "gmac_per_megapixel": macs / 1e3,
                 "seconds_per_megapixel": seconds / megapixels,
                 "gflops": gflops,

@@ -120,6 +120,20 @@ def resolve_runtime(
     return FASTEST if len(installed) > 1 else next(iter(installed), REFERENCE_RUNTIME)
 
 
+def computed_arithmetic(runtime: str, arithmetic: str, *, native_bfloat16: bool) -> str:
+    """Return what ``runtime`` computes in when ``arithmetic`` is asked.
+
+    ONNX Runtime computes in float32 always (its CPU kernels have no bfloat16 convolutions),
+    OpenVINO in bfloat16 only where the CPU has it (``native_bfloat16``, else float32), and
+    Keras as asked (emulating bfloat16 where it is not native).
+    """
+    if runtime == "onnxruntime" or (runtime == "openvino" and not native_bfloat16):
+        return "float32"
+    if runtime == "openvino":
+        return "float32" if arithmetic == "float32" else "bfloat16"
+    return arithmetic
+
+
 def cache_folder() -> Path:
     """Return the folder of converted models.
 

@@ -177,3 +177,40 @@ def test_auto_times_both_runtimes_once_per_model_and_remembers_the_faster(use_ti
     assert load_model("unet-gray").runtime == other
     record.write_text("{not json")  # a damaged record is timed again and rewritten
     assert load_model("unet-gray").runtime in FAST_RUNTIMES and json.loads(record.read_text())
+
+
+def test_runtimes_benchmark_reports_what_each_row_computed_in(use_tiny_models, cache, tmp_path):
+    import json
+
+    from benchmarks.runtimes import main as runtimes_benchmark
+
+    reports = {}
+    for precision in ("float32", "bfloat16"):
+        output = tmp_path / precision
+        arguments = ["--models", "unet-color", "--runtimes", "tensorflow", "onnxruntime", "--side", "64"]
+        assert runtimes_benchmark([*arguments, "--rounds", "1", "--precision", precision, "--output", str(output)]) == 0
+        report = json.loads(output.with_suffix(".json").read_text())
+        reports[precision] = (report, output.with_suffix(".md").read_text())
+    rows, table = reports["float32"]
+    assert [row["arithmetic"] for row in rows["rows"]] == ["float32", "float32"] and "(float32)" not in table
+    assert rows["rows"][1]["max_difference_to_tensorflow"] < 1e-4
+    rows, table = reports["bfloat16"]
+    assert [row["arithmetic"] for row in rows["rows"]] == ["bfloat16", "float32"]  # ONNX Runtime has no bfloat16
+    assert "| tensorflow (bfloat16) |" in table and "| onnxruntime |" in table
+    assert rows["rows"][1]["max_difference_to_tensorflow"] > 1e-4  # ONNX Runtime in float32 against bfloat16
+
+
+@pytest.mark.parametrize(
+    ("runtime", "asked", "native", "computed"),
+    [
+        ("openvino", "mixed", True, "bfloat16"),
+        ("openvino", "mixed", False, "float32"),
+        ("openvino", "float32", True, "float32"),
+        ("onnxruntime", "bfloat16", True, "float32"),
+        ("tensorflow", "mixed", False, "mixed"),
+    ],
+)
+def test_each_runtime_says_what_it_computes_in(runtime, asked, native, computed):
+    from denoise.runtimes import computed_arithmetic
+
+    assert computed_arithmetic(runtime, asked, native_bfloat16=native) == computed
