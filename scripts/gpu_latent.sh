@@ -13,12 +13,7 @@ budget=${1:?usage: scripts/gpu_latent.sh SECONDS EPOCHS [COLOUR_FOLDER]}
 epochs=${2:?usage: scripts/gpu_latent.sh SECONDS EPOCHS [COLOUR_FOLDER]}
 colour=${3:-.gpu-data/train/color432}
 out=${OUT:?set OUT to the folder for the results}
-export KERAS_BACKEND=jax PYTHONUNBUFFERED=1 XLA_PYTHON_CLIENT_PREALLOCATE=false
-if ! python3 -c "import keras" 2>/dev/null; then
-  python3 -m pip install -q --no-index --no-deps --upgrade --target /tmp/site .whl/*.whl
-  export PYTHONPATH="/tmp/site:${PYTHONPATH:-}"
-fi
-export PYTHONPATH="$PWD:${PYTHONPATH:-}"
+source scripts/gpu_environment.sh  # the JAX backend; Keras from .whl/ where missing
 run=/tmp/latent
 rm -rf "$run"  # a warm machine keeps /tmp: an earlier call's checkpoints would be resumed
 mkdir -p "$run/latent"

@@ -10,12 +10,7 @@
 set -euo pipefail
 budget=${1:?usage: scripts/gpu_noisy_only.sh SECONDS}
 out=${OUT:?set OUT to the folder for the results}
-export KERAS_BACKEND=jax PYTHONUNBUFFERED=1 XLA_PYTHON_CLIENT_PREALLOCATE=false
-if ! python3 -c "import keras" 2>/dev/null; then
-  python3 -m pip install -q --no-index --no-deps --target /tmp/site .whl/*.whl
-  export PYTHONPATH="/tmp/site:${PYTHONPATH:-}"
-fi
-export PYTHONPATH="$PWD:${PYTHONPATH:-}"
+source scripts/gpu_environment.sh  # the JAX backend; Keras from .whl/ where missing
 runs=/tmp/noisy-only-bsd68
 rm -rf "$runs"  # a warm machine keeps /tmp: an earlier call's checkpoints would be resumed
 export PYTHON=python3 TRAIN_ONLY=1 BATCH_SIZE=64 WORKERS=${WORKERS:-7} SECONDS_LIMIT=$budget

@@ -37,12 +37,7 @@ out=${OUT:?set OUT to the folder for the results}
 for kind in "${kinds[@]}"; do
   case "$kind" in gray | color | photo) ;; *) echo "kind must be gray, color or photo, got $kind" >&2; exit 2 ;; esac
 done
-export KERAS_BACKEND=jax PYTHONUNBUFFERED=1 XLA_PYTHON_CLIENT_PREALLOCATE=false
-if ! python3 -c "import keras" 2>/dev/null; then
-  python3 -m pip install -q --no-index --no-deps --target /tmp/site .whl/*.whl
-  export PYTHONPATH="/tmp/site:${PYTHONPATH:-}"
-fi
-export PYTHONPATH="$PWD:${PYTHONPATH:-}"
+source scripts/gpu_environment.sh  # the JAX backend; Keras from .whl/ where missing
 started=$SECONDS
 # shellcheck disable=SC2086  # the photo size is two words on purpose
 [ -n "${SKIP_SPEED:-}" ] || python3 -m benchmarks.device_speed --size $photo \

@@ -20,12 +20,7 @@ out=${OUT:?set OUT to the folder for the results}
 workers=${WORKERS:-7}
 batches=${BATCHES_PER_EPOCH:-200}
 started=$SECONDS
-export KERAS_BACKEND=jax PYTHONUNBUFFERED=1 XLA_PYTHON_CLIENT_PREALLOCATE=false
-if ! python3 -c "import keras" 2>/dev/null; then
-  python3 -m pip install -q --no-index --no-deps --target /tmp/site .whl/*.whl
-  export PYTHONPATH="/tmp/site:${PYTHONPATH:-}"
-fi
-export PYTHONPATH="$PWD:${PYTHONPATH:-}"
+source scripts/gpu_environment.sh  # the JAX backend; Keras from .whl/ where missing
 run=/tmp/gpu-stages
 rm -rf "$run"  # a warm machine keeps /tmp: an earlier call's checkpoints would be resumed
 mixed=$run/color432-and-polyu-tune
