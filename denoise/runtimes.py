@@ -127,11 +127,9 @@ def computed_arithmetic(runtime: str, arithmetic: str, *, native_bfloat16: bool)
     OpenVINO in bfloat16 only where the CPU has it (``native_bfloat16``, else float32), and
     Keras as asked (emulating bfloat16 where it is not native).
     """
-    if runtime == "onnxruntime" or (runtime == "openvino" and not native_bfloat16):
-        return "float32"
-    if runtime == "openvino":
-        return "float32" if arithmetic == "float32" else "bfloat16"
-    return arithmetic
+    if runtime not in FAST_RUNTIMES:
+        return arithmetic
+    return "bfloat16" if runtime == "openvino" and native_bfloat16 and arithmetic != "float32" else "float32"
 
 
 def cache_folder() -> Path:
@@ -200,8 +198,8 @@ def _openvino_session(path: Path, arithmetic: str) -> Callable[[np.ndarray], np.
     import openvino
 
     core = openvino.Core()
-    native_bfloat16 = "BF16" in core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")
-    hint = "bf16" if arithmetic != "float32" and native_bfloat16 else "f32"
+    native = "BF16" in core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+    hint = {"bfloat16": "bf16", "float32": "f32"}[computed_arithmetic("openvino", arithmetic, native_bfloat16=native)]
     settings = {"INFERENCE_PRECISION_HINT": hint} | ({"INFERENCE_NUM_THREADS": _threads()} if _threads() else {})
     compiled = core.compile_model(core.read_model(str(path)), "CPU", settings)
     request = compiled.create_infer_request()
