@@ -545,15 +545,21 @@ def test_raw_uploads_are_denoised_on_the_mosaic_and_give_a_dng_and_a_16_bit_rend
     assert render.dtype == np.uint16 and render.shape == (128, 96, 3)
 
 
-def test_adapting_keeps_the_passes_the_sidebar_asks_for(monkeypatch):
+def record_denoise_calls(patch: pytest.MonkeyPatch, calls: list) -> None:
+    """Append each denoiser that ``Denoiser.denoise`` is called on to ``calls``, then let it run."""
     from denoise.inference import Denoiser
 
+    original = Denoiser.denoise
+    patch.setattr(Denoiser, "denoise", lambda self, *rest: calls.append(self) or original(self, *rest))
+
+
+def test_adapting_keeps_the_passes_the_sidebar_asks_for(monkeypatch):
     monkeypatch.setenv("DENOISE_APP_ADAPT_SECONDS", "1")
     app = start()
     app.sidebar.select_slider[1].set_value(2).run()
     app = upload(app, ("photo.png", png_bytes(96, 96)))
-    calls, original = [], Denoiser.denoise
-    monkeypatch.setattr(Denoiser, "denoise", lambda self, *rest: calls.append(self) or original(self, *rest))
+    calls = []
+    record_denoise_calls(monkeypatch, calls)
     next(button for button in app.button if button.label == "Adapt to this photo").click().run()
     assert not app.exception, app.exception
     [adapted] = [denoiser for denoiser in calls if denoiser.name.endswith("adapted")]
@@ -561,8 +567,6 @@ def test_adapting_keeps_the_passes_the_sidebar_asks_for(monkeypatch):
 
 
 def test_adapt_to_this_photo_shows_both_results_and_saves_the_adapted_model(monkeypatch, tmp_path):
-    from denoise.inference import Denoiser
-
     monkeypatch.setenv("DENOISE_APP_ADAPT_SECONDS", "1")
     monkeypatch.setenv("DENOISE_USER_MODELS", str(tmp_path))
     app = upload(start(), ("photo.png", png_bytes(96, 96)))
@@ -572,18 +576,18 @@ def test_adapt_to_this_photo_shows_both_results_and_saves_the_adapted_model(monk
     assert any(caption.startswith("As shipped — PSNR") for caption in captions)
     assert any(re.match(r"Adapted \(\d+ steps\) — PSNR", caption) for caption in captions)
     # Its result is computed once, not again on every rerun of the page (a save, a click anywhere).
-    calls, original = [], Denoiser.denoise
+    calls = []
     with monkeypatch.context() as patch:
-        patch.setattr(Denoiser, "denoise", lambda self, *rest: calls.append(self.name) or original(self, *rest))
+        record_denoise_calls(patch, calls)
         next(text for text in app.text_input if text.label == "Save as").set_value("my-shoot").run()
     assert not app.exception, app.exception
-    assert not [name for name in calls if name.endswith("adapted")]
+    assert not [denoiser for denoiser in calls if denoiser.name.endswith("adapted")]
     # Adapting again replaces the kept result with the new model's.
     with monkeypatch.context() as patch:
-        patch.setattr(Denoiser, "denoise", lambda self, *rest: calls.append(self.name) or original(self, *rest))
+        record_denoise_calls(patch, calls)
         next(button for button in app.button if button.label == "Adapt to this photo").click().run()
     assert not app.exception, app.exception
-    assert len([name for name in calls if name.endswith("adapted")]) == 1
+    assert len([denoiser for denoiser in calls if denoiser.name.endswith("adapted")]) == 1
     next(button for button in app.button if button.label == "Save to Your models").click().run()
     assert not app.exception, app.exception
     assert any("Saved as my-shoot" in message.value for message in app.success)
