@@ -164,6 +164,46 @@ def keep_tile(output: np.ndarray, entry: TileEntry, result: np.ndarray, scale: i
     output[top : top + kept.shape[0], left : left + kept.shape[1]] = kept
 
 
+def tile_spans(length: int, tile: int, margin: int, stride: int) -> list[tuple[slice, slice]]:
+    """Cut one side of an image into tiles: each tile's region, and the part of it that is kept.
+
+    The kept parts are as few as ``tile`` allows and of equal length (a multiple of ``stride``;
+    the last may be shorter). Each region reaches ``margin`` further on each side where the
+    image goes on; the last region starts further back instead of being shorter, so that (where
+    the margin is shorter than a kept part) the regions at both edges have one length and those
+    between them another.
+
+    Parameters
+    ----------
+    length : int
+        The side's length, a multiple of ``stride``.
+    tile : int
+        The longest kept part, a multiple of ``stride``.
+    margin : int
+        Context on each side of a kept part, a multiple of ``stride``.
+    stride : int
+        What every start and length is a multiple of.
+
+    Returns
+    -------
+    list of (slice, slice)
+        Each tile's region of the side, and its kept part as a slice of the region.
+
+    """
+    count = -(-length // tile)
+    kept = -(-length // count)
+    kept += -kept % stride  # still at most ``tile``: it is a multiple of ``stride``
+    spans = []
+    for start in range(0, length, kept):
+        stop = min(start + kept, length)
+        region_start = max(0, start - margin)
+        if count > 1 and stop == length:  # the last of several: as long as the first
+            region_start = max(0, min(region_start, length - kept - margin))
+        region_stop = min(length, stop + margin)
+        spans.append((slice(region_start, region_stop), slice(start - region_start, stop - region_start)))
+    return spans
+
+
 def channel_inputs(image: np.ndarray, channels: int) -> list[np.ndarray]:
     """Return what a piece of ``channels`` runs on: the image, each of its channels, or it repeated thrice."""
     if image.shape[2] == channels:
@@ -469,7 +509,9 @@ class Tiled(_Wrapper):
 
         Each entry is ``(region rows, region columns, kept rows, kept columns)``: the region
         is what the inner piece runs on, the kept slices index its result. One entry covers a
-        small image whole.
+        small image whole. Each side is cut into as few kept spans as the tile size allows,
+        of equal length (:func:`tile_spans`), so that regions come in at most two sizes a side:
+        a runtime sets up each new shape once, and a 12-megapixel photo then has 4, not 9.
         """
         stride = self.inner.stride
         padded_height, padded_width = height + -height % stride, width + -width % stride
@@ -479,20 +521,11 @@ class Tiled(_Wrapper):
         if padded_height <= tile + 2 * margin and padded_width <= tile + 2 * margin:
             whole = (slice(0, padded_height), slice(0, padded_width))
             return [(*whole, *whole)]
-        entries = []
-        for top in range(0, padded_height, tile):
-            for left in range(0, padded_width, tile):
-                region_top, region_left = max(0, top - margin), max(0, left - margin)
-                region_bottom, region_right = (
-                    min(padded_height, top + tile + margin),
-                    min(padded_width, left + tile + margin),
-                )
-                kept_rows = slice(top - region_top, min(top + tile, padded_height) - region_top)
-                kept_columns = slice(left - region_left, min(left + tile, padded_width) - region_left)
-                entries.append(
-                    (slice(region_top, region_bottom), slice(region_left, region_right), kept_rows, kept_columns)
-                )
-        return entries
+        return [
+            (rows, columns, kept_rows, kept_columns)
+            for rows, kept_rows in tile_spans(padded_height, tile, margin, stride)
+            for columns, kept_columns in tile_spans(padded_width, tile, margin, stride)
+        ]
 
     def __call__(self, image: np.ndarray) -> np.ndarray:
         """Denoise an H x W x C float32 image."""

@@ -57,10 +57,12 @@ def apply_strength(denoise: Callable[[np.ndarray], np.ndarray], image: np.ndarra
         return np.clip(image, 0.0, 1.0)
     denoised = np.asarray(denoise(image), np.float32)
     if strength == 1:
-        result = denoised
-    elif strength < 1:
+        # A clipped copy only where needed: a large image's fresh copy costs more than the check.
+        inside = denoised is not image and denoised.min() >= 0.0 and denoised.max() <= 1.0
+        return denoised if inside else np.clip(denoised, 0.0, 1.0)
+    if strength < 1:
         result = image + np.float32(strength) * (denoised - image)
     else:
         again = np.asarray(denoise(denoised), np.float32)
         result = denoised + np.float32(strength - 1) * (again - denoised)
-    return np.clip(result, 0.0, 1.0)
+    return np.clip(result, 0.0, 1.0, out=result)  # a new array of this function's own

@@ -506,3 +506,11 @@ def test_png_speed_benchmark_reports_each_setting_against_zlibs_default(tmp_path
     assert report["images"] == ["photo-0.png", "photo-1.png"] and len(report["rows"]) == len(SETTINGS)
     assert all(row["seconds"] > 0 and row["bytes"] > 1000 for row in report["rows"])
     assert "| 1.0 x |" in (tmp_path / "png.md").read_text()  # the reference against itself
+
+
+def test_the_app_benchmark_reads_the_quick_looks_caption():
+    from benchmarks.app_load import QUICK_LINE
+
+    caption = "Quick look (photo-fast-color, 1.8 s); the full model follows"  # as app.show_image writes it
+    assert float(QUICK_LINE.search(caption).group(1)) == 1.8
+    assert QUICK_LINE.search("Quick look… 40%") is None  # its progress bar is no caption

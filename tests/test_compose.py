@@ -109,6 +109,25 @@ def test_tiling_a_classical_method_with_its_reach_gives_the_untiled_result(camer
     assert np.abs(narrow(noisy) - method(noisy)).max() > 1e-3  # too little margin shows
 
 
+def test_the_tiles_of_a_large_photo_come_in_four_shapes_and_cover_it_once():
+    tiled = Tiled(Classical(non_local_means, "nlm", sigma=0.1), tile_size=1024, margin=104)
+    layout = tiled.layout(3000, 4000)
+    assert len(layout) == 12
+    assert {(rows.stop - rows.start, columns.stop - columns.start) for rows, columns, _, _ in layout} == {
+        (1104, 1104),
+        (1104, 1208),
+        (1208, 1104),
+        (1208, 1208),
+    }
+    covered = np.zeros((3000, 4000), int)
+    for rows, columns, kept_rows, kept_columns in layout:
+        covered[rows, columns][kept_rows, kept_columns] += 1
+        # Context on every side of the kept part, or the image's edge.
+        assert kept_rows.start >= 104 or rows.start == 0
+        assert rows.stop - rows.start - kept_rows.stop >= 104 or rows.stop == 3000
+    assert (covered == 1).all()
+
+
 def test_receptive_field_is_where_the_output_stops_moving():
     model = build_model("conv", 1, 2, width=4)
     radius = receptive_field(model)

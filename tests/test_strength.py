@@ -24,6 +24,17 @@ def test_strength_zero_is_the_input_and_one_is_the_denoiser(noisy):
     np.testing.assert_allclose(apply_strength(blur, noisy, 1.0), np.clip(blur(noisy), 0, 1))
 
 
+def test_strength_one_copies_only_what_needs_clipping(noisy):
+    inside = blur(noisy)
+    assert apply_strength(lambda image: inside, noisy, 1.0) is inside  # no copy of a large image
+    outside = inside.copy()
+    outside[0, 0], outside[0, 1] = -0.2, 1.3  # a denoiser may overshoot
+    clipped = apply_strength(lambda image: outside, noisy, 1.0)
+    assert clipped is not outside and clipped.min() == 0 and clipped.max() == 1
+    assert outside.min() == np.float32(-0.2)  # the denoiser's own array is left as it was
+    assert apply_strength(lambda image: image, noisy, 1.0) is not noisy  # never the caller's input
+
+
 def test_more_strength_removes_more(noisy):
     strengths = [0.0, 0.25, 0.5, 1.0, 1.5, MAX_STRENGTH]
     removed = [np.abs(apply_strength(blur, noisy, strength) - noisy).mean() for strength in strengths]
