@@ -35,8 +35,8 @@ import denoise
 from benchmarks.benchmark import CLASSICAL, cpu_model, machine, write_report
 from denoise.compose import leaf_models
 from denoise.models import multiply_accumulates
-from denoise.precision import PRECISION_CHOICES, native_bfloat16
-from denoise.runtimes import FAST_RUNTIMES, REFERENCE_RUNTIME, computed_arithmetic, installed_runtimes
+from denoise.precision import PRECISION_CHOICES
+from denoise.runtimes import FAST_RUNTIMES, REFERENCE_RUNTIME, installed_runtimes
 
 __all__ = ["cpu_peak", "main", "time_call"]
 
@@ -138,7 +138,6 @@ def main(argv: list[str] | None = None) -> int:
     arguments = parser.parse_args(arguments_given)
     runtimes = [runtime for runtime in arguments.runtimes if runtime in installed_runtimes()]
     peak = cpu_peak()
-    native = native_bfloat16()
     megapixels = arguments.side**2 / 1e6
     _, non_local_means = CLASSICAL["nlm"]
     nlm_seconds = {}
@@ -159,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
                 "model": denoiser.piece.resolve(image).name,
                 "asked": name,
                 "runtime": denoiser.runtime,
-                "arithmetic": computed_arithmetic(denoiser.runtime, denoiser.arithmetic, native_bfloat16=native),
+                "arithmetic": denoiser.computed_arithmetic,
                 "gmac_per_megapixel": macs / 1e3,
                 "seconds_per_megapixel": seconds / megapixels,
                 "gflops": gflops,

@@ -98,7 +98,7 @@ def _command_run(arguments: argparse.Namespace) -> int:
     raw_denoiser = None
     if arguments.verbose:
         views = f", {denoiser.orientations} orientations averaged" if denoiser.orientations > 1 else ""
-        where = f"{denoiser.arithmetic} precision on {device_name()}, {denoiser.runtime}"
+        where = f"{denoiser.computed_arithmetic} precision on {device_name()}, {denoiser.runtime}"
         print(f"model {denoiser.name}{views}, {where}", file=sys.stderr)
     for index, input_path in enumerate(arguments.inputs):
         try:

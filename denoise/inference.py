@@ -45,7 +45,7 @@ from denoise.precision import DEFAULT_PRECISION, device_name, native_bfloat16, r
 from denoise.quiet import first_line
 from denoise.raw import PLANES as RAW_PLANES
 from denoise.registry import CHANNEL_SUFFIXES, NAME_PATTERN, Family, ManifestError, pretrained_dir, read_manifest
-from denoise.runtimes import REFERENCE_RUNTIME, resolve_runtime, with_runtime
+from denoise.runtimes import REFERENCE_RUNTIME, computed_arithmetic, resolve_runtime, with_runtime
 from denoise.strength import apply_strength
 
 __all__ = [
@@ -308,6 +308,21 @@ class Denoiser:
         whose conversion failed, or the dense patch model, runs there.
         """
         names = dict.fromkeys(getattr(leaf, "runtime", REFERENCE_RUNTIME) for leaf in leaf_models(self.piece))
+        return " + ".join(names)
+
+    @property
+    def computed_arithmetic(self) -> str:
+        """What its models compute in, as a user reads it: ``bfloat16``, ``float32``, ``mixed``.
+
+        :attr:`arithmetic` is what was asked; each runtime computes what it can of it
+        (:func:`denoise.runtimes.computed_arithmetic`): ONNX Runtime in float32 always, OpenVINO
+        in bfloat16 where ``mixed`` or ``bfloat16`` was asked and the CPU has it.
+        """
+        native = native_bfloat16()
+        names = dict.fromkeys(
+            computed_arithmetic(getattr(leaf, "runtime", REFERENCE_RUNTIME), self.arithmetic, native_bfloat16=native)
+            for leaf in leaf_models(self.piece)
+        )
         return " + ".join(names)
 
     @staticmethod

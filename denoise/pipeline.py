@@ -37,7 +37,7 @@ class DenoiseResult:
     device : str
         Device that ran the model.
     arithmetic : str
-        Precision it ran in (:attr:`denoise.inference.Denoiser.arithmetic`).
+        Precision it ran in (:attr:`denoise.inference.Denoiser.computed_arithmetic`).
     model : str
         Name of the model that ran (a family picks one by the image's channels and noise).
     strength : float
@@ -107,7 +107,7 @@ def denoise_image(
         denoised.pixels,
         denoised.seconds,
         device_name(),
-        denoiser.arithmetic,
+        denoiser.computed_arithmetic,
         denoised.model,
         strength,
         denoiser.runtime,

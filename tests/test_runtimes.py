@@ -214,3 +214,13 @@ def test_each_runtime_says_what_it_computes_in(runtime, asked, native, computed)
     from denoise.runtimes import computed_arithmetic
 
     assert computed_arithmetic(runtime, asked, native_bfloat16=native) == computed
+
+
+def test_a_denoiser_says_what_its_runtime_computed_in(use_tiny_models, cache, camera):
+    from denoise.pipeline import denoise_image
+
+    onnx = load_model("unet-gray", runtime="onnxruntime", precision="mixed")
+    keras_model = load_model("unet-gray", runtime="tensorflow", precision="mixed")
+    assert onnx.arithmetic == keras_model.arithmetic == "mixed"  # what was asked
+    assert (onnx.computed_arithmetic, keras_model.computed_arithmetic) == ("float32", "mixed")
+    assert denoise_image(onnx, camera[:64, :64, None] / 255).arithmetic == "float32"  # what the app shows
