@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 import time
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +36,7 @@ from denoise.compose import (
     leaf_models,
     luminance,
     pad_to_multiple,
+    pieces_within,
     reporting_tiles,
     tile_counter,
 )
@@ -426,19 +427,37 @@ class Denoiser:
 
         return adapt(self, images, seconds=seconds, steps=steps, noise=noise, progress=progress)
 
-    def warm_up(self) -> None:
-        """Run every model, the low-noise ones included, on two small blank squares.
+    def warm_up(self, sizes: Sequence[tuple[int, int]] = ()) -> None:
+        """Run every model, the low-noise ones included, on two small blank squares and on each tile shape of ``sizes``.
 
         A model's first call sets it up: under TensorFlow it traces a graph, and a second size
         traces one that then serves every size. Warming up moves that cost out of the first
-        user's image, so timings shown afterwards are the model's own. Under JAX each new image
-        size still compiles on its first call.
+        user's image, so timings shown afterwards are the model's own. OpenVINO and JAX also set
+        up each new input shape on its first call: ``sizes`` (height, width) are the images
+        expected, and each model runs once on a blank tile of every shape that their tiling
+        makes (:meth:`denoise.compose.Tiled.layout`: at most four per size).
+
+        Parameters
+        ----------
+        sizes : sequence of (int, int), optional
+            Heights and widths of the images to expect: the app's are 12-megapixel photos,
+            whose tiles have the same shapes as 24-megapixel ones of 3:2.
+
         """
         with self._lock:
             for leaf in leaf_models(self.piece):
                 _ = leaf.receptive_field  # measured once, here rather than on the first large image
                 for side in (WARM_UP_SIDE, 2 * WARM_UP_SIDE):  # both sides differ: any size fits the second
                     leaf(np.zeros((side, side, leaf.channels), np.float32))
+            for tiled in (piece for piece in pieces_within(self.piece) if isinstance(piece, Tiled)):
+                shapes = {
+                    (rows.stop - rows.start, columns.stop - columns.start)
+                    for height, width in sizes
+                    for rows, columns, _, _ in tiled.layout(height, width)
+                }
+                for leaf in leaf_models(tiled):
+                    for shape in sorted(shapes):
+                        leaf(np.zeros((*shape, leaf.channels), np.float32))
 
     def encode(self, image: np.ndarray) -> np.ndarray:
         """Return the latent feature maps for ``image``: (h, w, latent) float32.

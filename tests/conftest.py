@@ -11,6 +11,8 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # Models trained on the app's Train page go here, not to the user's own folder.
 os.environ.setdefault("DENOISE_USER_MODELS", tempfile.mkdtemp(prefix="denoise-user-models-"))
+# The app sets up its models for small photos only: a 12-megapixel photo's tiles are the default.
+os.environ.setdefault("DENOISE_APP_WARM_UP", "200x300")
 # Runtime conversions (ONNX exports) go to a folder of the test session, not the user's cache.
 os.environ["DENOISE_CACHE"] = tempfile.mkdtemp(prefix="denoise-cache-")
 

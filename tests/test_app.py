@@ -74,7 +74,8 @@ def test_first_visit_shows_the_sample():
     app = start()
     assert [header.value for header in app.subheader] == ["astronaut-sample.png"]
     assert len(app.metric) == 2 and app.metric[0].value.endswith("dB")
-    assert any(re.search(r"on (CPU|GPU).* in (float32|mixed|bfloat16) precision", caption.value) for caption in app.caption)
+    where = r"on (CPU|GPU).* in (float32|mixed|bfloat16) precision"
+    assert any(re.search(where, caption.value) for caption in app.caption)
     assert any("Latent feature maps" in str(image.proto) for image in app.get("image"))
     urls = [item.url for image in app.get("image") for item in image.proto.imgs]
     assert len(urls) >= 6 and all(url.endswith(".png") for url in urls), urls  # never re-encoded as JPEG

@@ -175,6 +175,31 @@ def test_warm_up_sets_up_every_model_so_that_later_sizes_trace_nothing(low_noise
         assert traced == []
 
 
+def test_warming_up_for_a_size_runs_every_model_once_on_each_of_its_tile_shapes(low_noise_models, monkeypatch):
+    from denoise.compose import ConvolutionalModel, Tiled, leaf_models, pieces_within
+
+    family = load_model("default", tile_size=64, runtime="tensorflow")  # the leaves are ConvolutionalModel
+    shapes = []  # (model, tile shape) of every call
+    original_call = ConvolutionalModel.__call__
+    monkeypatch.setattr(
+        ConvolutionalModel,
+        "__call__",
+        lambda leaf, image: shapes.append((leaf.name, image.shape[:2])) or original_call(leaf, image),
+    )
+    family.warm_up([(300, 400), (400, 300)])
+    tiles = {
+        (leaf.name, (rows.stop - rows.start, columns.stop - columns.start))
+        for tiled in pieces_within(family.piece)
+        if isinstance(tiled, Tiled)
+        for leaf in leaf_models(tiled)
+        for size in ((300, 400), (400, 300))
+        for rows, columns, _, _ in tiled.layout(*size)
+    }
+    assert len({name for name, _ in tiles}) == 3  # grey, colour and grey's low-noise model
+    squares = 3 * 2  # each model's two small blank squares come first
+    assert set(shapes[squares:]) == tiles and len(shapes) == squares + len(tiles)  # each shape once
+
+
 def test_reported_seconds_leave_out_the_wait_for_another_call(use_tiny_models, camera):
     import threading
     import time
