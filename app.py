@@ -38,7 +38,7 @@ with quiet_native_logs() if "tensorflow" not in sys.modules else contextlib.null
         score_result,
         zip_files,
     )
-    from denoise.registry import quick_family
+    from denoise.registry import quick_family, read_manifest
     from denoise.strength import MAX_STRENGTH
     from denoise.training_jobs import user_models, user_models_dir
     from denoise.visualize import before_after, describe_latent, fit_width, heat_map, latent_grid, preview
@@ -49,10 +49,11 @@ UPLOAD_TYPES = ["png", "jpg", "jpeg", "tif", "tiff", "bmp", "webp", "gif"] + sor
 NO_NOISE = "none — my photo is already noisy"
 DISPLAY_WIDTH = 1460  # the widest image Streamlit shows (twice its 730-pixel column, for sharp screens)
 PREVIEW_WIDTH = 500  # a large input's rough first look, shown while the model works (a third of the page)
-#: Photo sizes (height x width) whose tile shapes each model sets up as it loads, rather than on
-#: the first such upload (``Denoiser.warm_up``): 12-megapixel 4:3 photos either way up, whose
-#: tiles have the shapes of 24-megapixel 3:2 ones. About 0.5 s (quick model) to 1.4 s (photo
-#: model) less on that first photo on 2 cores, as much more while the model loads.
+#: Photo sizes (height x width) whose tile shapes a quick model sets up as it loads, rather than
+#: on the first such upload (``Denoiser.warm_up``): 12-megapixel 4:3 photos either way up, whose
+#: tiles have the shapes of 24-megapixel 3:2 ones. Its quick look comes about 0.5 s sooner on
+#: that first photo on 2 cores. Only the quick models: the full ones would also be a second
+#: sooner, but the eight-session load then peaked about half a gigabyte higher.
 WARM_UP_SIZES = tuple(
     tuple(int(side) for side in size.split("x"))
     for size in os.environ.get("DENOISE_APP_WARM_UP", "3000x4000,4000x3000").split(",")
@@ -166,7 +167,8 @@ def cached_model(name: str, orientations: int) -> denoise.Denoiser:
     would load the model twice.
     """
     denoiser = denoise.load_model(name, orientations=orientations)
-    denoiser.warm_up(WARM_UP_SIZES)
+    quick = name in {family.quick for family in read_manifest().families.values()}
+    denoiser.warm_up(WARM_UP_SIZES if quick else ())
     return denoiser
 
 

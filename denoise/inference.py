@@ -433,15 +433,17 @@ class Denoiser:
         A model's first call sets it up: under TensorFlow it traces a graph, and a second size
         traces one that then serves every size. Warming up moves that cost out of the first
         user's image, so timings shown afterwards are the model's own. OpenVINO and JAX also set
-        up each new input shape on its first call: ``sizes`` (height, width) are the images
-        expected, and each model runs once on a blank tile of every shape that their tiling
-        makes (:meth:`denoise.compose.Tiled.layout`: at most four per size).
+        up each new input shape on its first call: ``sizes`` (height, width) are the colour
+        photos expected, and each model that a colour photo of little noise runs through (a
+        blank one decides the route) runs once on a blank tile of every shape that their tiling
+        makes (:meth:`denoise.compose.Tiled.layout`: at most four per size). Models it does not
+        reach are left alone: each set-up keeps a tile's worth of buffers (a few hundred MB).
 
         Parameters
         ----------
         sizes : sequence of (int, int), optional
-            Heights and widths of the images to expect: the app's are 12-megapixel photos,
-            whose tiles have the same shapes as 24-megapixel ones of 3:2.
+            Heights and widths of the photos to expect: the app's are 12-megapixel ones, whose
+            tiles have the same shapes as 24-megapixel ones of 3:2.
 
         """
         with self._lock:
@@ -449,7 +451,8 @@ class Denoiser:
                 _ = leaf.receptive_field  # measured once, here rather than on the first large image
                 for side in (WARM_UP_SIDE, 2 * WARM_UP_SIDE):  # both sides differ: any size fits the second
                     leaf(np.zeros((side, side, leaf.channels), np.float32))
-            for tiled in (piece for piece in pieces_within(self.piece) if isinstance(piece, Tiled)):
+            route = self.piece.resolve(np.zeros((WARM_UP_SIDE, WARM_UP_SIDE, 3), np.float32))
+            for tiled in (piece for piece in pieces_within(route) if isinstance(piece, Tiled)):
                 shapes = {
                     (rows.stop - rows.start, columns.stop - columns.start)
                     for height, width in sizes

@@ -175,7 +175,7 @@ def test_warm_up_sets_up_every_model_so_that_later_sizes_trace_nothing(low_noise
         assert traced == []
 
 
-def test_warming_up_for_a_size_runs_every_model_once_on_each_of_its_tile_shapes(low_noise_models, monkeypatch):
+def test_warming_up_for_a_size_sets_up_a_colour_photos_models_once_per_tile_shape(low_noise_models, monkeypatch):
     from denoise.compose import ConvolutionalModel, Tiled, leaf_models, pieces_within
 
     family = load_model("default", tile_size=64, runtime="tensorflow")  # the leaves are ConvolutionalModel
@@ -187,15 +187,17 @@ def test_warming_up_for_a_size_runs_every_model_once_on_each_of_its_tile_shapes(
         lambda leaf, image: shapes.append((leaf.name, image.shape[:2])) or original_call(leaf, image),
     )
     family.warm_up([(300, 400), (400, 300)])
+    colour_photo = family.piece.resolve(np.zeros((64, 64, 3), np.float32))
     tiles = {
         (leaf.name, (rows.stop - rows.start, columns.stop - columns.start))
-        for tiled in pieces_within(family.piece)
+        for tiled in pieces_within(colour_photo)
         if isinstance(tiled, Tiled)
         for leaf in leaf_models(tiled)
         for size in ((300, 400), (400, 300))
         for rows, columns, _, _ in tiled.layout(*size)
     }
-    assert len({name for name, _ in tiles}) == 3  # grey, colour and grey's low-noise model
+    # This family's colour photos run through its colour model alone: the grey ones stay unset.
+    assert {name for name, _ in tiles} == {"unet-color"}
     squares = 3 * 2  # each model's two small blank squares come first
     assert set(shapes[squares:]) == tiles and len(shapes) == squares + len(tiles)  # each shape once
 
