@@ -308,8 +308,7 @@ class Denoiser:
         Keras's own backend counts as :data:`~denoise.runtimes.REFERENCE_RUNTIME`; a model
         whose conversion failed, or the dense patch model, runs there.
         """
-        names = dict.fromkeys(getattr(leaf, "runtime", REFERENCE_RUNTIME) for leaf in leaf_models(self.piece))
-        return " + ".join(names)
+        return " + ".join(self._runtimes())
 
     @property
     def computed_arithmetic(self) -> str:
@@ -320,11 +319,12 @@ class Denoiser:
         in bfloat16 where ``mixed`` or ``bfloat16`` was asked and the CPU has it.
         """
         native = native_bfloat16()
-        names = dict.fromkeys(
-            computed_arithmetic(getattr(leaf, "runtime", REFERENCE_RUNTIME), self.arithmetic, native_bfloat16=native)
-            for leaf in leaf_models(self.piece)
-        )
-        return " + ".join(names)
+        computed = [computed_arithmetic(name, self.arithmetic, native_bfloat16=native) for name in self._runtimes()]
+        return " + ".join(dict.fromkeys(computed))
+
+    def _runtimes(self) -> list[str]:
+        """Return the runtimes its models run on, each once, the main (colour) model's first."""
+        return list(dict.fromkeys(getattr(leaf, "runtime", REFERENCE_RUNTIME) for leaf in leaf_models(self.piece)))
 
     @staticmethod
     def _check(image: np.ndarray) -> np.ndarray:
