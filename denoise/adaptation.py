@@ -101,7 +101,8 @@ def adapt(
     images : sequence of ndarray
         The noisy images (H x W, H x W x 1 or H x W x 3 floats), each at least 48 pixels on a side.
     seconds : float, optional
-        Stop after this long in all (the step under way finishes).
+        Stop after this long in all (the step under way finishes). Each model still takes at
+        least one step, however slow its set-up: an adaptation asked for never does nothing.
     steps : int, optional
         Stop after this many steps in all; with neither, :data:`ADAPTATION_STEPS`.
     noise : (str, float), optional
@@ -240,8 +241,8 @@ def _fine_tune(
 
     ``groups`` holds the inputs by how strong their noise is against the images' (``sigma``
     scaled for ``recorrupted``); each batch comes from one group, drawn by its share of the
-    inputs. Stops after ``steps`` or at ``deadline`` (:func:`time.perf_counter`), calling
-    ``step_done`` after each step; ``first_step`` numbers the steps in errors.
+    inputs. Stops after ``steps`` or at ``deadline`` (:func:`time.perf_counter`; one step at least),
+    calling ``step_done`` after each step; ``first_step`` numbers the steps in errors.
     """
     model = keras.models.clone_model(leaf.model)
     model.set_weights([np.asarray(weight, np.float32) for weight in leaf.model.get_weights()])
@@ -253,7 +254,7 @@ def _fine_tune(
     scales = list(groups)
     weights = np.array([len(groups[scale]) for scale in scales], np.float64)
     count = 0
-    while (steps is None or count < steps) and (deadline is None or time.perf_counter() < deadline):
+    while (steps is None or count < steps) and (deadline is None or not count or time.perf_counter() < deadline):
         scale = scales[int(rng.choice(len(scales), p=weights / weights.sum()))]
         patches = random_patches(groups[scale], BATCH_SIZE, side, rng, scale=1)
         denoised = model.predict_on_batch(patches) if regularizer else None

@@ -340,6 +340,9 @@ def test_adapting_a_family_keeps_what_surrounds_the_adapted_model(use_tiny_model
     assert adapted.cards[1]["adapted"]["from"] == "unet-gray" and adapted.cards[1]["adapted"]["steps"] == 1
     assert adapted_steps(adapted) == 3 and adapted.name == "unet adapted"
     assert family.adapt([noisy], steps=1, noise=("gaussian", 25)).cards[1] == family.cards[1]  # no step left for it
+    # A time budget shorter than any set-up still adapts each model by one step, never by none.
+    hurried = family.adapt([noisy], seconds=1e-6, noise=("gaussian", 25))
+    assert hurried.cards[3]["adapted"]["steps"] == 1 and hurried.cards[1]["adapted"]["steps"] == 1
 
 
 def test_a_saved_adaptation_keeps_its_adapted_luminance_model(luminance_models, astronaut, tmp_path):
