@@ -46,7 +46,7 @@ from denoise.precision import DEFAULT_PRECISION, device_name, native_bfloat16, r
 from denoise.quiet import first_line
 from denoise.raw import PLANES as RAW_PLANES
 from denoise.registry import CHANNEL_SUFFIXES, NAME_PATTERN, Family, ManifestError, pretrained_dir, read_manifest
-from denoise.runtimes import REFERENCE_RUNTIME, computed_arithmetic, resolve_runtime, with_runtime
+from denoise.runtimes import REFERENCE_RUNTIME, resolve_runtime, with_runtime
 from denoise.strength import apply_strength
 
 __all__ = [
@@ -315,11 +315,10 @@ class Denoiser:
         """What its models compute in, as a user reads it: ``bfloat16``, ``float32``, ``mixed``.
 
         :attr:`arithmetic` is what was asked; each runtime computes what it can of it
-        (:func:`denoise.runtimes.computed_arithmetic`): ONNX Runtime in float32 always, OpenVINO
-        in bfloat16 where ``mixed`` or ``bfloat16`` was asked and the CPU has it.
+        (:func:`denoise.runtimes.session_arithmetic`): ONNX Runtime in float32 always, OpenVINO
+        in bfloat16 where ``mixed`` or ``bfloat16`` was asked and the CPU has it, Keras as asked.
         """
-        native = native_bfloat16()
-        computed = [computed_arithmetic(name, self.arithmetic, native_bfloat16=native) for name in self._runtimes()]
+        computed = [getattr(leaf, "arithmetic", self.arithmetic) for leaf in leaf_models(self.piece)]
         return " + ".join(dict.fromkeys(computed))
 
     def _runtimes(self) -> list[str]:

@@ -19,6 +19,7 @@ line on the ``denoise`` logger (the command line prints it with ``--verbose``).
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import importlib.util
 import json
@@ -193,13 +194,30 @@ def _threads() -> int | None:
     return int(value) if value.isdigit() and int(value) > 0 else None
 
 
+@functools.cache
+def _openvino_bfloat16() -> bool:
+    """Whether OpenVINO's CPU plugin computes in bfloat16 natively here (its own reading of the CPU)."""
+    import openvino
+
+    return "BF16" in openvino.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+
+
+def session_arithmetic(runtime: str, arithmetic: str) -> str:
+    """Return what ``runtime``'s session on this machine computes in when ``arithmetic`` is asked.
+
+    As :func:`computed_arithmetic`, with OpenVINO's own reading of the CPU: it does not depend
+    on the Keras backend, which decides :func:`denoise.precision.native_bfloat16`.
+    """
+    native = runtime == "openvino" and arithmetic != "float32" and _openvino_bfloat16()
+    return computed_arithmetic(runtime, arithmetic, native_bfloat16=native)
+
+
 def _openvino_session(path: Path, arithmetic: str) -> Callable[[np.ndarray], np.ndarray]:
     """Compile the ONNX file for OpenVINO's CPU plugin: bfloat16 where asked and native, else float32."""
     import openvino
 
     core = openvino.Core()
-    native = "BF16" in core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")
-    hint = {"bfloat16": "bf16", "float32": "f32"}[computed_arithmetic("openvino", arithmetic, native_bfloat16=native)]
+    hint = {"bfloat16": "bf16", "float32": "f32"}[session_arithmetic("openvino", arithmetic)]
     settings = {"INFERENCE_PRECISION_HINT": hint} | ({"INFERENCE_NUM_THREADS": _threads()} if _threads() else {})
     compiled = core.compile_model(core.read_model(str(path)), "CPU", settings)
     request = compiled.create_infer_request()
@@ -245,11 +263,14 @@ class RuntimeModel(ConvolutionalModel):
         Runs a ``(1, H, W, C)`` float32 batch, H and W multiples of the stride.
     runtime : str
         The runtime's name (:data:`FAST_RUNTIMES`).
+    arithmetic : str
+        What the session computes in (:func:`session_arithmetic`): ``"bfloat16"`` or ``"float32"``.
 
     """
 
     session: Callable[[np.ndarray], np.ndarray] | None = None
     runtime: str = REFERENCE_RUNTIME
+    arithmetic: str = "float32"
 
     def __call__(self, image: np.ndarray) -> np.ndarray:
         """Denoise an H x W x C float32 image."""
@@ -357,4 +378,7 @@ def with_runtime(leaf: ConvolutionalModel, source: LoadedModel, runtime: str, ar
         reason = first_line(error)[:200]
         logger.info("denoise: %s runs on %s instead of %s: %s", leaf.model_name, REFERENCE_RUNTIME, runtime, reason)
         return leaf
-    return RuntimeModel(leaf.model, leaf.model_name, leaf.compiled, session=session, runtime=runtime)
+    computed = session_arithmetic(runtime, arithmetic)
+    return RuntimeModel(
+        leaf.model, leaf.model_name, leaf.compiled, session=session, runtime=runtime, arithmetic=computed
+    )

@@ -224,3 +224,13 @@ def test_a_denoiser_says_what_its_runtime_computed_in(use_tiny_models, cache, ca
     assert onnx.arithmetic == keras_model.arithmetic == "mixed"  # what was asked
     assert (onnx.computed_arithmetic, keras_model.computed_arithmetic) == ("float32", "mixed")
     assert denoise_image(onnx, camera[:64, :64, None] / 255).arithmetic == "float32"  # what the app shows
+
+
+def test_the_label_follows_what_openvino_reads_of_the_cpu(use_tiny_models, cache, monkeypatch):
+    """OpenVINO decides bfloat16 from its own reading of the CPU, not from the Keras backend's."""
+    import denoise.runtimes
+
+    monkeypatch.setattr(denoise.runtimes, "_openvino_bfloat16", lambda: False)
+    denoiser = load_model("unet-gray", runtime="openvino", precision="mixed")
+    assert denoiser.runtime == "openvino" and denoiser.computed_arithmetic == "float32"
+    assert denoise.runtimes.session_arithmetic("openvino", "float32") == "float32"
