@@ -468,9 +468,9 @@ def show_image(name: str, upload: Upload, settings: Settings) -> tuple[str, Call
 
 
 @st.cache_resource(show_spinner="Loading the raw model…")
-def cached_raw_model() -> denoise.raw_model.RawDenoiser:
-    """Load the raw model once for all sessions."""
-    return denoise.load_raw_model()
+def cached_raw_model(orientations: int) -> denoise.raw_model.RawDenoiser:
+    """Load the raw model once for all sessions, averaging ``orientations`` runs."""
+    return denoise.load_raw_model(orientations=orientations)
 
 
 @memoize
@@ -483,11 +483,11 @@ def cached_raw(upload: Upload) -> denoise.RawImage:
 
 @memoize
 def cached_raw_result(
-    upload: Upload, strength: float, progress: Callable[[float], None] | None = None
+    upload: Upload, strength: float, orientations: int, progress: Callable[[float], None] | None = None
 ) -> denoise.raw_model.RawResult:
-    """Denoise a raw upload's mosaic at ``strength``; ``progress`` hears of each tile."""
+    """Denoise a raw upload's mosaic at ``strength``, averaging ``orientations`` runs; ``progress`` hears of tiles."""
     report = None if progress is None else (lambda done, total: progress(done / total))
-    result = cached_raw_model().denoise(cached_raw(upload), strength=strength, progress=report)
+    result = cached_raw_model(orientations).denoise(cached_raw(upload), strength=strength, progress=report)
     read_only(result.raw.mosaic)
     return result
 
@@ -520,27 +520,32 @@ def show_raw(name: str, upload: Upload, settings: Settings) -> tuple[str, Callab
     if settings.noise.kind is not None:
         st.info("A raw file is denoised as it is: the synthetic noise in the sidebar is for images.")
     strength = settings.model.strength
+    orientations = denoise.raw_model.raw_orientations(settings.model.passes)
     columns = st.columns(2)
     columns[0].image(quick_png(cached_render(raw)), caption="Raw, rendered (half size)", output_format="PNG")
     bar = columns[1].progress(0.0, text="Denoising the mosaic…")
-    result = cached_raw_result(upload, strength, lambda share: bar.progress(share, text=f"Denoising… {share:.0%}"))
+    result = cached_raw_result(
+        upload, strength, orientations, lambda share: bar.progress(share, text=f"Denoising… {share:.0%}")
+    )
     denoised = quick_png(cached_render(result.raw))
     columns[1].image(denoised, caption="Denoised, rendered (half size)", output_format="PNG")
     bar.empty()
     height, width = raw.mosaic.shape
     strength_note = f", strength {strength:g}" if strength != 1 else ""
     st.caption(
-        f"{result.model} on the Bayer mosaic ({cached_raw_model().runtime}{strength_note}): {result.seconds:.2f} s "
+        f"{result.model} on the Bayer mosaic ({cached_raw_model(orientations).runtime}, {orientations} passes"
+        f"{strength_note}): {result.seconds:.2f} s "
         f"for {width}×{height}; noise {result.noise}; {raw.camera}, ISO {raw.iso or 'unknown'}"
     )
     stem = safe_file_stem(name)
 
     # Encoded when a button is clicked, from the cache keys alone (as encode_result does).
     def dng() -> bytes:
-        return denoise.raw.encode_dng(cached_raw_result(upload, strength).raw)
+        return denoise.raw.encode_dng(cached_raw_result(upload, strength, orientations).raw)
 
     def tiff() -> bytes:
-        return denoise.raw.encode_rendered(denoise.raw.render(cached_raw_result(upload, strength).raw), "tiff")
+        rendered = denoise.raw.render(cached_raw_result(upload, strength, orientations).raw)
+        return denoise.raw.encode_rendered(rendered, "tiff")
 
     downloads = st.columns(2)
     downloads[0].download_button(

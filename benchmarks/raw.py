@@ -15,8 +15,9 @@ scored against the render of the clean mosaic. Rows:
 * the raw model with the noise law of the file's ISO (the default for a file that has one; here
   it is also the law the noise was drawn from, so it flatters the raw model as much as a real
   camera matches the generic law), the same run once instead of averaged with its run on the
-  transposed mosaic (:data:`denoise.raw_model.RAW_ORIENTATIONS`), and with the law estimated
-  from the mosaic.
+  transposed mosaic (:data:`denoise.raw_model.RAW_ORIENTATIONS`), averaged over 4 and 8
+  orientations that keep the pattern (:class:`denoise.compose.MosaicEnsemble`), and with the
+  law estimated from the mosaic.
 
 Speeds are seconds per output megapixel of the denoising step alone (renders not counted).
 The clean images must not be training images: ``test/urban100`` and PolyU's clean references.
@@ -83,6 +84,7 @@ def run(folders: list[Path], isos: list[float], count: int, crop: int, photo_mod
     photo.warm_up()
     raw_model = load_raw_model(raw_model_name)
     raw_model_once = load_raw_model(raw_model_name, orientations=1)
+    raw_model_turned = {count: load_raw_model(raw_model_name, orientations=count) for count in (4, 8)}
     rows = []
     for iso in isos:
         shot, read = (float(value) for value in camera_noise_variance(iso))
@@ -107,6 +109,8 @@ def run(folders: list[Path], isos: list[float], count: int, crop: int, photo_mod
         paths = (
             ("noise from the ISO (default)", raw_model, truth),
             ("noise from the ISO, one run", raw_model_once, truth),
+            ("noise from the ISO, 4 orientations", raw_model_turned[4], truth),
+            ("noise from the ISO, 8 orientations", raw_model_turned[8], truth),
             ("noise estimated from the mosaic", raw_model, "estimate"),
         )
         for label, model, noise in paths:

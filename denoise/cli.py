@@ -107,9 +107,10 @@ def _command_run(arguments: argparse.Namespace) -> int:
                     raise ValueError("--noise adds noise to images, not to raw files")
                 if raw_denoiser is None:
                     with _libraries_quiet(arguments):
-                        from denoise.raw_model import denoise_raw_file, load_raw_model
+                        from denoise.raw_model import denoise_raw_file, load_raw_model, raw_orientations
 
-                        raw_denoiser = load_raw_model(runtime=arguments.runtime)
+                        orientations = raw_orientations(arguments.orientations)
+                        raw_denoiser = load_raw_model(runtime=arguments.runtime, orientations=orientations)
                 target, note = denoise_raw_file(
                     input_path,
                     lambda suffix, stem=Path(input_path).stem: output_folder / claim_name(stem, suffix, taken),
@@ -366,7 +367,8 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
         type=int,
         choices=ORIENTATION_CHOICES,
         default=1,
-        help="average the model over this many flipped or turned copies: slower, a little better (default 1)",
+        help="average the model over this many flipped or turned copies: slower, a little better "
+        "(default 1; raw files at least 2)",
     )
     parser.add_argument(
         "--recorruptions",

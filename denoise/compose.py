@@ -48,23 +48,25 @@ from denoise.models import LATENT_LAYER, model_stride, receptive_field
 from denoise.objectives import recorrupt
 
 __all__ = [
+    "MOSAIC_ORIENTATIONS",
     "ORIENTATIONS",
     "ByChannels",
     "Classical",
     "ConvolutionalModel",
     "LuminanceBlend",
     "MatchChannels",
+    "MosaicEnsemble",
     "NoiseRouted",
     "Patchwise",
     "Piece",
     "RecorruptedAverage",
     "SelfEnsemble",
     "Tiled",
-    "TransposeEnsemble",
     "leaf_inputs",
     "leaf_models",
     "luminance",
     "orient",
+    "orient_mosaic",
     "pieces_within",
     "replace_leaf",
     "reporting_tiles",
@@ -81,6 +83,20 @@ ORIENTATIONS = (
     (True, False, False),
     (False, False, True),
     (True, True, True),
+    (False, True, True),
+    (True, False, True),
+)
+
+#: The orientations of a packed 2 x 2 mosaic (:class:`MosaicEnsemble`), as in :data:`ORIENTATIONS`.
+#: The transpose comes second, as it needs no padding; the first one, two, four and eight each
+#: form a group (identity; the transpose; with the half turn and the other diagonal; all).
+MOSAIC_ORIENTATIONS = (
+    (False, False, False),
+    (False, False, True),
+    (True, True, False),
+    (True, True, True),
+    (False, True, False),
+    (True, False, False),
     (False, True, True),
     (True, False, True),
 )
@@ -642,53 +658,117 @@ class RecorruptedAverage(_Wrapper):
 
 
 @dataclass(frozen=True, eq=False)
-class TransposeEnsemble(_Wrapper):
-    """Average the inner piece with its run on the transposed image, whose channels are reordered.
+class MosaicEnsemble(_Wrapper):
+    """Average the inner piece over orientations of a packed 2 x 2 mosaic that keep its pattern.
 
-    For images whose channels are tied to positions, where flips would change what each channel
-    means but a transpose only exchanges channels: a packed RGGB mosaic
-    (:func:`denoise.raw.pack`) transposed is the packed mosaic of the transposed photo, still
-    RGGB, with its two greens exchanged. Each run costs a full pass.
+    The channels come in groups of four, the cell's (0, 0), (0, 1), (1, 0) and (1, 1) pixels,
+    as :func:`denoise.raw.pack` makes them (R, G, G, B for any Bayer pattern). A transpose keeps
+    the pattern, with the two greens exchanged. A flip would not: the mosaic is first extended
+    by one pixel of reflection on the flipped side, so the flipped mosaic starts with the same
+    colour (Liu et al., "Learning Raw Image Denoising with Bayer Pattern Unification and Bayer
+    Preserving Augmentation", CVPRW 2019), and the result is cut back. Each run costs a full pass.
 
     Parameters
     ----------
     inner : Piece
-        The piece to run.
-    channel_order : tuple of int
-        The input channels of the transposed image, by their index in the image; the output's
-        first channels follow the same order (so the order must keep the output's channels
-        among themselves).
+        The piece to run on the packed mosaic (any number of groups in, one or more out).
+    orientations : {1, 2, 4, 8}, default 2
+        How many of :data:`MOSAIC_ORIENTATIONS` to average: the mosaic as it is, then
+        transposed (no padding), then turned half round, then mirrored.
 
     Raises
     ------
     ValueError
-        If ``channel_order`` is not a permutation of 0 to N - 1.
+        If ``orientations`` is not 1, 2, 4 or 8; when called, if the channels are not groups of four.
 
     """
 
-    channel_order: tuple[int, ...] = ()
+    orientations: int = 2
 
     def __post_init__(self) -> None:
-        if sorted(self.channel_order) != list(range(len(self.channel_order))):
-            raise ValueError(f"channel_order must be a permutation of 0 to N - 1, got {self.channel_order}")
+        if self.orientations not in (1, 2, 4, 8):
+            raise ValueError(f"orientations must be one of 1, 2, 4, 8, got {self.orientations}")
 
     @property
     def tile_passes(self) -> int:
         """Return the tiled passes per call (:class:`Piece`)."""
-        return 2 * self.inner.tile_passes
-
-    def _order(self, channels: int) -> list[int]:
-        """Return the order of the first ``channels`` channels (the input's, or the output's fewer)."""
-        return [index for index in self.channel_order if index < channels]
+        return self.orientations * self.inner.tile_passes
 
     def __call__(self, image: np.ndarray) -> np.ndarray:
-        """Denoise an H x W x C float32 image."""
+        """Denoise an H x W x C float32 packed mosaic, C a multiple of four."""
+        if image.shape[2] % 4:
+            raise ValueError(f"a packed mosaic has channels in groups of four, got {image.shape[2]}")
         total = self.inner(image)
-        transposed = np.ascontiguousarray(image.transpose(1, 0, 2)[..., self._order(image.shape[2])])
-        again = self.inner(transposed).transpose(1, 0, 2)
-        total += again[..., np.argsort(self._order(again.shape[2]))]
-        total *= np.float32(0.5)
+        for orientation in MOSAIC_ORIENTATIONS[1 : self.orientations]:
+            total += orient_mosaic(self.inner(orient_mosaic(image, orientation)), orientation, undo=True)
+        total /= np.float32(self.orientations)
         return total
+
+
+def orient_mosaic(planes: np.ndarray, orientation: tuple[bool, bool, bool], *, undo: bool = False) -> np.ndarray:
+    """Turn a packed 2 x 2 mosaic into one of :data:`MOSAIC_ORIENTATIONS` keeping its pattern, or back.
+
+    A flip makes the mosaic one packed row or column longer (see :class:`MosaicEnsemble`);
+    ``undo`` takes a result of that size back to the original's.
+    """
+    flip_rows, flip_columns, transpose = orientation
+    if transpose and undo:
+        planes = _transpose_cells(planes)
+    for axis, flip in ((0, flip_rows), (1, flip_columns)):
+        if flip:
+            planes = _unflip_cells(planes, axis) if undo else _flip_cells(planes, axis)
+    if transpose and not undo:
+        planes = _transpose_cells(planes)
+    return np.ascontiguousarray(planes)
+
+
+def _transpose_cells(planes: np.ndarray) -> np.ndarray:
+    """Transpose a packed mosaic: each cell's (0, 1) and (1, 0) pixels exchange channels."""
+    order = [group + (index % 2) * 2 + index // 2 for group in range(0, planes.shape[2], 4) for index in range(4)]
+    return planes.transpose(1, 0, 2)[..., order[: planes.shape[2]]]
+
+
+def _odd_along(planes: np.ndarray, axis: int) -> np.ndarray:
+    """Return which channels hold the cells' second row (``axis`` 0) or second column (1)."""
+    index = np.arange(planes.shape[2]) % 4
+    return (index // 2 if axis == 0 else index % 2).astype(bool)
+
+
+def _along(axis: int, part: slice | int, channels: np.ndarray) -> tuple:
+    """Index ``part`` along ``axis`` (0 or 1) of the chosen ``channels``."""
+    return (part, slice(None), channels) if axis == 0 else (slice(None), part, channels)
+
+
+def _flip_cells(planes: np.ndarray, axis: int) -> np.ndarray:
+    """Extend the mosaic by one reflected pixel on each side along ``axis`` and flip it, as packed planes.
+
+    In packed planes, the reflected pixel is a repeated edge: at the start for the channels of
+    the cells' second row or column, at the end for the others.
+    """
+    odd = _odd_along(planes, axis)
+    even = ~odd
+    length = planes.shape[axis]
+    shape = list(planes.shape)
+    shape[axis] = length + 1
+    extended = np.empty(shape, planes.dtype)
+    extended[_along(axis, slice(1, None), odd)] = planes[..., odd]
+    extended[_along(axis, 0, odd)] = planes[_along(axis, 0, odd)]
+    extended[_along(axis, slice(0, length), even)] = planes[..., even]
+    extended[_along(axis, length, even)] = planes[_along(axis, length - 1, even)]
+    return np.flip(extended, axis)
+
+
+def _unflip_cells(planes: np.ndarray, axis: int) -> np.ndarray:
+    """Invert :func:`_flip_cells` on a result: flip back and drop the extended pixel."""
+    flipped = np.flip(planes, axis)
+    odd = _odd_along(planes, axis)
+    length = planes.shape[axis] - 1
+    shape = list(planes.shape)
+    shape[axis] = length
+    result = np.empty(shape, planes.dtype)
+    result[..., odd] = flipped[_along(axis, slice(1, None), odd)]
+    result[..., ~odd] = flipped[_along(axis, slice(0, length), ~odd)]
+    return result
 
 
 @dataclass(frozen=True, eq=False)

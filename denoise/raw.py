@@ -43,7 +43,6 @@ from denoise.noise import (
 )
 
 __all__ = [
-    "PACKED_TRANSPOSE_ORDER",
     "PLANES",
     "RAW_OUTPUT_FORMATS",
     "RAW_OUTPUT_SUFFIXES",
@@ -217,11 +216,6 @@ def _plane_offsets(pattern: str) -> list[tuple[int, int]]:
     red = divmod(pattern.index("R"), 2)
     blue = divmod(pattern.index("B"), 2)
     return [red, (red[0], 1 - red[1]), (blue[0], 1 - blue[1]), blue]
-
-
-#: The packed planes (:func:`pack`) of the transposed mosaic, by their index in the mosaic's: the
-#: transpose keeps red and blue and exchanges the green beside red with the green beside blue.
-PACKED_TRANSPOSE_ORDER = (0, 2, 1, 3)
 
 
 def pack(mosaic: np.ndarray, pattern: str = "RGGB") -> np.ndarray:

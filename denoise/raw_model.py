@@ -16,13 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
-from denoise.compose import ConvolutionalModel, Piece, Tiled, TransposeEnsemble, reporting_tiles, tile_counter
+from denoise.compose import ConvolutionalModel, MosaicEnsemble, Piece, Tiled, reporting_tiles, tile_counter
 from denoise.image_io import ImageReadError
 from denoise.inference import ModelFileError, read_model_file
 from denoise.precision import device_name, native_bfloat16
 from denoise.raw import (
-    PACKED_TRANSPOSE_ORDER,
-    PLANES,
     RAW_OUTPUT_SUFFIXES,
     NotBayerError,
     RawImage,
@@ -49,6 +47,7 @@ __all__ = [
     "load_raw_model",
     "rendered_format",
     "raw_noise",
+    "raw_orientations",
 ]
 
 #: The shipped raw model's name in the models folder.
@@ -58,10 +57,20 @@ RAW_MODEL = "raw-bayer"
 NOISE_SOURCES = ("auto", "estimate", "iso")
 #: Side of the packed tiles (a 1024-pixel square of the mosaic).
 RAW_TILE_SIZE = 512
-#: Runs averaged by default: the mosaic as it is and transposed (:class:`TransposeEnsemble`). The
-#: second run gains about 0.2 dB at ISO 3200-25600 and keeps the raw model quicker per megapixel
-#: than the photo model on the render (``benchmarks/raw.py``).
+#: Runs averaged by default: the mosaic as it is and transposed (:class:`MosaicEnsemble`). The
+#: second run gains about 0.2 dB at ISO 3200-25600 and keeps the raw model as quick per megapixel
+#: as the photo model on the render (``benchmarks/raw.py``); 4 and 8 gain about 0.15 and 0.2 dB
+#: more, for 2 and 4 times the time.
 RAW_ORIENTATIONS = 2
+
+
+def raw_orientations(asked: int = 1) -> int:
+    """Return how many orientations the raw model averages where ``asked`` were asked for images.
+
+    The more of the two: asking for more passes gives raws more too, and the default keeps the
+    raw model's :data:`RAW_ORIENTATIONS`.
+    """
+    return max(asked, RAW_ORIENTATIONS)
 
 
 def raw_noise(raw: RawImage, source: str = "auto") -> RawNoise:
@@ -197,20 +206,21 @@ def load_raw_model(
         As for :func:`denoise.load_model`.
     tile_size : int, default 512
         Side of the packed tiles.
-    orientations : {1, 2}, default :data:`RAW_ORIENTATIONS`
-        1 runs the model once; 2 averages it with its run on the transposed mosaic, for twice
-        the time.
+    orientations : {1, 2, 4, 8}, default :data:`RAW_ORIENTATIONS`
+        How many orientations of the mosaic that keep its pattern to average
+        (:class:`denoise.compose.MosaicEnsemble`): 1 runs the model once, 2 adds its run on the
+        transposed mosaic, 4 and 8 the turned and mirrored ones; each costs a full run.
 
     Raises
     ------
     ModelFileError
         If the file cannot be loaded or is not a raw model.
     ValueError
-        If ``orientations`` is not 1 or 2.
+        If ``orientations`` is not 1, 2, 4 or 8.
 
     """
-    if orientations not in (1, 2):
-        raise ValueError(f"orientations must be 1 or 2 for the raw model, got {orientations}")
+    if orientations not in (1, 2, 4, 8):
+        raise ValueError(f"orientations must be one of 1, 2, 4, 8 for the raw model, got {orientations}")
     path = Path(str(name_or_path))
     if path.suffix != ".keras":
         path = pretrained_dir() / f"{name_or_path}.keras"
@@ -221,10 +231,8 @@ def load_raw_model(
     leaf = with_runtime(ConvolutionalModel(entry.model, entry.name), entry, resolved, "float32")
     runs_on = leaf.runtime if isinstance(leaf, RuntimeModel) else REFERENCE_RUNTIME
     piece: Piece = Tiled(leaf, tile_size)
-    if orientations == 2:
-        # The noise planes beside the mosaic's planes are reordered the same way.
-        order = PACKED_TRANSPOSE_ORDER + tuple(PLANES + index for index in PACKED_TRANSPOSE_ORDER)
-        piece = TransposeEnsemble(piece, order)
+    if orientations > 1:
+        piece = MosaicEnsemble(piece, orientations)  # the noise planes turn with the mosaic's
     return RawDenoiser(piece, name=entry.name, card=entry.card, runtime=runs_on)
 
 

@@ -539,11 +539,13 @@ def test_raw_uploads_are_denoised_on_the_mosaic_and_give_a_dng_and_a_16_bit_rend
     assert [header.value for header in app.subheader] == ["shot.dng", "linear.dng.png"]
     assert any("not a Bayer sensor" in info.value for info in app.info)
     caption = next(caption.value for caption in app.caption if "Bayer mosaic" in caption.value)
-    assert "noise shot" in caption and "ISO 6400" in caption
+    assert "noise shot" in caption and "ISO 6400" in caption and "2 passes" in caption  # the raw default
     back = read_raw(media.click(app, "Download shot-denoised.dng"))
     assert back.mosaic.shape == (96, 128) and back.pattern == "RGGB" and back.orientation == 6
     render = tifffile.imread(io.BytesIO(media.click(app, "Download shot-denoised.tif")))
     assert render.dtype == np.uint16 and render.shape == (128, 96, 3)
+    app.sidebar.select_slider[1].set_value(4).run()  # more passes asked: the raw gets them too
+    assert any("4 passes" in caption.value for caption in app.caption if "Bayer mosaic" in caption.value)
 
 
 def record_denoise_calls(patch: pytest.MonkeyPatch, calls: list) -> None:

@@ -6,20 +6,22 @@ import pytest
 from denoise import add_noise, load_model
 from denoise.classical import non_local_means, total_variation
 from denoise.compose import (
+    MOSAIC_ORIENTATIONS,
     ORIENTATIONS,
     ByChannels,
     Classical,
     ConvolutionalModel,
     LuminanceBlend,
     MatchChannels,
+    MosaicEnsemble,
     NoiseRouted,
     RecorruptedAverage,
     SelfEnsemble,
     Tiled,
-    TransposeEnsemble,
     leaf_inputs,
     luminance,
     orient,
+    orient_mosaic,
     replace_leaf,
     reporting_tiles,
     tile_counter,
@@ -81,22 +83,48 @@ def test_the_recorrupted_average_is_the_mean_over_copies_with_fresh_noise(camera
         RecorruptedAverage(identity, sigma=0.0)
 
 
-def test_the_transpose_ensemble_undoes_its_transpose_and_channel_order(camera):
-    image = np.random.default_rng(0).random((6, 9, 3), dtype=np.float32)
-    identity = Classical(lambda pixels, sigma: pixels.copy(), "identity", sigma=0.0)
-    ensemble = TransposeEnsemble(identity, (1, 2, 0))  # a cycle: its own inverse it is not
-    np.testing.assert_allclose(ensemble(image), image, atol=1e-7)
-    assert ensemble.tile_passes == 2 * identity.tile_passes
+def test_each_mosaic_orientation_keeps_the_pattern_and_is_undone():
+    from denoise.raw import pack, unpack
 
-    # A piece that treats positions and channels differently: the mean of it and its mirrored run.
+    rng = np.random.default_rng(0)
+    colour = np.tile([[0, 1], [1, 2]], (5, 7))  # RGGB: red 0, green 1, blue 2
+    mosaic = (colour * 10 + rng.random(colour.shape)).astype(np.float32)
+    packed = np.concatenate([pack(mosaic), pack(mosaic) + 100], axis=-1)  # two groups of four
+    for orientation in MOSAIC_ORIENTATIONS:
+        flip_rows, flip_columns, transpose = orientation
+        # The same view built on the mosaic: one reflected pixel on each flipped side, the flip, the transpose.
+        extended = np.pad(mosaic, ((int(flip_rows),) * 2, (int(flip_columns),) * 2), mode="reflect")
+        view = extended[:: -1 if flip_rows else 1, :: -1 if flip_columns else 1]
+        view = view.T if transpose else view
+        turned = orient_mosaic(packed, orientation)
+        np.testing.assert_array_equal(turned[..., :4], pack(np.ascontiguousarray(view)))
+        np.testing.assert_array_equal(turned[..., 4:], turned[..., :4] + 100)
+        assert all((turned[..., plane] // 10 == code).all() for plane, code in enumerate([0, 1, 1, 2]))  # RGGB
+        np.testing.assert_array_equal(orient_mosaic(turned, orientation, undo=True), packed)
+        back = orient_mosaic(turned[..., :4], orientation, undo=True)  # a result of four planes
+        np.testing.assert_array_equal(unpack(back, "RGGB", mosaic.shape), mosaic)
+
+
+def test_the_mosaic_ensemble_averages_pattern_keeping_views():
+    image = np.random.default_rng(0).random((6, 9, 4), dtype=np.float32)
+    identity = Classical(lambda pixels, sigma: pixels.copy(), "identity", sigma=0.0)
+    for orientations in (1, 2, 4, 8):
+        ensemble = MosaicEnsemble(identity, orientations)
+        np.testing.assert_allclose(ensemble(image), image, atol=1e-6)
+        assert ensemble.tile_passes == orientations * identity.tile_passes
+
+    # A piece that treats positions and channels differently: the mean of its runs on each view.
     def lopsided(pixels, sigma):
-        return pixels * np.arange(1, pixels.shape[1] + 1, dtype=np.float32)[None, :, None] * [1, 2, 3]
+        return pixels * np.arange(1, pixels.shape[1] + 1, dtype=np.float32)[None, :, None] * [1, 2, 3, 4]
 
     method = Classical(lopsided, "lopsided", sigma=0.0)
-    mirrored = method(image.transpose(1, 0, 2)[..., [1, 2, 0]]).transpose(1, 0, 2)[..., [2, 0, 1]]
-    np.testing.assert_allclose(TransposeEnsemble(method, (1, 2, 0))(image), (method(image) + mirrored) / 2, rtol=1e-6)
-    with pytest.raises(ValueError, match="permutation"):
-        TransposeEnsemble(identity, (0, 0, 1))
+    views = [orient_mosaic(method(orient_mosaic(image, view)), view, undo=True) for view in MOSAIC_ORIENTATIONS[:4]]
+    np.testing.assert_allclose(MosaicEnsemble(method, 4)(image), np.mean(views, axis=0), rtol=1e-6)
+    assert not np.allclose(views[0], views[2])  # the half turn is a different run
+    with pytest.raises(ValueError, match="one of 1, 2, 4, 8"):
+        MosaicEnsemble(identity, 3)
+    with pytest.raises(ValueError, match="groups of four"):
+        MosaicEnsemble(identity, 2)(image[..., :3])
 
 
 def test_tiling_a_classical_method_with_its_reach_gives_the_untiled_result(camera):

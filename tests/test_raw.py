@@ -10,12 +10,12 @@ import pytest
 import tifffile
 
 from denoise.cli import main
+from denoise.compose import orient_mosaic
 from denoise.data import NoiseRange, PatchSequence
 from denoise.image_io import ImageReadError
 from denoise.inference import ModelFileError, load_model, read_model_file
 from denoise.noise import camera_noise_variance, poisson_gaussian
 from denoise.raw import (
-    PACKED_TRANSPOSE_ORDER,
     RAW_SUFFIXES,
     SRGB_TO_XYZ,
     NotBayerError,
@@ -72,7 +72,7 @@ def test_the_packed_planes_of_the_transposed_mosaic_are_the_reordered_transposed
     mosaic = np.arange(6 * 10, dtype=np.float32).reshape(6, 10)
     transposed_pattern = pattern[0] + pattern[2] + pattern[1] + pattern[3]  # the 2 x 2 cell transposed
     expected = pack(mosaic.T, transposed_pattern)
-    np.testing.assert_array_equal(pack(mosaic, pattern).transpose(1, 0, 2)[..., list(PACKED_TRANSPOSE_ORDER)], expected)
+    np.testing.assert_array_equal(orient_mosaic(pack(mosaic, pattern), (False, False, True)), expected)
 
 
 @pytest.mark.parametrize("pattern", PATTERNS)
@@ -187,7 +187,7 @@ def test_denoise_write_dng_and_read_back(tiny_raw_model, astronaut, tmp_path):
     np.testing.assert_allclose(kept.raw.mosaic, np.clip(raw.mosaic, 0, 1))
 
 
-def test_the_raw_model_averages_its_run_on_the_transposed_mosaic(tiny_raw_model, astronaut):
+def test_the_raw_model_averages_its_runs_on_the_turned_mosaic(tiny_raw_model, astronaut):
     raw, _ = synthetic_raw(astronaut[:96, :136], 12800)
     noise = RawNoise(4e-4, 1e-6, "given")
     once = load_raw_model(tiny_raw_model, runtime="tensorflow", orientations=1)
@@ -199,8 +199,17 @@ def test_the_raw_model_averages_its_run_on_the_transposed_mosaic(tiny_raw_model,
     np.testing.assert_allclose(result.raw.mosaic, np.clip(expected, 0, 1), atol=1e-5)
     assert np.abs(expected - once.denoise(raw, noise=noise).raw.mosaic).max() > 1e-5  # the two runs differ
     assert [done for done, _ in tiles] == list(range(1, len(tiles) + 1)) and tiles[-1][1] == len(tiles) == 2
-    with pytest.raises(ValueError, match="1 or 2"):
-        load_raw_model(tiny_raw_model, orientations=4)
+    # Four: also the half turn, of the mosaic extended by one reflected pixel all round (RGGB again).
+    turned = raw.with_mosaic(np.ascontiguousarray(np.pad(raw.mosaic, 1, mode="reflect")[::-1, ::-1]))
+    turned_back = once.denoise(turned, noise=noise).raw.mosaic[::-1, ::-1][1:-1, 1:-1]
+    turned_transposed = turned.with_mosaic(np.ascontiguousarray(turned.mosaic.T))
+    turned_transposed_back = once.denoise(turned_transposed, noise=noise).raw.mosaic.T[::-1, ::-1][1:-1, 1:-1]
+    expected_four = (2 * expected + turned_back + turned_transposed_back) / 4
+    four = load_raw_model(tiny_raw_model, runtime="tensorflow", orientations=4).denoise(raw, noise=noise)
+    np.testing.assert_allclose(four.raw.mosaic, np.clip(expected_four, 0, 1), atol=1e-5)
+    assert load_raw_model(tiny_raw_model, runtime="tensorflow", orientations=8).piece.tile_passes == 8
+    with pytest.raises(ValueError, match="one of 1, 2, 4, 8"):
+        load_raw_model(tiny_raw_model, orientations=3)
 
 
 def test_the_runtimes_give_the_keras_result_on_the_raw_model(tiny_raw_model, astronaut):
@@ -272,6 +281,22 @@ def test_a_result_never_writes_over_its_input(raw_models, astronaut, tmp_path, c
     (tmp_path / "a.dng").write_bytes(original)
     assert main(["run", str(tmp_path / "a.dng"), "--out", str(tmp_path)]) == 0
     assert (tmp_path / "a.dng").read_bytes() == original and (tmp_path / "a-1.dng").is_file()
+
+
+def test_the_command_line_gives_raws_the_passes_asked_and_two_at_least(raw_models, astronaut, tmp_path, monkeypatch):
+    import denoise.raw_model
+
+    loaded, original = [], denoise.raw_model.load_raw_model
+
+    def load_raw_model(**options):
+        loaded.append(options["orientations"])
+        return original(**options)
+
+    monkeypatch.setattr(denoise.raw_model, "load_raw_model", load_raw_model)
+    (tmp_path / "a.dng").write_bytes(encode_dng(synthetic_raw(astronaut[:32, :32], 800)[0]))
+    for asked in ([], ["--orientations", "4"], ["--orientations", "8"]):
+        assert main(["run", str(tmp_path / "a.dng"), "--out", str(tmp_path / "out"), *asked]) == 0
+    assert loaded == [2, 4, 8] and (tmp_path / "out" / "a.dng").is_file()
 
 
 def test_every_maker_suffix_goes_to_the_raw_reader_never_to_its_tiff_preview(raw_models, astronaut, tmp_path, capsys):
