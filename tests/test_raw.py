@@ -397,7 +397,8 @@ def test_raw_benchmark_scores_every_path_after_rendering(tiny_raw_model, trainin
         methods[0] == "noisy raw, rendered"
         and "raw model, noise estimated from the mosaic" in methods
         and "raw model, noise from the ISO, one run" in methods
-        and len(methods) == 7
+        and "raw model, noise from the ISO, 8 orientations" in methods
+        and len(methods) == 9
     )
     assert all(20 < row["psnr"] < 60 for row in report["rows"])
     folder = training_folder.name  # two crops of one folder: its mean is the whole mean
