@@ -531,9 +531,10 @@ def show_raw(name: str, upload: Upload, settings: Settings) -> tuple[str, Callab
     columns[1].image(denoised, caption="Denoised, rendered (half size)", output_format="PNG")
     bar.empty()
     height, width = raw.mosaic.shape
+    raw_model = cached_raw_model(orientations)
     strength_note = f", strength {strength:g}" if strength != 1 else ""
     st.caption(
-        f"{result.model} on the Bayer mosaic ({cached_raw_model(orientations).runtime}, {orientations} passes"
+        f"{result.model} on the Bayer mosaic ({raw_model.runtime}, {raw_model.arithmetic}, {orientations} passes"
         f"{strength_note}): {result.seconds:.2f} s "
         f"for {width}×{height}; noise {result.noise}; {raw.camera}, ISO {raw.iso or 'unknown'}"
     )

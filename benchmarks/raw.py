@@ -15,7 +15,8 @@ scored against the render of the clean mosaic. Rows:
 * the raw model with the noise law of the file's ISO (the default for a file that has one; here
   it is also the law the noise was drawn from, so it flatters the raw model as much as a real
   camera matches the generic law), the same run once instead of averaged with its run on the
-  transposed mosaic (:data:`denoise.raw_model.RAW_ORIENTATIONS`), averaged over 4 and 8
+  transposed mosaic (:data:`denoise.raw_model.RAW_ORIENTATIONS`), in float32 where the default
+  computes in bfloat16 (a CPU with bfloat16 instructions), averaged over 4 and 8
   orientations that keep the pattern (:class:`denoise.compose.MosaicEnsemble`), and with the
   law estimated from the mosaic.
 
@@ -85,6 +86,7 @@ def run(folders: list[Path], isos: list[float], count: int, crop: int, photo_mod
     raw_model = load_raw_model(raw_model_name)
     raw_model_once = load_raw_model(raw_model_name, orientations=1)
     raw_model_turned = {count: load_raw_model(raw_model_name, orientations=count) for count in (4, 8)}
+    raw_model_float32 = load_raw_model(raw_model_name, precision="float32")
     rows = []
     for iso in isos:
         shot, read = (float(value) for value in camera_noise_variance(iso))
@@ -109,6 +111,7 @@ def run(folders: list[Path], isos: list[float], count: int, crop: int, photo_mod
         paths = (
             ("noise from the ISO (default)", raw_model, truth),
             ("noise from the ISO, one run", raw_model_once, truth),
+            ("noise from the ISO, float32", raw_model_float32, truth),
             ("noise from the ISO, 4 orientations", raw_model_turned[4], truth),
             ("noise from the ISO, 8 orientations", raw_model_turned[8], truth),
             ("noise estimated from the mosaic", raw_model, "estimate"),
@@ -139,6 +142,7 @@ def run(folders: list[Path], isos: list[float], count: int, crop: int, photo_mod
         "megapixels": megapixels,
         "raw_model": raw_model.name,
         "raw_model_runtime": raw_model.runtime,
+        "raw_model_arithmetic": raw_model.arithmetic,
         "photo_model_runtime": photo.runtime,
         "rows": rows,
     }
@@ -150,13 +154,27 @@ def _fbdd_full():
     return rawpy.FBDDNoiseReductionMode.Full
 
 
-def markdown(report: dict, *, by_folder: bool = False) -> str:
+#: Rows that run the default raw model otherwise (once, in float32, over 4 orientations): the
+#: README's compact table leaves them to docs/benchmarks.md.
+VARIANT_ROWS = (
+    "raw model, noise from the ISO, one run",
+    "raw model, noise from the ISO, float32",
+    "raw model, noise from the ISO, 4 orientations",
+)
+
+
+def markdown(report: dict, *, by_folder: bool = False, variants: bool = True) -> str:
     """Return the PSNR of each path at each ISO and its mean speed as a Markdown table.
 
-    With ``by_folder``, a table for each folder of clean images follows (PSNR only).
+    With ``by_folder``, a table for each folder of clean images follows (PSNR only); without
+    ``variants``, the rows of :data:`VARIANT_ROWS` are left out.
     """
     isos = sorted({row["iso"] for row in report["rows"]})
-    methods = list(dict.fromkeys(row["method"] for row in report["rows"]))
+    methods = [
+        method
+        for method in dict.fromkeys(row["method"] for row in report["rows"])
+        if variants or method not in VARIANT_ROWS
+    ]
     table = {(row["iso"], row["method"]): row for row in report["rows"]}
     header = ["| method | " + " | ".join(f"ISO {iso:g}" for iso in isos) + " |", "|---|" + "---|" * len(isos)]
     lines = [

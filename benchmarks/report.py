@@ -246,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
         if real_noise:
             readme[REAL_NOISE_MARKERS] = real_noise_markdown(real_noise, estimates=False) + "\n"
         if raw:
-            readme[RAW_MARKERS] = raw_markdown(raw) + "\n"
+            readme[RAW_MARKERS] = raw_markdown(raw, variants=False) + "\n"
         fill_sections(Path(arguments.readme), readme)
     return 0
 

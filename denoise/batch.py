@@ -48,7 +48,7 @@ from denoise.image_io import ImageReadError, read_image, write_png
 from denoise.inference import TILE_SIZE, load_model
 from denoise.pipeline import claim_name
 from denoise.raw import RAW_OUTPUT_SUFFIXES, is_raw_file
-from denoise.raw_model import denoise_raw_file, load_raw_model, raw_orientations, rendered_format
+from denoise.raw_model import denoise_raw_file, load_raw_model, rendered_format
 
 __all__ = ["BatchPlan", "TileModelHandler", "plan_image", "run_batch"]
 
@@ -228,7 +228,7 @@ class _DenoiseRaws(beam.DoFn):
         self.family, self.options, self.out, self.raw_options = family, options, out, raw_options
 
     def setup(self) -> None:
-        self.raw_denoiser = load_raw_model(orientations=raw_orientations(self.options.get("orientations", 1)))
+        self.raw_denoiser = load_raw_model(precision=self.options["precision"])
         self.image_denoiser = load_model(self.family, **self.options)
 
     def process(self, job: tuple[str, str]) -> Iterator[str]:

@@ -110,7 +110,9 @@ def _command_run(arguments: argparse.Namespace) -> int:
                         from denoise.raw_model import denoise_raw_file, load_raw_model, raw_orientations
 
                         orientations = raw_orientations(arguments.orientations)
-                        raw_denoiser = load_raw_model(runtime=arguments.runtime, orientations=orientations)
+                        raw_denoiser = load_raw_model(
+                            runtime=arguments.runtime, orientations=orientations, precision=arguments.precision
+                        )
                 target, note = denoise_raw_file(
                     input_path,
                     lambda suffix, stem=Path(input_path).stem: output_folder / claim_name(stem, suffix, taken),
