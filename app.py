@@ -557,7 +557,68 @@ def show_raw(name: str, upload: Upload, settings: Settings) -> tuple[str, Callab
         f"Download {stem}-denoised.tif (16-bit render)", tiff, file_name=f"{stem}-denoised.tif", mime="image/tiff",
         on_click="ignore", key=f"download-tiff-{name}",
     )  # fmt: skip
+    raw_adapt_section(name, upload, strength, orientations, result)
     return f"{stem}-denoised.dng", dng
+
+
+def adapt_button(name: str, key: str, adapt: Callable[[Callable[[float], None]], object]) -> object | None:
+    """Draw "Adapt to this photo"; on a click run ``adapt(progress)`` with a bar and a Stop button.
+
+    What it returns is kept in the session under ``key`` and returned on every run after (None
+    before; an error is one line on the page). A click on Stop, or on any other widget, reruns
+    the page, which ends the adapting.
+    """
+    if st.button("Adapt to this photo", key=f"adapt-{name}"):
+        bar = st.progress(0.0, text="Adapting…")
+        st.button("Stop", key=f"stop-adapt-{name}")
+        try:
+            st.session_state[key] = adapt(lambda share: bar.progress(share, text=f"Adapting… {share:.0%}"))
+        except (ValueError, AdaptationError) as error:
+            st.error(f"{name}: {error}")
+        bar.empty()
+    return st.session_state.get(key)
+
+
+def raw_adapt_section(
+    name: str, upload: Upload, strength: float, orientations: int, shipped: denoise.raw_model.RawResult
+) -> None:
+    """Offer to fine-tune the raw model on this raw's own mosaic; show the adapted render beside the first.
+
+    The raw's noise law is known, so the model trains on its own recorrupted mosaic
+    (:meth:`denoise.raw_model.RawDenoiser.adapt`). It runs in this session's script run, as
+    :func:`adapt_section`'s.
+    """
+    key = f"adapted-raw-{name}-{upload.digest}-{orientations}"
+    with st.expander("Adapt to this photo", expanded=key in st.session_state):
+        st.caption(
+            f"Fine-tunes the raw model on this file's own mosaic for about {ADAPT_SECONDS:g} s (the noise law of "
+            "its ISO says what to learn; no clean image needed), then denoises it again. On our raw benchmark "
+            "it gains most at high ISO: compare the two renders."
+        )
+        adapted = adapt_button(
+            name,
+            key,
+            lambda progress: cached_raw_model(orientations).adapt(
+                cached_raw(upload), noise=shipped.noise, seconds=ADAPT_SECONDS, progress=progress
+            ),
+        )
+        if adapted is None:
+            return
+        made_by, made_at, result = st.session_state.get(f"{key}-result", (None, None, None))
+        if made_by is not adapted or made_at != strength:
+            result = adapted.denoise(cached_raw(upload), noise=shipped.noise, strength=strength)
+            st.session_state[f"{key}-result"] = (adapted, strength, result)
+        columns = st.columns(2)
+        columns[0].image(quick_png(cached_render(shipped.raw)), caption="As shipped (half size)", output_format="PNG")
+        steps = adapted.card["adapted"]["steps"]
+        columns[1].image(
+            quick_png(cached_render(result.raw)), caption=f"Adapted ({steps} steps, half size)", output_format="PNG"
+        )
+        stem = safe_file_stem(name)
+        st.download_button(
+            f"Download {stem}-adapted.dng", lambda: denoise.raw.encode_dng(result.raw), file_name=f"{stem}-adapted.dng",
+            mime="image/x-adobe-dng", on_click="ignore", key=f"download-adapted-{name}",
+        )  # fmt: skip
 
 
 def adapt_section(name: str, upload: Upload, settings: Settings) -> None:
@@ -578,21 +639,14 @@ def adapt_section(name: str, upload: Upload, settings: Settings) -> None:
             f"Experimental: fine-tunes {model.name} on this photo's own noisy patches for about {ADAPT_SECONDS:g} s "
             f"(no clean image needed), then denoises it again. {verdict}: compare the two results before keeping it."
         )
-        if st.button("Adapt to this photo", key=f"adapt-{name}"):
-            bar = st.progress(0.0, text="Adapting…")
-            st.button("Stop", key=f"stop-adapt-{name}")  # a click reruns the page, which stops adapting
-            known = (noise.kind, noise.level) if noise.kind == "gaussian" else None
-            try:
-                st.session_state[key] = cached_model(model.name, model.passes).adapt(
-                    [cached_noisy(upload, noise)],
-                    seconds=ADAPT_SECONDS,
-                    noise=known,
-                    progress=lambda share: bar.progress(share, text=f"Adapting… {share:.0%}"),
-                )
-            except (ValueError, AdaptationError) as error:
-                st.error(f"{name}: {error}")
-            bar.empty()
-        adapted = st.session_state.get(key)
+        known = (noise.kind, noise.level) if noise.kind == "gaussian" else None
+        adapted = adapt_button(
+            name,
+            key,
+            lambda progress: cached_model(model.name, model.passes).adapt(
+                [cached_noisy(upload, noise)], seconds=ADAPT_SECONDS, noise=known, progress=progress
+            ),
+        )
         if adapted is None:
             return
         # Kept with the model and strength that made it: any widget reruns the page, and a

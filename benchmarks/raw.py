@@ -18,15 +18,18 @@ scored against the render of the clean mosaic. Rows:
   transposed mosaic (:data:`denoise.raw_model.RAW_ORIENTATIONS`), in float32 where the default
   computes in bfloat16 (a CPU with bfloat16 instructions), averaged over 4 and 8
   orientations that keep the pattern (:class:`denoise.compose.MosaicEnsemble`), and with the
-  law estimated from the mosaic.
+  law estimated from the mosaic; with ``--adapt SECONDS``, also adapted to each crop for that long
+  (:meth:`denoise.raw_model.RawDenoiser.adapt`, the time counted in its speed).
 
 Speeds are seconds per output megapixel of the denoising step alone (renders not counted).
 The clean images must not be training images: ``test/urban100`` and PolyU's clean references.
 
-Example::
+Examples::
 
     python -m benchmarks.raw ../shared/data/test/urban100 ../shared/data/test/polyu100/clean \\
         --count 10 --output results/raw
+    python -m benchmarks.raw ../shared/data/test/urban100 ../shared/data/test/polyu100/clean \\
+        --count 10 --iso 12800 25600 --adapt 20 --output results/raw-adapt
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ from denoise.classical import PHOTO_NOISE_STRIDE, estimate_noise_sigma, non_loca
 from denoise.image_io import IMAGE_SUFFIXES
 from denoise.noise import SRGB_TO_XYZ, CameraPipeline, bayer_masks, camera_noise_variance, poisson_gaussian
 from denoise.raw import RawImage, noise_from_iso, render
-from denoise.raw_model import RAW_MODEL, load_raw_model
+from denoise.raw_model import RAW_MODEL, RAW_ORIENTATIONS, load_raw_model
 
 
 def clean_crops(folders: list[Path], count: int, crop: int) -> list[tuple[str, np.ndarray]]:
@@ -74,7 +77,16 @@ def unprocessed(image: np.ndarray, seed: int) -> RawImage:
     return RawImage(mosaic=mosaic, white_balance=tuple(gains), xyz_to_camera=xyz_to_camera, camera="Benchmark")
 
 
-def run(folders: list[Path], isos: list[float], count: int, crop: int, photo_model: str, raw_model_name: str) -> dict:
+def run(
+    folders: list[Path],
+    isos: list[float],
+    count: int,
+    crop: int,
+    photo_model: str,
+    raw_model_name: str,
+    adapt_seconds: float | None = None,
+    adapt_orientations: int = RAW_ORIENTATIONS,
+) -> dict:
     """Score every path at every ISO; return the report."""
     crops = clean_crops(folders, count, crop)
     crop_folders = np.array([name.split("/")[0] for name, _ in crops])  # for the means by folder
@@ -87,6 +99,7 @@ def run(folders: list[Path], isos: list[float], count: int, crop: int, photo_mod
     raw_model_once = load_raw_model(raw_model_name, orientations=1)
     raw_model_turned = {count: load_raw_model(raw_model_name, orientations=count) for count in (4, 8)}
     raw_model_float32 = load_raw_model(raw_model_name, precision="float32")
+    raw_model_adapted = load_raw_model(raw_model_name, orientations=adapt_orientations)
     rows = []
     for iso in isos:
         shot, read = (float(value) for value in camera_noise_variance(iso))
@@ -122,6 +135,15 @@ def run(folders: list[Path], isos: list[float], count: int, crop: int, photo_mod
                 denoised.append(model.denoise(noisy, noise=noise).raw)
             seconds = time.perf_counter() - started
             results[f"raw model, {label}"] = ([render(result) for result in denoised], seconds)
+        if adapt_seconds is not None:  # each crop on its own, from the shipped weights; the time counts
+            started, denoised = time.perf_counter(), []
+            for noisy in noisies:
+                adapted = raw_model_adapted.adapt(noisy, noise=truth, seconds=adapt_seconds)
+                denoised.append(adapted.denoise(noisy, noise=truth).raw)
+            seconds = time.perf_counter() - started
+            views = f", {adapt_orientations} orientations" if adapt_orientations != RAW_ORIENTATIONS else ""
+            label = f"raw model, noise from the ISO, adapted {adapt_seconds:g} s{views}"
+            results[label] = ([render(result) for result in denoised], seconds)
         for method, (outputs, seconds) in results.items():
             pairs = zip(references, outputs, strict=True)
             scores = np.array([denoise.psnr(reference, output) for reference, output in pairs])
@@ -208,10 +230,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--photo-model", default="photo")
     parser.add_argument("--raw-model", default=RAW_MODEL, help="the raw model's name or .keras path")
     parser.add_argument("--output", default="results/raw", help="prefix of the .json and .md written")
+    parser.add_argument(
+        "--adapt", type=float, metavar="SECONDS", help="also adapt the raw model to each crop this long (a row)"
+    )
+    parser.add_argument(
+        "--adapt-orientations", type=int, choices=(1, 2, 4, 8), default=RAW_ORIENTATIONS,
+        help="orientations the adapted raw model averages",
+    )  # fmt: skip
     arguments = parser.parse_args(argv)
     report = run(
-        arguments.folders, arguments.iso, arguments.count, arguments.crop, arguments.photo_model, arguments.raw_model
-    )
+        arguments.folders, arguments.iso, arguments.count, arguments.crop, arguments.photo_model, arguments.raw_model,
+        arguments.adapt, arguments.adapt_orientations,
+    )  # fmt: skip
     write_report_with_table(arguments.output, report, markdown(report, by_folder=True), "raw", argv)
     return 0
 

@@ -121,6 +121,7 @@ def _command_run(arguments: argparse.Namespace) -> int:
                     output_format=arguments.format,
                     noise=arguments.raw_noise,
                     strength=arguments.strength,
+                    adapt_seconds=arguments.adapt,
                 )
                 print(f"{input_path} -> {target} ({note})")
                 continue
@@ -163,6 +164,8 @@ def _adapted(denoiser, arguments: argparse.Namespace, noise: tuple[str, float] |
             pixels = read_image(path).pixels
             images.append(add_noise(pixels, *noise, seed=arguments.seed + index) if noise else pixels)
     if not images:
+        if any(is_raw_file(path) for path in arguments.inputs):
+            return denoiser  # each raw file adapts the raw model on its own, as its turn comes
         raise ValueError("--adapt: no readable image among the inputs")
     with _libraries_quiet(arguments):
         try:
@@ -179,9 +182,12 @@ def _command_adapt(arguments: argparse.Namespace) -> int:
         from denoise.adaptation import save_adapted
         from denoise.inference import load_model
         from denoise.noise import parse_noise
+        from denoise.raw import is_raw_file
         from denoise.registry import model_for_noise
         from denoise.training_jobs import user_models_dir
 
+        if any(is_raw_file(path) for path in arguments.inputs):
+            raise ValueError("denoise adapt keeps a model for images; a raw file adapts as it is denoised: run --adapt")
         noise = parse_noise(arguments.noise) if arguments.noise else None
         denoiser = load_model(arguments.model or model_for_noise(noise[0] if noise else None))
     arguments.adapt = arguments.seconds
@@ -431,7 +437,7 @@ def _parser() -> argparse.ArgumentParser:
         const=ADAPT_SECONDS,
         metavar="SECONDS",
         help=f"first fine-tune the model on the inputs themselves for SECONDS (default {ADAPT_SECONDS:g}): no clean "
-        "image needed; then denoise them with it",
+        "image needed; then denoise them with it (each raw file: the raw model, on its own mosaic)",
     )
     run.add_argument(
         "--fast",

@@ -297,11 +297,14 @@ def random_patches(
     *,
     recolour_patches: bool = False,
     scale: float | None = None,
+    augment: bool = True,
 ) -> np.ndarray:
     """Cut ``count`` random, randomly flipped and rotated patches as float32, multiplied by ``scale``.
 
     ``scale`` defaults to 1 / 255 for uint8 images (to [0, 1]) and 1 for float images (as they
     are). With ``recolour_patches``, colour patches are also passed through :func:`recolour`.
+    Without ``augment`` they are neither flipped nor rotated (packed mosaics, whose pattern a
+    flip would change).
     """
     if scale is None:
         scale = 1 / 255 if images[0].dtype == np.uint8 else 1.0
@@ -311,7 +314,7 @@ def random_patches(
         top = int(rng.integers(image.shape[0] - patch_size + 1))
         left = int(rng.integers(image.shape[1] - patch_size + 1))
         patch = image[top : top + patch_size, left : left + patch_size]
-        patches[index] = _augment(patch, rng) * np.float32(scale)
+        patches[index] = (_augment(patch, rng) if augment else patch) * np.float32(scale)
         if recolour_patches and patches.shape[3] == 3:
             patches[index] = recolour(patches[index], rng)
     return patches

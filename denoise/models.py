@@ -38,6 +38,7 @@ __all__ = [
     "model_stride",
     "multiply_accumulates",
     "receptive_field",
+    "in_float32",
     "with_precision",
 ]
 
@@ -267,6 +268,22 @@ def with_precision(model: keras.Model, precision: str) -> keras.Model:
         if layer.name in in_bfloat16:
             config["dtype"] = "mixed_bfloat16"
         return layer.__class__.from_config(config)
+
+    copy = keras.models.clone_model(model, clone_function=clone_layer)
+    copy.set_weights(model.get_weights())
+    return copy
+
+
+def in_float32(model: keras.Model) -> keras.Model:
+    """Return ``model`` computing in float32 throughout, with the same weights: the inverse of :func:`with_precision`.
+
+    Returns ``model`` itself where it already does.
+    """
+    if all(layer.dtype_policy.name == "float32" for layer in model.layers):
+        return model
+
+    def clone_layer(layer: layers.Layer) -> layers.Layer:
+        return layer.__class__.from_config({**layer.get_config(), "dtype": "float32"})
 
     copy = keras.models.clone_model(model, clone_function=clone_layer)
     copy.set_weights(model.get_weights())

@@ -185,6 +185,20 @@ class RawDenoiser:
         mosaic = unpack(blended, raw.pattern, raw.mosaic.shape)
         return RawResult(raw.with_mosaic(mosaic), law, self.name, seconds)
 
+    def adapt(
+        self,
+        raw: RawImage,
+        *,
+        noise: RawNoise | str = "auto",
+        seconds: float | None = None,
+        steps: int | None = None,
+        progress: Callable[[float], None] | None = None,
+    ) -> RawDenoiser:
+        """Return a copy fine-tuned on ``raw``'s own mosaic, no clean copy (:func:`denoise.adaptation.adapt_raw`)."""
+        from denoise.adaptation import adapt_raw
+
+        return adapt_raw(self, raw, noise=noise, seconds=seconds, steps=steps, progress=progress)
+
     def _denoise_packed(self, packed: np.ndarray, law: RawNoise) -> np.ndarray:
         """Stabilise the packed planes, run the model with the noise level beside them, invert."""
         stabilised = law.stabilise(packed)
@@ -261,6 +275,7 @@ def denoise_raw_file(
     output_format: str = "dng",
     noise: str = "auto",
     strength: float = 1.0,
+    adapt_seconds: float | None = None,
 ) -> tuple[Path, str]:
     """Denoise one raw file and save the result; return the file written and a note for the user.
 
@@ -283,6 +298,9 @@ def denoise_raw_file(
         Where the noise level comes from (:func:`raw_noise`).
     strength : float, default 1.0
         As for :meth:`RawDenoiser.denoise`.
+    adapt_seconds : float, optional
+        First adapt the raw model to this file's mosaic for this long (:meth:`RawDenoiser.adapt`);
+        if a step fails, the note says so and the model as shipped denoises it.
 
     Raises
     ------
@@ -300,7 +318,16 @@ def denoise_raw_file(
         target = name_for(RAW_OUTPUT_SUFFIXES[render_format])
         write_rendered(target, result.pixels, render_format)
         return target, f"{error}: rendered by LibRaw, then denoised by {result.model}"
+    adapting = ""
+    if adapt_seconds is not None:
+        from denoise.adaptation import AdaptationError
+
+        try:
+            raw_denoiser = raw_denoiser.adapt(raw, noise=noise, seconds=adapt_seconds)
+            adapting = f" in {raw_denoiser.card['adapted']['steps']} steps"
+        except AdaptationError as error:
+            adapting = f" as shipped ({error})"
     result = raw_denoiser.denoise(raw, noise=noise, strength=strength)
     target = name_for(RAW_OUTPUT_SUFFIXES[output_format])
     save_raw(target, result.raw, output_format)
-    return target, f"{result.model}, noise {result.noise}"
+    return target, f"{result.model}{adapting}, noise {result.noise}"

@@ -548,6 +548,23 @@ def test_raw_uploads_are_denoised_on_the_mosaic_and_give_a_dng_and_a_16_bit_rend
     assert any("4 passes" in caption.value for caption in app.caption if "Bayer mosaic" in caption.value)
 
 
+def test_a_raw_adapts_to_its_own_mosaic_beside_its_first_result(media, astronaut, monkeypatch):
+    from denoise.raw import encode_dng, read_raw
+    from tests.raws import synthetic_raw
+
+    monkeypatch.setenv("DENOISE_APP_ADAPT_SECONDS", "1")
+    raw, _ = synthetic_raw(astronaut[:96, :128], 12800)
+    app = upload(start(), ("shot.dng", encode_dng(raw)))
+    next(button for button in app.button if button.label == "Adapt to this photo").click().run()
+    assert not app.exception, app.exception
+    captions = [item.caption for image in app.get("image") for item in image.proto.imgs]
+    assert "As shipped (half size)" in captions
+    assert any(re.fullmatch(r"Adapted \(\d+ steps, half size\)", caption) for caption in captions)
+    adapted = read_raw(media.click(app, "Download shot-adapted.dng"))
+    first = read_raw(media.click(app, "Download shot-denoised.dng"))
+    assert adapted.mosaic.shape == first.mosaic.shape == (96, 128) and adapted.iso == 12800  # what it gains: test_raw
+
+
 def record_denoise_calls(patch: pytest.MonkeyPatch, calls: list) -> None:
     """Append each denoiser that ``Denoiser.denoise`` is called on to ``calls``, then let it run."""
     from denoise.inference import Denoiser

@@ -43,6 +43,19 @@ def test_mixed_runs_close_to_float32(luminance_models, noisy_colour):
         assert 0 < error.max() < 0.05 and error.mean() < 0.005
 
 
+def test_in_float32_undoes_a_precision(use_tiny_models, noisy_colour):
+    from denoise.inference import read_model_file
+    from denoise.models import in_float32, with_precision
+    from denoise.registry import pretrained_dir
+
+    model = read_model_file(pretrained_dir() / "unet-color.keras").model
+    assert in_float32(model) is model
+    restored = in_float32(with_precision(model, "bfloat16"))
+    assert {layer.dtype_policy.name for layer in restored.layers} == {"float32"}
+    batch = noisy_colour[None, :96, :96]
+    np.testing.assert_array_equal(np.asarray(restored(batch)), np.asarray(model(batch)))
+
+
 def test_auto_precision_is_mixed_only_where_tensorflow_has_bfloat16_instructions(use_tiny_models, cpu_flags):
     assert load_model("default").arithmetic == "float32"  # the tests' CPU has no bfloat16 instructions
     cpu_flags("fpu", "avx512f", "avx512_bf16")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import keras
 import numpy as np
 import pytest
 import tifffile
@@ -25,6 +26,7 @@ from denoise.raw import (
     encode_dng,
     estimate_noise,
     is_raw_file,
+    noise_from_iso,
     pack,
     read_raw,
     render,
@@ -228,6 +230,41 @@ def test_the_raw_model_computes_in_the_precision_asked(tiny_raw_model, astronaut
         load_raw_model(tiny_raw_model, precision="half")
 
 
+def test_the_raw_model_adapts_to_its_own_mosaic_and_gains_there(tiny_raw_model, astronaut, monkeypatch):
+    import denoise.adaptation
+
+    monkeypatch.setattr(denoise.adaptation, "LEARNING_RATE", 1e-3)  # the tiny model is nearly the identity
+    raw, clean = synthetic_raw(astronaut[:128, :128], 12800)
+    law = noise_from_iso(12800)
+    shipped = load_raw_model(tiny_raw_model, runtime="tensorflow")
+    before = shipped.denoise(raw, noise=law).raw.mosaic
+    shares = []
+    adapted = shipped.adapt(raw, noise=law, steps=200, progress=shares.append)
+    assert adapted.card["adapted"] == {"from": "raw-bayer", "objective": "recorrupted", "noise": str(law), "steps": 200,
+                                       "seed": 0}  # fmt: skip
+    assert adapted.name == "raw-bayer adapted" and adapted.runtime == "tensorflow" and shares[-1] == 1.0
+    after = adapted.denoise(raw, noise=law).raw.mosaic
+    error = [np.mean((result - clean) ** 2) for result in (before, after)]
+    assert error[1] < 0.9 * error[0]  # the tiny model learns this mosaic's noise from the mosaic alone
+    np.testing.assert_array_equal(shipped.denoise(raw, noise=law).raw.mosaic, before)  # left as it was
+    assert shipped.adapt(raw, noise=law, seconds=1e-6).card["adapted"]["steps"] == 1
+    with pytest.raises(ValueError, match="at least 16 pixels"):
+        shipped.adapt(raw.with_mosaic(raw.mosaic[:8, :8]), noise=law)
+
+
+def test_run_adapts_each_raw_on_its_own_and_says_so(raw_models, astronaut, tmp_path, capsys, monkeypatch):
+    (tmp_path / "a.dng").write_bytes(encode_dng(synthetic_raw(astronaut[:64, :64], 6400)[0]))
+    assert main(["run", str(tmp_path / "a.dng"), "--out", str(tmp_path / "out"), "--adapt", "0.2"]) == 0
+    captured = capsys.readouterr()
+    assert "(raw-bayer adapted in " in captured.out and captured.err == ""
+    assert read_raw(tmp_path / "out" / "a.dng").mosaic.shape == (64, 64)
+    monkeypatch.setattr(keras.Model, "train_on_batch", lambda self, *rest, **options: float("nan"))
+    assert main(["run", str(tmp_path / "a.dng"), "--out", str(tmp_path / "out"), "--adapt", "0.2"]) == 0
+    assert "(raw-bayer as shipped (adapting failed at step 1: the loss is nan)" in capsys.readouterr().out
+    assert main(["adapt", str(tmp_path / "a.dng"), "--save", "shoot", "--folder", str(tmp_path / "mine")]) == 2
+    assert "a raw file adapts as it is denoised" in capsys.readouterr().err and not (tmp_path / "mine").exists()
+
+
 def test_the_runtimes_give_the_keras_result_on_the_raw_model(tiny_raw_model, astronaut):
     raw, _ = synthetic_raw(astronaut[:96, :136], 3200)
     noise = RawNoise(4e-4, 1e-6, "given")
@@ -406,7 +443,8 @@ def test_raw_benchmark_scores_every_path_after_rendering(tiny_raw_model, trainin
 
     output = tmp_path / "raw"
     arguments = [str(training_folder), "--count", "2", "--crop", "64", "--iso", "3200", "--raw-model"]
-    assert raw_benchmark([*arguments, str(tiny_raw_model), "--photo-model", "conv-2", "--output", str(output)]) == 0
+    options = ["--photo-model", "conv-2", "--adapt", "0.1", "--output", str(output)]
+    assert raw_benchmark([*arguments, str(tiny_raw_model), *options]) == 0
     report = json.loads(output.with_suffix(".json").read_text())
     methods = [row["method"] for row in report["rows"]]
     assert (
@@ -414,7 +452,8 @@ def test_raw_benchmark_scores_every_path_after_rendering(tiny_raw_model, trainin
         and "raw model, noise estimated from the mosaic" in methods
         and "raw model, noise from the ISO, one run" in methods
         and "raw model, noise from the ISO, 8 orientations" in methods
-        and len(methods) == 10
+        and methods[-1] == "raw model, noise from the ISO, adapted 0.1 s"
+        and len(methods) == 11
     )
     assert all(20 < row["psnr"] < 60 for row in report["rows"])
     folder = training_folder.name  # two crops of one folder: its mean is the whole mean
