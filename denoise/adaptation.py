@@ -217,8 +217,8 @@ def adapt_raw(
 
     Patches of the stabilised packed mosaic are recorrupted with the law's level
     (``recorrupted``); the model, told the recorrupted input's level, learns to give the other
-    copy. On 20 crops unprocessed to raw, 30 s on 2 cores gained about 0.4 dB at ISO 25600
-    (``docs/benchmarks.md``).
+    copy. On 20 crops unprocessed to raw, 20 s on 2 cores gained 0.39 dB at ISO 12800 and 0.14 dB
+    at 25600 (``docs/benchmarks.md``).
 
     Parameters
     ----------
