@@ -95,11 +95,9 @@ def run(
     megapixels = sum(clean.mosaic.size for clean in cleans) / 1e6
     photo = denoise.load_model(photo_model)
     photo.warm_up()
-    raw_model = load_raw_model(raw_model_name)
-    raw_model_once = load_raw_model(raw_model_name, orientations=1)
-    raw_model_turned = {count: load_raw_model(raw_model_name, orientations=count) for count in (4, 8)}
+    by_orientations = {views: load_raw_model(raw_model_name, orientations=views) for views in (1, 2, 4, 8)}
+    raw_model = by_orientations[RAW_ORIENTATIONS]
     raw_model_float32 = load_raw_model(raw_model_name, precision="float32")
-    raw_model_adapted = load_raw_model(raw_model_name, orientations=adapt_orientations)
     rows = []
     for iso in isos:
         shot, read = (float(value) for value in camera_noise_variance(iso))
@@ -123,10 +121,10 @@ def run(
         results["render, then non-local means (estimated sigma)"] = (outputs, time.perf_counter() - started)
         paths = (
             ("noise from the ISO (default)", raw_model, truth),
-            ("noise from the ISO, one run", raw_model_once, truth),
+            ("noise from the ISO, one run", by_orientations[1], truth),
             ("noise from the ISO, float32", raw_model_float32, truth),
-            ("noise from the ISO, 4 orientations", raw_model_turned[4], truth),
-            ("noise from the ISO, 8 orientations", raw_model_turned[8], truth),
+            ("noise from the ISO, 4 orientations", by_orientations[4], truth),
+            ("noise from the ISO, 8 orientations", by_orientations[8], truth),
             ("noise estimated from the mosaic", raw_model, "estimate"),
         )
         for label, model, noise in paths:
@@ -138,7 +136,7 @@ def run(
         if adapt_seconds is not None:  # each crop on its own, from the shipped weights; the time counts
             started, denoised = time.perf_counter(), []
             for noisy in noisies:
-                adapted = raw_model_adapted.adapt(noisy, noise=truth, seconds=adapt_seconds)
+                adapted = by_orientations[adapt_orientations].adapt(noisy, noise=truth, seconds=adapt_seconds)
                 denoised.append(adapted.denoise(noisy, noise=truth).raw)
             seconds = time.perf_counter() - started
             views = f", {adapt_orientations} orientations" if adapt_orientations != RAW_ORIENTATIONS else ""

@@ -318,16 +318,16 @@ def denoise_raw_file(
         target = name_for(RAW_OUTPUT_SUFFIXES[render_format])
         write_rendered(target, result.pixels, render_format)
         return target, f"{error}: rendered by LibRaw, then denoised by {result.model}"
-    adapting = ""
+    law, adapting = raw_noise(raw, noise), ""  # measured once: adapting and denoising use the same
     if adapt_seconds is not None:
         from denoise.adaptation import AdaptationError
 
         try:
-            raw_denoiser = raw_denoiser.adapt(raw, noise=noise, seconds=adapt_seconds)
+            raw_denoiser = raw_denoiser.adapt(raw, noise=law, seconds=adapt_seconds)
             adapting = f" in {raw_denoiser.card['adapted']['steps']} steps"
         except AdaptationError as error:
             adapting = f" as shipped ({error})"
-    result = raw_denoiser.denoise(raw, noise=noise, strength=strength)
+    result = raw_denoiser.denoise(raw, noise=law, strength=strength)
     target = name_for(RAW_OUTPUT_SUFFIXES[output_format])
     save_raw(target, result.raw, output_format)
     return target, f"{result.model}{adapting}, noise {result.noise}"
