@@ -38,7 +38,7 @@ with quiet_native_logs() if "tensorflow" not in sys.modules else contextlib.null
         score_result,
         zip_files,
     )
-    from denoise.registry import quick_family, read_manifest
+    from denoise.registry import PHOTO_MODEL, quick_family, read_manifest
     from denoise.strength import MAX_STRENGTH
     from denoise.training_jobs import user_models, user_models_dir
     from denoise.visualize import before_after, describe_latent, fit_width, heat_map, latent_grid, preview
@@ -536,7 +536,9 @@ def show_raw(name: str, upload: Upload, settings: Settings) -> tuple[str, Callab
     st.caption(
         f"{result.model} on the Bayer mosaic ({raw_model.runtime}, {raw_model.arithmetic}, {orientations} passes"
         f"{strength_note}): {result.seconds:.2f} s "
-        f"for {width}×{height}; noise {result.noise}; {raw.camera}, ISO {raw.iso or 'unknown'}"
+        f"for {width}×{height}; noise {result.noise}; {raw.camera}, ISO {raw.iso or 'unknown'}. The TIFF is "
+        f"finished by the {PHOTO_MODEL} model at {denoise.raw_model.finishing_strength(result.noise):.2f} of its "
+        "strength (the previews and the DNG are the raw model's alone)."
     )
     stem = safe_file_stem(name)
 
@@ -545,8 +547,10 @@ def show_raw(name: str, upload: Upload, settings: Settings) -> tuple[str, Callab
         return denoise.raw.encode_dng(cached_raw_result(upload, strength, orientations).raw)
 
     def tiff() -> bytes:
-        rendered = denoise.raw.render(cached_raw_result(upload, strength, orientations).raw)
-        return denoise.raw.encode_rendered(rendered, "tiff")
+        result = cached_raw_result(upload, strength, orientations)
+        rendered = denoise.raw.render(result.raw)
+        finished = denoise.raw_model.finish_render(rendered, result.noise, cached_model(PHOTO_MODEL, 1), strength)
+        return denoise.raw.encode_rendered(finished, "tiff")
 
     downloads = st.columns(2)
     downloads[0].download_button(

@@ -18,7 +18,10 @@ scored against the render of the clean mosaic. Rows:
   transposed mosaic (:data:`denoise.raw_model.RAW_ORIENTATIONS`), in float32 where the default
   computes in bfloat16 (a CPU with bfloat16 instructions), averaged over 4 and 8
   orientations that keep the pattern (:class:`denoise.compose.MosaicEnsemble`), and with the
-  law estimated from the mosaic; with ``--adapt SECONDS``, also adapted to each crop for that long
+  law estimated from the mosaic;
+* the default and the 8 orientations' results with their render finished by the photo model
+  (:func:`denoise.raw_model.finish_render`, what a TIFF or PNG output gets; the time is the raw
+  model's and the photo model's); with ``--adapt SECONDS``, also adapted to each crop for that long
   (:meth:`denoise.raw_model.RawDenoiser.adapt`, the time counted in its speed).
 
 Speeds are seconds per output megapixel of the denoising step alone (renders not counted).
@@ -47,7 +50,7 @@ from denoise.classical import PHOTO_NOISE_STRIDE, estimate_noise_sigma, non_loca
 from denoise.image_io import IMAGE_SUFFIXES
 from denoise.noise import SRGB_TO_XYZ, CameraPipeline, bayer_masks, camera_noise_variance, poisson_gaussian
 from denoise.raw import RawImage, noise_from_iso, render
-from denoise.raw_model import RAW_MODEL, RAW_ORIENTATIONS, load_raw_model
+from denoise.raw_model import RAW_MODEL, RAW_ORIENTATIONS, finish_render, load_raw_model
 
 
 def clean_crops(folders: list[Path], count: int, crop: int) -> list[tuple[str, np.ndarray]]:
@@ -127,12 +130,24 @@ def run(
             ("noise from the ISO, 8 orientations", by_orientations[8], truth),
             ("noise estimated from the mosaic", raw_model, "estimate"),
         )
+        finishable = {}  # the raw results that a render's finish starts from, and their time
         for label, model, noise in paths:
             started, denoised = time.perf_counter(), []
             for noisy in noisies:
-                denoised.append(model.denoise(noisy, noise=noise).raw)
+                denoised.append(model.denoise(noisy, noise=noise))
             seconds = time.perf_counter() - started
-            results[f"raw model, {label}"] = ([render(result) for result in denoised], seconds)
+            results[f"raw model, {label}"] = ([render(result.raw) for result in denoised], seconds)
+            finishable[label] = (denoised, seconds)
+        for label in ("noise from the ISO (default)", "noise from the ISO, 8 orientations"):
+            denoised, seconds = finishable[label]
+            outputs = []
+            for result in denoised:
+                rendered = render(result.raw)  # not counted, as no render is
+                started = time.perf_counter()
+                outputs.append(finish_render(rendered, result.noise, photo))
+                seconds += time.perf_counter() - started
+            finished = f"raw model, {label.replace(' (default)', '')}, render finished by {photo_model}"
+            results[finished] = (outputs, seconds)
         if adapt_seconds is not None:  # each crop on its own, from the shipped weights; the time counts
             started, denoised = time.perf_counter(), []
             for noisy in noisies:
@@ -174,12 +189,13 @@ def _fbdd_full():
     return rawpy.FBDDNoiseReductionMode.Full
 
 
-#: Rows that run the default raw model otherwise (once, in float32, over 4 orientations): the
-#: README's compact table leaves them to docs/benchmarks.md.
+#: Rows that run the default raw model otherwise (once, in float32, over 4 orientations, 8 and
+#: finished): the README's compact table leaves them to docs/benchmarks.md.
 VARIANT_ROWS = (
     "raw model, noise from the ISO, one run",
     "raw model, noise from the ISO, float32",
     "raw model, noise from the ISO, 4 orientations",
+    "raw model, noise from the ISO, 8 orientations, render finished by photo",
 )
 
 

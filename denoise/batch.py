@@ -272,6 +272,7 @@ def run_batch(
     pipeline_arguments: Sequence[str] = (),
     raw_format: str = "dng",
     raw_noise: str = "auto",
+    raw_finish: bool = True,
 ) -> list[str]:
     """Denoise ``inputs`` into ``out`` with a Beam pipeline; return the inputs that were refused.
 
@@ -295,6 +296,9 @@ def run_batch(
         What a raw file becomes (:func:`denoise.raw_model.denoise_raw_file`).
     raw_noise : {"auto", "estimate", "iso"}, default "auto"
         Where the raw model's noise level comes from.
+    raw_finish : bool, default True
+        Finish a raw's render with the image model (``finish`` of
+        :func:`denoise.raw_model.denoise_raw_file`).
 
     """
     from apache_beam.runners.portability.fn_api_runner import FnApiRunner
@@ -328,7 +332,7 @@ def run_batch(
             | "Stitch and write" >> beam.Map(_write, str(out))
         )
         if raw_jobs:
-            raw_options = {"output_format": raw_format, "noise": raw_noise}
+            raw_options = {"output_format": raw_format, "noise": raw_noise, "finish": raw_finish}
             _ = (
                 pipeline
                 | "Raw inputs" >> beam.Create(raw_jobs)

@@ -36,7 +36,7 @@ MAX_STRENGTH = 2.0
 
 
 def _add_raw_options(parser: argparse.ArgumentParser) -> None:
-    """Add what ``run`` and ``batch`` do with raw files: ``--format`` and ``--raw-noise``."""
+    """Add what ``run`` and ``batch`` do with raw files: ``--format``, ``--raw-noise`` and ``--no-finish``."""
     parser.add_argument(
         "--format",
         choices=RAW_OUTPUT_FORMATS,
@@ -50,6 +50,13 @@ def _add_raw_options(parser: argparse.ArgumentParser) -> None:
         default="auto",
         help="the raw model's noise level: from the file's ISO by a generic law where it has one, else estimated from "
         "the mosaic (auto, the default); or always one of them",
+    )
+    parser.add_argument(
+        "--no-finish",
+        dest="finish",
+        action="store_false",
+        help="leave a raw's TIFF or PNG render as the raw model made it; by default the image model (the photo model) "
+        "finishes it, more at higher ISO (a DNG is never finished)",
     )
 
 
@@ -121,6 +128,7 @@ def _command_run(arguments: argparse.Namespace) -> int:
                     output_format=arguments.format,
                     noise=arguments.raw_noise,
                     strength=arguments.strength,
+                    finish=arguments.finish,
                     adapt_seconds=arguments.adapt,
                 )
                 print(f"{input_path} -> {target} ({note})")
@@ -277,6 +285,7 @@ def _command_batch(arguments: argparse.Namespace) -> int:
             pipeline_arguments=arguments.pipeline_option,
             raw_format=arguments.format,
             raw_noise=arguments.raw_noise,
+            raw_finish=arguments.finish,
         )
     finally:  # a caller of main() in the same process keeps its own logging
         root_logger.setLevel(root_level)

@@ -18,8 +18,9 @@ import numpy as np
 
 from denoise.compose import ConvolutionalModel, MosaicEnsemble, Piece, Tiled, reporting_tiles, tile_counter
 from denoise.image_io import ImageReadError
-from denoise.inference import ModelFileError, read_model_file
+from denoise.inference import Denoiser, ModelFileError, read_model_file
 from denoise.models import with_precision
+from denoise.noise import SHOT_NOISE_PER_ISO
 from denoise.precision import DEFAULT_PRECISION, device_name, native_bfloat16, resolve_precision
 from denoise.raw import (
     RAW_OUTPUT_SUFFIXES,
@@ -30,6 +31,7 @@ from denoise.raw import (
     noise_from_iso,
     pack,
     read_raw,
+    render,
     save_raw,
     unpack,
     write_rendered,
@@ -45,10 +47,12 @@ __all__ = [
     "RawDenoiser",
     "RawResult",
     "denoise_raw_file",
+    "finishing_strength",
     "load_raw_model",
     "rendered_format",
     "raw_noise",
     "raw_orientations",
+    "finish_render",
 ]
 
 #: The shipped raw model's name in the models folder.
@@ -63,6 +67,13 @@ RAW_TILE_SIZE = 512
 #: as the photo model on the render (``benchmarks/raw.py``); 4 and 8 gain about 0.15 and 0.2 dB
 #: more, for 2 and 4 times the time.
 RAW_ORIENTATIONS = 2
+#: The image model's share in a raw result's render (:func:`finishing_strength`): this much at
+#: ISO 800, this much more for each doubling of the ISO, and at most ``FINISH_MOST``. The best
+#: share measured on CBSD68 (no model trained on it) unprocessed to raw grew from 0.125 at ISO 800
+#: to 0.75 at 51200 (``docs/benchmarks.md``, "Raw files").
+FINISH_AT_ISO_800 = 0.125
+FINISH_PER_DOUBLING = 0.105
+FINISH_MOST = 0.75
 
 
 def raw_orientations(asked: int = 1) -> int:
@@ -127,6 +138,48 @@ class RawResult:
     noise: RawNoise
     model: str
     seconds: float
+
+
+def finishing_strength(noise: RawNoise) -> float:
+    """Return the share of the image model's result in a raw result's render, from its noise law.
+
+    The raw model's result, once demosaiced, keeps a little noise and demosaicing error in
+    blotches that the photo model (trained on demosaiced camera noise) removes; the noisier the
+    raw, the more it removes (:data:`FINISH_AT_ISO_800`). The law's shot noise gives its ISO, so
+    an estimated law gets the share of the ISO it matches. From about ISO 350 down it is 0.
+    """
+    iso = noise.shot / SHOT_NOISE_PER_ISO
+    if not iso > 0:
+        return 0.0
+    share = FINISH_AT_ISO_800 + FINISH_PER_DOUBLING * np.log2(iso / 800)
+    return float(np.clip(share, 0.0, FINISH_MOST))
+
+
+def finish_render(rendered: np.ndarray, noise: RawNoise, finisher: Denoiser, strength: float = 1.0) -> np.ndarray:
+    """Finish the render of a denoised raw with an image model, at the share its noise law sets.
+
+    Parameters
+    ----------
+    rendered : ndarray
+        The raw model's result rendered (:func:`denoise.raw.render`), float in [0, 1].
+    noise : RawNoise
+        The law the raw model was told (:attr:`RawResult.noise`): it sets the share
+        (:func:`finishing_strength`).
+    finisher : Denoiser
+        The image model: the photo model (what ``denoise run`` and the app take for photos as they
+        are).
+    strength : float, default 1.0
+        The strength the raw was denoised at: below 1 the share shrinks with it.
+
+    Returns
+    -------
+    ndarray
+        float32, the render's shape: ``finisher`` at the share
+        (:func:`denoise.strength.apply_strength`), or the render itself where the share is 0.
+
+    """
+    share = finishing_strength(noise) * min(strength, 1.0)
+    return finisher.denoise(rendered, strength=share) if share > 0 else rendered
 
 
 class RawDenoiser:
@@ -270,12 +323,13 @@ def denoise_raw_file(
     path: str | Path,
     name_for: Callable[[str], Path],
     raw_denoiser: RawDenoiser,
-    image_denoiser,
+    image_denoiser: Denoiser,
     *,
     output_format: str = "dng",
     noise: str = "auto",
     strength: float = 1.0,
     adapt_seconds: float | None = None,
+    finish: bool = True,
 ) -> tuple[Path, str]:
     """Denoise one raw file and save the result; return the file written and a note for the user.
 
@@ -291,7 +345,8 @@ def denoise_raw_file(
         From :func:`load_raw_model`.
     image_denoiser : Denoiser
         Runs on LibRaw's render of a sensor that is not Bayer; the result is then saved as a
-        16-bit TIFF (or PNG where ``output_format`` is ``png``).
+        16-bit TIFF (or PNG where ``output_format`` is ``png``). It also finishes a Bayer raw's
+        render (:func:`finish_render`).
     output_format : {"dng", "tiff", "png"}, default "dng"
         A DNG of the denoised mosaic, or a 16-bit sRGB render (:func:`denoise.raw.save_raw`).
     noise : {"auto", "estimate", "iso"}, default "auto"
@@ -301,6 +356,9 @@ def denoise_raw_file(
     adapt_seconds : float, optional
         First adapt the raw model to this file's mosaic for this long (:meth:`RawDenoiser.adapt`);
         if a step fails, the note says so and the model as shipped denoises it.
+    finish : bool, default True
+        Where the output is a render, finish it with ``image_denoiser`` (:func:`finish_render`);
+        a DNG is the raw model's mosaic either way.
 
     Raises
     ------
@@ -329,5 +387,10 @@ def denoise_raw_file(
             adapting = f" as shipped ({error})"
     result = raw_denoiser.denoise(raw, noise=law, strength=strength)
     target = name_for(RAW_OUTPUT_SUFFIXES[output_format])
-    save_raw(target, result.raw, output_format)
-    return target, f"{result.model}{adapting}, noise {result.noise}"
+    note = f"{result.model}{adapting}, noise {result.noise}"
+    share = finishing_strength(law) * min(strength, 1.0)
+    if output_format == "dng" or not finish or share == 0:
+        save_raw(target, result.raw, output_format)
+        return target, note
+    write_rendered(target, finish_render(render(result.raw), law, image_denoiser, strength), output_format)
+    return target, f"{note}, render finished by {image_denoiser.name} at {share:.2f}"

@@ -527,7 +527,7 @@ def test_a_family_with_a_quick_family_shows_its_result_first_then_the_full_one(u
 
 
 def test_raw_uploads_are_denoised_on_the_mosaic_and_give_a_dng_and_a_16_bit_render(media, astronaut):
-    from denoise.raw import encode_dng, read_raw
+    from denoise.raw import encode_dng, read_raw, render
     from tests.raws import jpeg_bytes, linear_dng, synthetic_raw
 
     raw, _ = synthetic_raw(astronaut[:96, :128], 6400, orientation=6)
@@ -542,8 +542,10 @@ def test_raw_uploads_are_denoised_on_the_mosaic_and_give_a_dng_and_a_16_bit_rend
     assert "noise shot" in caption and "ISO 6400" in caption and "2 passes" in caption  # the raw default
     back = read_raw(media.click(app, "Download shot-denoised.dng"))
     assert back.mosaic.shape == (96, 128) and back.pattern == "RGGB" and back.orientation == 6
-    render = tifffile.imread(io.BytesIO(media.click(app, "Download shot-denoised.tif")))
-    assert render.dtype == np.uint16 and render.shape == (128, 96, 3)
+    tiff = tifffile.imread(io.BytesIO(media.click(app, "Download shot-denoised.tif")))
+    assert tiff.dtype == np.uint16 and tiff.shape == (128, 96, 3)
+    assert "The TIFF is finished by the photo model" in caption  # and it is: it is not the DNG's render
+    assert np.abs(tiff / 65535 - render(back)).max() > 0.01
     app.sidebar.select_slider[1].set_value(4).run()  # more passes asked: the raw gets them too
     assert any("4 passes" in caption.value for caption in app.caption if "Bayer mosaic" in caption.value)
 

@@ -13,7 +13,7 @@ import tifffile
 from denoise.cli import main
 from denoise.compose import orient_mosaic
 from denoise.data import NoiseRange, PatchSequence
-from denoise.image_io import ImageReadError
+from denoise.image_io import ImageReadError, read_image
 from denoise.inference import ModelFileError, load_model, read_model_file
 from denoise.noise import camera_noise_variance, poisson_gaussian
 from denoise.raw import (
@@ -33,7 +33,7 @@ from denoise.raw import (
     unpack,
     write_dng,
 )
-from denoise.raw_model import load_raw_model, raw_noise
+from denoise.raw_model import FINISH_MOST, finish_render, finishing_strength, load_raw_model, raw_noise
 from tests.conftest import train_tiny
 from tests.raws import dng_declaring, jpeg_bytes, linear_dng, synthetic_raw
 
@@ -328,6 +328,41 @@ def test_run_renders_raws_as_16_bit_tiff_and_falls_back_for_non_bayer(raw_models
     assert tifffile.imread(out / "linear.tif").shape == (32, 48, 3)
 
 
+def test_the_finish_grows_with_the_iso_and_leaves_low_iso_alone():
+    shares = [finishing_strength(noise_from_iso(iso)) for iso in (100, 200, 800, 3200, 25600, 102400, 409600)]
+    assert shares[0] == shares[1] == 0 and shares[2] > 0
+    assert all(earlier < later for earlier, later in zip(shares[1:4], shares[2:5], strict=True))
+    assert shares[-1] == shares[-2] == FINISH_MOST
+    assert finishing_strength(RawNoise(0.0, 1e-6, "estimated from the image")) == 0
+
+
+def test_a_render_is_finished_by_the_image_model_at_the_share_of_its_noise(tiny_raw_model, use_tiny_models, astronaut):
+    raw, _ = synthetic_raw(astronaut[:64, :96], 12800)
+    result = load_raw_model(tiny_raw_model, runtime="tensorflow").denoise(raw)
+    finisher = load_model(use_tiny_models / "unet-color.keras", runtime="tensorflow")
+    rendered = render(result.raw)
+    share = finishing_strength(result.noise)
+    expected = np.clip(rendered + share * (finisher.denoise(rendered) - rendered), 0, 1)
+    np.testing.assert_allclose(finish_render(rendered, result.noise, finisher), expected, atol=1e-5)
+    halfway = finish_render(rendered, result.noise, finisher, strength=0.5)  # a weaker raw result, a weaker finish
+    np.testing.assert_allclose(halfway, rendered + 0.5 * (expected - rendered), atol=1e-5)
+    assert np.abs(expected - rendered).max() > 1e-3  # the finish changed something
+    assert finish_render(rendered, noise_from_iso(200), finisher) is rendered  # nothing to finish at ISO 200
+
+
+def test_run_finishes_a_raws_render_unless_asked_not_to(raw_models, astronaut, tmp_path, capsys):
+    good, _ = synthetic_raw(astronaut[:64, :64], 12800)
+    (tmp_path / "good.dng").write_bytes(encode_dng(good))
+    for folder, flags in (("finished", []), ("plain", ["--no-finish"])):
+        assert (
+            main(["run", str(tmp_path / "good.dng"), "--out", str(tmp_path / folder), "--format", "png", *flags]) == 0
+        )
+    captured = capsys.readouterr().out.splitlines()
+    assert "render finished by" in captured[0] and "render finished by" not in captured[1]
+    finished, plain = (read_image(tmp_path / folder / "good.png").pixels for folder in ("finished", "plain"))
+    assert finished.shape == plain.shape == (64, 64, 3) and np.abs(finished - plain).max() > 1e-3
+
+
 def test_a_result_never_writes_over_its_input(raw_models, astronaut, tmp_path, capsys):
     good, _ = synthetic_raw(astronaut[:32, :32], 800)
     original = encode_dng(good)
@@ -452,8 +487,9 @@ def test_raw_benchmark_scores_every_path_after_rendering(tiny_raw_model, trainin
         and "raw model, noise estimated from the mosaic" in methods
         and "raw model, noise from the ISO, one run" in methods
         and "raw model, noise from the ISO, 8 orientations" in methods
+        and "raw model, noise from the ISO, 8 orientations, render finished by conv-2" in methods
         and methods[-1] == "raw model, noise from the ISO, adapted 0.1 s"
-        and len(methods) == 11
+        and len(methods) == 13
     )
     assert all(20 < row["psnr"] < 60 for row in report["rows"])
     folder = training_folder.name  # two crops of one folder: its mean is the whole mean
@@ -465,3 +501,20 @@ def test_raw_benchmark_scores_every_path_after_rendering(tiny_raw_model, trainin
     fill_sections(readme, {RAW_MARKERS: raw_markdown(report, variants=False)})
     assert "| raw model, noise estimated from the mosaic |" in readme.read_text() and "old" not in readme.read_text()
     assert "one run" not in readme.read_text() and "one run" in raw_markdown(report)  # the README's is compact
+
+
+def test_the_finish_study_scores_every_share_and_names_the_best(tiny_raw_model, training_folder, tmp_path):
+    from benchmarks.raw_finish import SHARES
+    from benchmarks.raw_finish import main as finish_study
+
+    output = tmp_path / "raw-finish"
+    arguments = [str(training_folder), "--count", "2", "--crop", "64", "--iso", "800", "12800"]
+    options = ["--raw-model", str(tiny_raw_model), "--photo-model", "conv-2", "--output", str(output)]
+    assert finish_study([*arguments, *options]) == 0
+    report = json.loads(output.with_suffix(".json").read_text())
+    for row in report["rows"]:
+        scores = row["psnr_by_share"]
+        assert len(scores) == len(SHARES) and all(10 < score < 60 for score in scores.values())
+        assert scores[f"{row['best_share']:g}"] == max(scores.values())
+    assert [row["schedule_share"] for row in report["rows"]] == [0.125, pytest.approx(0.125 + 4 * 0.105)]
+    assert "| 12800 |" in output.with_suffix(".md").read_text()
