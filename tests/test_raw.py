@@ -450,6 +450,10 @@ def test_batch_writes_the_raws_run_writes_and_refuses_hostile_ones(raw_models, a
     refusals = [line for line in captured.err.splitlines() if line.startswith("denoise:")]
     assert len(refusals) == 1 and "truncated.dng" in refusals[0] and "Traceback" not in captured.err
     assert "noise shot" in captured.out and "rendered by LibRaw" in captured.out
+    for command in ("run", "batch"):  # a render is finished alike by both
+        assert main([command, paths[0], "--out", str(tmp_path / f"{command}-tiff"), "--format", "tiff"]) == 0
+    assert "render finished by" in capsys.readouterr().out
+    assert (tmp_path / "batch-tiff" / "good.tif").read_bytes() == (tmp_path / "run-tiff" / "good.tif").read_bytes()
 
 
 def test_libraw_failing_inside_decoding_is_one_line(raw_models, astronaut, tmp_path, capsys, monkeypatch):
