@@ -533,12 +533,13 @@ def show_raw(name: str, upload: Upload, settings: Settings) -> tuple[str, Callab
     height, width = raw.mosaic.shape
     raw_model = cached_raw_model(orientations)
     strength_note = f", strength {strength:g}" if strength != 1 else ""
+    finish = denoise.raw_model.finishing_strength(result.noise, strength)
     st.caption(
         f"{result.model} on the Bayer mosaic ({raw_model.runtime}, {raw_model.arithmetic}, {orientations} passes"
         f"{strength_note}): {result.seconds:.2f} s "
         f"for {width}×{height}; noise {result.noise}; {raw.camera}, ISO {raw.iso or 'unknown'}. The TIFF is "
-        f"finished by the {PHOTO_MODEL} model at {denoise.raw_model.finishing_strength(result.noise):.2f} of its "
-        "strength (the previews and the DNG are the raw model's alone)."
+        f"finished by the {PHOTO_MODEL} model at {finish:.2f} of its strength (the previews and the DNG are the raw "
+        "model's alone)."
     )
     stem = safe_file_stem(name)
 

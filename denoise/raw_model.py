@@ -140,19 +140,20 @@ class RawResult:
     seconds: float
 
 
-def finishing_strength(noise: RawNoise) -> float:
+def finishing_strength(noise: RawNoise, strength: float = 1.0) -> float:
     """Return the share of the image model's result in a raw result's render, from its noise law.
 
     The raw model's result, once demosaiced, keeps a little noise and demosaicing error in
     blotches that the photo model (trained on demosaiced camera noise) removes; the noisier the
     raw, the more it removes (:data:`FINISH_AT_ISO_800`). The law's shot noise gives its ISO, so
-    an estimated law gets the share of the ISO it matches. From about ISO 350 down it is 0.
+    an estimated law gets the share of the ISO it matches. From about ISO 350 down it is 0. A
+    raw denoised at a ``strength`` below 1 gets that part of the share.
     """
     iso = noise.shot / SHOT_NOISE_PER_ISO
     if not iso > 0:
         return 0.0
-    share = FINISH_AT_ISO_800 + FINISH_PER_DOUBLING * np.log2(iso / 800)
-    return float(np.clip(share, 0.0, FINISH_MOST))
+    share = np.clip(FINISH_AT_ISO_800 + FINISH_PER_DOUBLING * np.log2(iso / 800), 0.0, FINISH_MOST)
+    return float(share * min(strength, 1.0))
 
 
 def finish_render(rendered: np.ndarray, noise: RawNoise, finisher: Denoiser, strength: float = 1.0) -> np.ndarray:
@@ -169,7 +170,7 @@ def finish_render(rendered: np.ndarray, noise: RawNoise, finisher: Denoiser, str
         The image model: the photo model (what ``denoise run`` and the app take for photos as they
         are).
     strength : float, default 1.0
-        The strength the raw was denoised at: below 1 the share shrinks with it.
+        The strength the raw was denoised at (:func:`finishing_strength`).
 
     Returns
     -------
@@ -178,7 +179,7 @@ def finish_render(rendered: np.ndarray, noise: RawNoise, finisher: Denoiser, str
         (:func:`denoise.strength.apply_strength`), or the render itself where the share is 0.
 
     """
-    share = finishing_strength(noise) * min(strength, 1.0)
+    share = finishing_strength(noise, strength)
     return finisher.denoise(rendered, strength=share) if share > 0 else rendered
 
 
@@ -388,7 +389,7 @@ def denoise_raw_file(
     result = raw_denoiser.denoise(raw, noise=law, strength=strength)
     target = name_for(RAW_OUTPUT_SUFFIXES[output_format])
     note = f"{result.model}{adapting}, noise {result.noise}"
-    share = finishing_strength(law) * min(strength, 1.0)
+    share = finishing_strength(law, strength)
     if output_format == "dng" or not finish or share == 0:
         save_raw(target, result.raw, output_format)
         return target, note

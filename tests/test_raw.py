@@ -334,6 +334,9 @@ def test_the_finish_grows_with_the_iso_and_leaves_low_iso_alone():
     assert all(earlier < later for earlier, later in zip(shares[1:4], shares[2:5], strict=True))
     assert shares[-1] == shares[-2] == FINISH_MOST
     assert finishing_strength(RawNoise(0.0, 1e-6, "estimated from the image")) == 0
+    law = noise_from_iso(6400)  # a raw denoised more gently gets a gentler finish; more strength, no more
+    assert finishing_strength(law, 0.5) == pytest.approx(finishing_strength(law) / 2)
+    assert finishing_strength(law, 1.5) == finishing_strength(law)
 
 
 def test_a_render_is_finished_by_the_image_model_at_the_share_of_its_noise(tiny_raw_model, use_tiny_models, astronaut):
