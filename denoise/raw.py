@@ -101,6 +101,10 @@ class NotBayerError(ImageReadError):
         self.rendered = rendered
 
 
+#: :attr:`RawNoise.source` of a law measured in the mosaic.
+ESTIMATED_SOURCE = "estimated from the image"
+
+
 @dataclass(frozen=True)
 class RawNoise:
     """The sensor's noise law on the normalised mosaic: variance ``read + shot * signal``.
@@ -149,6 +153,11 @@ class RawNoise:
         transformed = np.maximum(stabilised * (white - black) + black, 0.0)
         shot = max(self.shot, 1e-8)
         return ((transformed**2 / 4.0 - 0.375 - self.read / shot**2) * shot).astype(np.float32)
+
+    @property
+    def estimated(self) -> bool:
+        """Whether the law was measured in the mosaic (:func:`estimate_noise`) rather than told."""
+        return self.source == ESTIMATED_SOURCE
 
     def __str__(self) -> str:
         return f"shot {self.shot:.2e}, read {self.read:.2e} ({self.source})"
@@ -315,7 +324,7 @@ def estimate_noise(raw: RawImage) -> RawNoise:
     design = np.stack([np.ones(len(levels)), levels], axis=1) * weights[:, None]
     (read, shot), *_ = np.linalg.lstsq(design, np.asarray(noise) * weights, rcond=None)
     smallest = min(noise)
-    return RawNoise(max(float(shot), 0.0), max(float(read), 0.01 * smallest, 1e-10), "estimated from the image")
+    return RawNoise(max(float(shot), 0.0), max(float(read), 0.01 * smallest, 1e-10), ESTIMATED_SOURCE)
 
 
 # ---------------------------------------------------------------- reading

@@ -333,7 +333,9 @@ def test_the_finish_grows_with_the_iso_and_leaves_low_iso_alone():
     assert shares[0] == shares[1] == 0 and shares[2] > 0
     assert all(earlier < later for earlier, later in zip(shares[1:4], shares[2:5], strict=True))
     assert shares[-1] == shares[-2] == FINISH_MOST
-    assert finishing_strength(RawNoise(0.0, 1e-6, "estimated from the image")) == 0
+    assert finishing_strength(RawNoise(0.0, 1e-6, "given")) == 0
+    measured = estimate_noise(synthetic_raw(np.full((64, 64, 3), 0.4, np.float32), 6400)[0])
+    assert measured.estimated and finishing_strength(measured) == 0  # texture read as noise: no finish
     law = noise_from_iso(6400)  # a raw denoised more gently gets a gentler finish; more strength, no more
     assert finishing_strength(law, 0.5) == pytest.approx(finishing_strength(law) / 2)
     assert finishing_strength(law, 1.5) == finishing_strength(law)
