@@ -500,6 +500,13 @@ def cached_render(raw: denoise.RawImage) -> np.ndarray:
     return rendered
 
 
+def finished_tiff(result: denoise.raw_model.RawResult, strength: float) -> bytes:
+    """Return a raw result's 16-bit TIFF render, finished by the photo model (:func:`finish_render`)."""
+    rendered = denoise.raw.render(result.raw)
+    finished = denoise.raw_model.finish_render(rendered, result.noise, cached_model(PHOTO_MODEL, 1), strength)
+    return denoise.raw.encode_rendered(finished, "tiff")
+
+
 def show_raw(name: str, upload: Upload, settings: Settings) -> tuple[str, Callable[[], bytes]] | None:
     """Show one raw photo denoised before demosaicing; return its DNG download, or None if it was refused.
 
@@ -548,10 +555,7 @@ def show_raw(name: str, upload: Upload, settings: Settings) -> tuple[str, Callab
         return denoise.raw.encode_dng(cached_raw_result(upload, strength, orientations).raw)
 
     def tiff() -> bytes:
-        result = cached_raw_result(upload, strength, orientations)
-        rendered = denoise.raw.render(result.raw)
-        finished = denoise.raw_model.finish_render(rendered, result.noise, cached_model(PHOTO_MODEL, 1), strength)
-        return denoise.raw.encode_rendered(finished, "tiff")
+        return finished_tiff(cached_raw_result(upload, strength, orientations), strength)
 
     downloads = st.columns(2)
     downloads[0].download_button(
@@ -620,9 +624,15 @@ def raw_adapt_section(
             quick_png(cached_render(result.raw)), caption=f"Adapted ({steps} steps, half size)", output_format="PNG"
         )
         stem = safe_file_stem(name)
-        st.download_button(
+        downloads = st.columns(2)
+        downloads[0].download_button(
             f"Download {stem}-adapted.dng", lambda: denoise.raw.encode_dng(result.raw), file_name=f"{stem}-adapted.dng",
             mime="image/x-adobe-dng", on_click="ignore", key=f"download-adapted-{name}",
+        )  # fmt: skip
+        downloads[1].download_button(
+            f"Download {stem}-adapted.tif (16-bit render)", lambda: finished_tiff(result, strength),
+            file_name=f"{stem}-adapted.tif", mime="image/tiff",
+            on_click="ignore", key=f"download-adapted-tiff-{name}",
         )  # fmt: skip
 
 

@@ -565,6 +565,8 @@ def test_a_raw_adapts_to_its_own_mosaic_beside_its_first_result(media, astronaut
     adapted = read_raw(media.click(app, "Download shot-adapted.dng"))
     first = read_raw(media.click(app, "Download shot-denoised.dng"))
     assert adapted.mosaic.shape == first.mosaic.shape == (96, 128) and adapted.iso == 12800  # what it gains: test_raw
+    adapted_tiff = tifffile.imread(io.BytesIO(media.click(app, "Download shot-adapted.tif")))
+    assert adapted_tiff.dtype == np.uint16 and adapted_tiff.shape == (96, 128, 3)
 
 
 def record_denoise_calls(patch: pytest.MonkeyPatch, calls: list) -> None:
