@@ -47,12 +47,12 @@ __all__ = [
     "RawDenoiser",
     "RawResult",
     "denoise_raw_file",
+    "finish_render",
     "finishing_strength",
     "load_raw_model",
     "rendered_format",
     "raw_noise",
     "raw_orientations",
-    "finish_render",
 ]
 
 #: The shipped raw model's name in the models folder.
