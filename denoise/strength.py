@@ -60,9 +60,12 @@ def apply_strength(denoise: Callable[[np.ndarray], np.ndarray], image: np.ndarra
         # A clipped copy only where needed: a large image's fresh copy costs more than the check.
         inside = denoised is not image and denoised.min() >= 0.0 and denoised.max() <= 1.0
         return denoised if inside else np.clip(denoised, 0.0, 1.0)
+    # One new array, worked on in place: a 60-megapixel render's temporaries would cost 0.7 GB each.
     if strength < 1:
-        result = image + np.float32(strength) * (denoised - image)
+        start, result, share = image, np.subtract(denoised, image), strength
     else:
         again = np.asarray(denoise(denoised), np.float32)
-        result = denoised + np.float32(strength - 1) * (again - denoised)
+        start, result, share = denoised, np.subtract(again, denoised), strength - 1
+    result *= np.float32(share)
+    result += start
     return np.clip(result, 0.0, 1.0, out=result)  # a new array of this function's own
