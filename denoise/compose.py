@@ -52,6 +52,7 @@ __all__ = [
     "ORIENTATIONS",
     "ByChannels",
     "Classical",
+    "ConstantPlanes",
     "ConvolutionalModel",
     "LuminanceBlend",
     "MatchChannels",
@@ -658,6 +659,34 @@ class RecorruptedAverage(_Wrapper):
 
 
 @dataclass(frozen=True, eq=False)
+class ConstantPlanes(_Wrapper):
+    """Give the inner piece planes of one value beside the image's channels: a level it is told.
+
+    The raw model takes its noise level as planes beside the packed mosaic. Inside
+    :class:`Tiled` they are made for each tile alone, so they cost no memory over the whole
+    image (a 60-megapixel raw's would take 0.5 GB, with their copy for a second orientation).
+
+    Parameters
+    ----------
+    inner : Piece
+        The piece that takes the image's channels and then the planes.
+    value : float, default 0.0
+        The planes' value (set for each call with :func:`dataclasses.replace`).
+    count : int, default 4
+        How many planes.
+
+    """
+
+    value: float = 0.0
+    count: int = 4
+
+    def __call__(self, image: np.ndarray) -> np.ndarray:
+        """Run the inner piece on the H x W x C image with ``count`` planes of ``value`` after its channels."""
+        planes = np.full((*image.shape[:2], self.count), self.value, np.float32)
+        return self.inner(np.concatenate([image, planes], axis=-1))
+
+
+@dataclass(frozen=True, eq=False)
 class MosaicEnsemble(_Wrapper):
     """Average the inner piece over orientations of a packed 2 x 2 mosaic that keep its pattern.
 
@@ -973,7 +1002,7 @@ def leaf_inputs(piece: Piece, image: np.ndarray) -> Iterator[tuple[Convolutional
 
 
 def replace_leaf(piece: Piece, old: Piece, new: Piece) -> Piece:
-    """Return ``piece`` with the leaf ``old`` (the same object) replaced by ``new``; every other piece is kept."""
+    """Return ``piece`` with ``old`` (the same object: a leaf or a wrapper) replaced by ``new``; the rest is kept."""
     if piece is old:
         return new
     if isinstance(piece, NoiseRouted):

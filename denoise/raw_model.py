@@ -9,6 +9,7 @@ blends in the raw domain.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,7 +17,17 @@ from pathlib import Path
 
 import numpy as np
 
-from denoise.compose import ConvolutionalModel, MosaicEnsemble, Piece, Tiled, reporting_tiles, tile_counter
+from denoise.compose import (
+    ConstantPlanes,
+    ConvolutionalModel,
+    MosaicEnsemble,
+    Piece,
+    Tiled,
+    pieces_within,
+    replace_leaf,
+    reporting_tiles,
+    tile_counter,
+)
 from denoise.image_io import ImageReadError
 from denoise.inference import Denoiser, ModelFileError, read_model_file
 from denoise.models import with_precision
@@ -258,16 +269,12 @@ class RawDenoiser:
     def _denoise_packed(self, packed: np.ndarray, law: RawNoise) -> np.ndarray:
         """Stabilise the packed planes, run the model with the noise level beside them, invert.
 
-        The model's input is filled in place and let go before the inverse: on a 60-megapixel
-        raw each packed array is 240 MB.
+        The level planes are made tile by tile (:class:`ConstantPlanes`): on a 60-megapixel raw
+        each packed array is 240 MB.
         """
-        planes = packed.shape[-1]
-        inputs = np.empty((*packed.shape[:-1], 2 * planes), np.float32)
-        inputs[..., :planes] = law.stabilise(packed)
-        inputs[..., planes:] = law.stabilised_sigma
-        denoised = self.piece(inputs)
-        del inputs
-        return law.unstabilise(denoised)
+        (planes,) = (part for part in pieces_within(self.piece) if isinstance(part, ConstantPlanes))
+        piece = replace_leaf(self.piece, planes, dataclasses.replace(planes, value=law.stabilised_sigma))
+        return law.unstabilise(piece(law.stabilise(packed)))
 
 
 def load_raw_model(
@@ -319,9 +326,10 @@ def load_raw_model(
     leaf = with_runtime(ConvolutionalModel(model, entry.name), entry, resolved, arithmetic)
     runs_on = leaf.runtime if isinstance(leaf, RuntimeModel) else REFERENCE_RUNTIME
     computed = leaf.arithmetic if isinstance(leaf, RuntimeModel) else arithmetic
-    piece: Piece = Tiled(leaf, tile_size)
+    levels = ConstantPlanes(leaf, count=model.input_shape[-1] - model.output_shape[-1])  # the noise level's planes
+    piece: Piece = Tiled(levels, tile_size)
     if orientations > 1:
-        piece = MosaicEnsemble(piece, orientations)  # the noise planes turn with the mosaic's
+        piece = MosaicEnsemble(piece, orientations)
     return RawDenoiser(piece, name=entry.name, card=entry.card, runtime=runs_on, arithmetic=computed)
 
 
