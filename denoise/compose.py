@@ -88,19 +88,10 @@ ORIENTATIONS = (
     (True, False, True),
 )
 
-#: The orientations of a packed 2 x 2 mosaic (:class:`MosaicEnsemble`), as in :data:`ORIENTATIONS`.
-#: The transpose comes second, as it needs no padding; the first one, two, four and eight each
-#: form a group (identity; the transpose; with the half turn and the other diagonal; all).
-MOSAIC_ORIENTATIONS = (
-    (False, False, False),
-    (False, False, True),
-    (True, True, False),
-    (True, True, True),
-    (False, True, False),
-    (True, False, False),
-    (False, True, True),
-    (True, False, True),
-)
+#: The orientations of a packed 2 x 2 mosaic (:class:`MosaicEnsemble`): :data:`ORIENTATIONS` in
+#: another order. The transpose comes second, as it needs no padding; the first one, two, four and
+#: eight each form a group (identity; the transpose; with the half turn and the other diagonal; all).
+MOSAIC_ORIENTATIONS = tuple(ORIENTATIONS[index] for index in (0, 4, 1, 5, 2, 3, 6, 7))
 
 #: Called with (tiles finished in this pass, tiles in the pass) as each tile finishes.
 _tile_callback: ContextVar[Callable[[int, int], None] | None] = ContextVar("tile_callback", default=None)
