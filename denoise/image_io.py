@@ -31,6 +31,7 @@ __all__ = [
     "convert_channels",
     "encode_png",
     "read_image",
+    "to_samples",
     "write_png",
 ]
 
@@ -41,6 +42,9 @@ ALLOWED_FORMATS = ("PNG", "JPEG", "TIFF", "BMP", "WEBP", "GIF")
 #: Largest image accepted, in pixels (width x height): 64 megapixels.
 MAX_PIXELS = 64_000_000
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+#: Rows converted or encoded at a time where a whole image's temporaries would be large (even,
+#: so that a Bayer mosaic's strips keep its 2 x 2 pattern).
+STRIP_ROWS = 512
 
 
 class ImageReadError(ValueError):
@@ -250,31 +254,43 @@ EIGHT_BIT_STRATEGY = zlib.Z_RLE
 
 
 def _png_chunk(tag: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
+    return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(data, zlib.crc32(tag)))
 
 
-def _encode_png16(samples: np.ndarray, compress_level: int, strategy: int) -> bytes:
-    """Encode H x W x C uint16 samples (C = 1, 2, 3 or 4) as a 16-bit PNG.
+def _write_png16(stream: BinaryIO, samples: np.ndarray, compress_level: int, strategy: int) -> None:
+    """Write H x W x C uint16 samples (C = 1, 2, 3 or 4) to ``stream`` as a 16-bit PNG.
 
-    Pillow cannot write 16-bit colour PNG, so this writes the few chunks by hand.
+    Pillow cannot write 16-bit colour PNG, so this writes the few chunks by hand. The rows go
+    through zlib strip by strip (:data:`STRIP_ROWS`), each strip's output in an IDAT chunk of its
+    own: a 60-megapixel render needs no full-size copy, compressed or not.
     """
     height, width, channels = samples.shape
     color_type = {1: 0, 2: 4, 3: 2, 4: 6}[channels]
-    rows = samples.astype(">u2").reshape(height, width * channels).view(np.uint8)
-    filtered = np.concatenate([np.zeros((height, 1), np.uint8), rows], axis=1)  # filter type 0
     header = struct.pack(">IIBBBBB", width, height, 16, color_type, 0, 0, 0)
-    return (
-        PNG_SIGNATURE
-        + _png_chunk(b"IHDR", header)
-        + _png_chunk(b"IDAT", _deflate(filtered.tobytes(), compress_level, strategy))
-        + _png_chunk(b"IEND", b"")
-    )
-
-
-def _deflate(data: bytes, compress_level: int, strategy: int) -> bytes:
-    """Compress ``data`` with zlib at ``compress_level`` with ``strategy``."""
+    stream.write(PNG_SIGNATURE + _png_chunk(b"IHDR", header))
     compressor = zlib.compressobj(compress_level, zlib.DEFLATED, zlib.MAX_WBITS, 8, strategy)
-    return compressor.compress(data) + compressor.flush()
+    for top in range(0, height, STRIP_ROWS):
+        rows = samples[top : top + STRIP_ROWS].astype(">u2").reshape(-1, width * channels).view(np.uint8)
+        filtered = np.concatenate([np.zeros((len(rows), 1), np.uint8), rows], axis=1)  # filter type 0
+        compressed = compressor.compress(filtered.tobytes())
+        if compressed:
+            stream.write(_png_chunk(b"IDAT", compressed))
+    stream.write(_png_chunk(b"IDAT", compressor.flush()) + _png_chunk(b"IEND", b""))
+
+
+def to_samples(pixels: np.ndarray, bit_depth: int) -> np.ndarray:
+    """Return float pixels clipped to [0, 1] and rounded to 8- or 16-bit samples (uint8 or uint16).
+
+    Worked strip by strip (:data:`STRIP_ROWS`): a 60-megapixel render's float temporaries would
+    otherwise cost 0.7 GB each.
+    """
+    maximum, dtype = (65535, np.uint16) if bit_depth == 16 else (255, np.uint8)
+    samples = np.empty(np.shape(pixels), dtype)
+    for top in range(0, len(samples), STRIP_ROWS):
+        strip = np.clip(np.asarray(pixels[top : top + STRIP_ROWS], np.float32), 0, 1)
+        strip *= maximum
+        samples[top : top + STRIP_ROWS] = np.round(strip, out=strip)
+    return samples
 
 
 def encode_png(
@@ -302,6 +318,20 @@ def encode_png(
         at 16 bits (whose rows are written unfiltered, so they have few runs).
 
     """
+    buffer = io.BytesIO()
+    _write_png(buffer, pixels, alpha, bit_depth, compress_level, strategy)
+    return buffer.getvalue()
+
+
+def _write_png(
+    stream: BinaryIO,
+    pixels: np.ndarray,
+    alpha: np.ndarray | None,
+    bit_depth: int,
+    compress_level: int = 6,
+    strategy: int | None = None,
+) -> None:
+    """Write :func:`encode_png`'s file to ``stream``."""
     pixels = np.asarray(pixels)
     pixels = pixels / np.float32(255) if pixels.dtype == np.uint8 else pixels.astype(np.float32, copy=False)
     if pixels.ndim == 2:
@@ -310,15 +340,12 @@ def encode_png(
         pixels = np.concatenate([pixels, np.asarray(alpha, np.float32)[:, :, None]], axis=2)
     if strategy is None:
         strategy = zlib.Z_DEFAULT_STRATEGY if bit_depth == 16 else EIGHT_BIT_STRATEGY
-    maximum = 65535 if bit_depth == 16 else 255
-    samples = np.round(np.clip(pixels, 0, 1) * maximum)
+    samples = to_samples(pixels, bit_depth)
     if bit_depth == 16:
-        return _encode_png16(samples.astype(np.uint16), compress_level, strategy)
-    samples = samples.astype(np.uint8)
+        _write_png16(stream, samples, compress_level, strategy)
+        return
     image = Image.fromarray(samples[:, :, 0] if samples.shape[2] == 1 else samples)
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG", compress_level=compress_level, compress_type=strategy)
-    return buffer.getvalue()
+    image.save(stream, format="PNG", compress_level=compress_level, compress_type=strategy)
 
 
 def write_png(path: str | Path, pixels: np.ndarray, *, alpha: np.ndarray | None = None, bit_depth: int = 8) -> None:
@@ -326,6 +353,9 @@ def write_png(path: str | Path, pixels: np.ndarray, *, alpha: np.ndarray | None 
 
     Parameters are those of :func:`encode_png`.
     """
-    path = Path(path)
-    data = encode_png(pixels, alpha=alpha, bit_depth=bit_depth)
-    write_atomically(path, lambda temporary: Path(temporary).write_bytes(data), suffix=".part")
+
+    def write(temporary: str) -> None:
+        with open(temporary, "wb") as stream:
+            _write_png(stream, pixels, alpha, bit_depth)
+
+    write_atomically(Path(path), write, suffix=".part")

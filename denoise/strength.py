@@ -33,7 +33,8 @@ def apply_strength(denoise: Callable[[np.ndarray], np.ndarray], image: np.ndarra
     ----------
     denoise : callable
         Any image-to-image denoiser: a :class:`denoise.Denoiser`'s ``denoise``, a classical
-        method, a wrapper of either.
+        method, a wrapper of either. Its result is blended in place: it should be a new array
+        (one the input shares or a read-only one is copied first).
     image : ndarray
         The noisy image, float in [0, 1].
     strength : float, default 1.0
@@ -60,12 +61,18 @@ def apply_strength(denoise: Callable[[np.ndarray], np.ndarray], image: np.ndarra
         # A clipped copy only where needed: a large image's fresh copy costs more than the check.
         inside = denoised is not image and denoised.min() >= 0.0 and denoised.max() <= 1.0
         return denoised if inside else np.clip(denoised, 0.0, 1.0)
-    # One new array, worked on in place: a 60-megapixel render's temporaries would cost 0.7 GB each.
+    # The blend is worked in the denoiser's result: a 60-megapixel render's temporaries would cost
+    # 0.7 GB each.
     if strength < 1:
-        start, result, share = image, np.subtract(denoised, image), strength
+        start, result, share = image, _own(denoised, image), strength
     else:
-        again = np.asarray(denoise(denoised), np.float32)
-        start, result, share = denoised, np.subtract(again, denoised), strength - 1
+        start, result, share = denoised, _own(np.asarray(denoise(denoised), np.float32), denoised), strength - 1
+    np.subtract(result, start, out=result)
     result *= np.float32(share)
     result += start
-    return np.clip(result, 0.0, 1.0, out=result)  # a new array of this function's own
+    return np.clip(result, 0.0, 1.0, out=result)
+
+
+def _own(result: np.ndarray, start: np.ndarray) -> np.ndarray:
+    """Return ``result`` where it can be overwritten (not ``start``, nor part of it), else a copy."""
+    return result if result.flags.writeable and not np.may_share_memory(result, start) else result.copy()

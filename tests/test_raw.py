@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import json
+import struct
+import zlib
 from pathlib import Path
 
 import keras
@@ -13,7 +16,7 @@ import tifffile
 from denoise.cli import main
 from denoise.compose import orient_mosaic
 from denoise.data import NoiseRange, PatchSequence
-from denoise.image_io import ImageReadError, read_image
+from denoise.image_io import ImageReadError, read_image, to_samples
 from denoise.inference import ModelFileError, load_model, read_model_file
 from denoise.noise import camera_noise_variance, poisson_gaussian
 from denoise.raw import (
@@ -24,6 +27,7 @@ from denoise.raw import (
     RawNoise,
     _xyz_to_camera,
     encode_dng,
+    encode_rendered,
     estimate_noise,
     is_raw_file,
     noise_from_iso,
@@ -89,6 +93,38 @@ def test_dng_round_trip_keeps_size_pattern_levels_orientation_and_metadata(astro
     np.testing.assert_allclose(back.xyz_to_camera, raw.xyz_to_camera, atol=1e-4)
     one_step = 1 / (raw.white_level - 512)
     assert np.abs(back.mosaic - np.clip(raw.mosaic, -512 * one_step, 1)).max() <= one_step / 2 + 1e-6
+
+
+def png_samples(data: bytes) -> bytes:
+    """A 16-bit RGB PNG's samples, its rows' filter bytes dropped (Pillow reads such PNGs at 8 bits)."""
+    stream, chunks = io.BytesIO(data[8:]), []
+    while header := stream.read(8):
+        length, tag = struct.unpack(">I4s", header)
+        chunks.append((tag, stream.read(length)))
+        stream.read(4)
+    width, height = struct.unpack(">II", chunks[0][1][:8])
+    rows = np.frombuffer(zlib.decompress(b"".join(data for tag, data in chunks if tag == b"IDAT")), np.uint8)
+    return rows.reshape(height, 1 + 6 * width)[:, 1:].tobytes()
+
+
+def test_big_raws_are_written_in_strips_with_the_same_bytes(astronaut, monkeypatch):
+    """A 60-megapixel raw's DNG and render are converted strip by strip; the files do not change."""
+    import denoise.image_io
+    import denoise.raw
+
+    raw, _ = synthetic_raw(astronaut[:64, :96], 3200, pattern="GBRG", black_levels=(500.0, 510.0, 520.0, 530.0))
+    rendered = render(raw)
+    whole = [encode_dng(raw), encode_rendered(rendered, "tiff"), png_samples(encode_rendered(rendered, "png"))]
+    monkeypatch.setattr(denoise.raw, "STRIP_ROWS", 6)
+    monkeypatch.setattr(denoise.image_io, "STRIP_ROWS", 6)
+    png = encode_rendered(rendered, "png")
+    assert png.count(b"IDAT") > 1  # chunks written as zlib gives them out, not one at the end
+    assert [encode_dng(raw), encode_rendered(rendered, "tiff"), png_samples(png)] == whole
+    assert whole[2] == to_samples(rendered, 16).astype(">u2").tobytes()
+    back = read_raw(whole[0])
+    assert back.mosaic.dtype == np.float32  # 240 MB for 60 megapixels, not float64's 480
+    one_step = 1 / (raw.white_level - 515)
+    assert np.abs(back.mosaic - np.clip(raw.mosaic, -500 * one_step, 1)).max() <= one_step / 2 + 1e-6
 
 
 def test_render_turns_by_orientation_and_keeps_grey_grey():

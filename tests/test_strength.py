@@ -35,6 +35,23 @@ def test_strength_one_copies_only_what_needs_clipping(noisy):
     assert apply_strength(lambda image: image, noisy, 1.0) is not noisy  # never the caller's input
 
 
+@pytest.mark.parametrize("strength", [0.5, 1.5])
+def test_a_blend_is_worked_in_the_denoisers_result_and_never_in_the_input(noisy, strength):
+    original, results = noisy.copy(), []
+    blended = apply_strength(lambda image: results.append(blur(image)) or results[-1], noisy, strength)
+    assert np.shares_memory(blended, results[-1])  # no third image-sized array
+    np.testing.assert_array_equal(noisy, original)
+    expected = noisy + strength * (blur(noisy) - noisy) if strength < 1 else None
+    if expected is not None:
+        np.testing.assert_allclose(blended, np.clip(expected, 0, 1), atol=1e-6)
+    kept = blur(noisy)
+    kept.flags.writeable = False  # a denoiser's array it keeps (a cache) is copied, not written
+    apply_strength(lambda image: kept, noisy, strength)
+    np.testing.assert_array_equal(kept, blur(noisy))
+    np.testing.assert_array_equal(apply_strength(lambda image: image, noisy, strength), noisy)
+    np.testing.assert_array_equal(noisy, original)
+
+
 def test_more_strength_removes_more(noisy):
     strengths = [0.0, 0.25, 0.5, 1.0, 1.5, MAX_STRENGTH]
     removed = [np.abs(apply_strength(blur, noisy, strength) - noisy).mean() for strength in strengths]
