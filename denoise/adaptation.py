@@ -29,6 +29,7 @@ import numpy as np
 from denoise.classical import PHOTO_NOISE_STRIDE, estimate_noise_sigma
 from denoise.compose import (
     ConvolutionalModel,
+    GuidedWiener,
     LuminanceBlend,
     leaf_inputs,
     leaf_models,
@@ -51,6 +52,7 @@ __all__ = [
     "adapted_card",
     "adapted_steps",
     "save_adapted",
+    "with_collaborative_filter",
 ]
 
 #: Steps when neither a time nor a number of steps is given.
@@ -94,6 +96,7 @@ def adapt(
     progress: Callable[[float], None] | None = None,
     seed: int = 0,
     regularizer: float = 0.0,
+    collaborative: bool = True,
 ):
     """Return the denoiser with its models fine-tuned on patches of ``images`` (see the module docstring).
 
@@ -123,6 +126,10 @@ def adapt(
         For photos that came noisy, the weight of Huang et al.'s regularizer
         (:func:`denoise.objectives.neighbour_pair`), from the model's output at each step.
         Measured on PolyU (``docs/benchmarks.md``), it loses less than without, but still loses.
+    collaborative : bool, default True
+        Where the noise is Gaussian of a known level, let the adapted result guide a
+        collaborative Wiener filter of each image's similar blocks (:func:`with_collaborative_filter`;
+        images up to 2 megapixels).
 
     Returns
     -------
@@ -192,9 +199,31 @@ def adapt(
             "seed": seed,
         }
         cards[leaf.channels] = {**denoiser.cards.get(leaf.channels, {}), "name": name, "adapted": record}
+    adapted_denoiser = _with_piece(denoiser, piece, f"{denoiser.name} adapted", cards)
+    if collaborative and objective == "recorrupted":
+        return with_collaborative_filter(adapted_denoiser, sigma)
+    return adapted_denoiser
+
+
+def with_collaborative_filter(denoiser, sigma: float):
+    """Return the denoiser with its result as the guide of a collaborative Wiener filter of each image.
+
+    The filter (:class:`denoise.compose.GuidedWiener`) denoises the image's similar blocks
+    together with gains from the denoiser's result; it needs white Gaussian noise of the known
+    ``sigma`` (0-1 scale). :func:`adapt` adds it where the noise is known that way. The
+    models' names say so (``... + collaborative Wiener``); :func:`save_adapted` keeps the models
+    alone, for photos whose noise is not known.
+    """
+    return _with_piece(denoiser, GuidedWiener(denoiser.piece, sigma=sigma), denoiser.name, denoiser.cards)
+
+
+def _with_piece(denoiser, piece, name: str, cards: dict[int, dict]):
+    """Return a denoiser like ``denoiser`` (orientations, precision, tiles) running ``piece``."""
+    from denoise.inference import Denoiser
+
     return Denoiser(
         piece,
-        name=f"{denoiser.name} adapted",
+        name=name,
         cards=cards,
         orientations=denoiser.orientations,
         precision=denoiser.precision,

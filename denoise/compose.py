@@ -44,6 +44,7 @@ import keras
 import numpy as np
 
 from denoise.classical import estimate_noise_sigma
+from denoise.collaborative import collaborative_wiener
 from denoise.models import LATENT_LAYER, model_stride, receptive_field
 from denoise.objectives import recorrupt
 
@@ -54,6 +55,7 @@ __all__ = [
     "Classical",
     "ConstantPlanes",
     "ConvolutionalModel",
+    "GuidedWiener",
     "LuminanceBlend",
     "MatchChannels",
     "MosaicEnsemble",
@@ -647,6 +649,54 @@ class RecorruptedAverage(_Wrapper):
             total += self.inner(recorrupt(image, self.sigma, rng)[0])
         total /= np.float32(self.count)
         return total
+
+
+@dataclass(frozen=True, eq=False)
+class GuidedWiener(_Wrapper):
+    """Filter the image's similar blocks together, guided by the inner piece's result (BM3D's second stage).
+
+    The inner piece's result is the pilot of :func:`denoise.collaborative.collaborative_wiener`:
+    it places the blocks and sets the Wiener gains with which the image's own noisy blocks are
+    filtered. The network knows what photos look like, the filter what this photo repeats
+    (Urban100's buildings): guided by an adapted default it gains 0.2-0.7 dB more on Urban100
+    (``docs/benchmarks.md``). The filter needs the noise level: for white Gaussian noise of a
+    known ``sigma``. Images above ``max_megapixels`` get the pilot alone: the filter takes about
+    20 s a megapixel on 2 cores.
+
+    Parameters
+    ----------
+    inner : Piece
+        The piece whose result guides the filter.
+    sigma : float
+        The images' known noise standard deviation, 0-1 scale.
+    max_megapixels : float, default 2.0
+        Larger images get the pilot alone.
+
+    Raises
+    ------
+    ValueError
+        If ``sigma`` is not above 0.
+
+    """
+
+    sigma: float = 0.0
+    max_megapixels: float = 2.0
+
+    def __post_init__(self) -> None:
+        if not self.sigma > 0:
+            raise ValueError(f"sigma must be above 0, got {self.sigma}")
+
+    @property
+    def name(self) -> str:
+        """Name of what runs (:attr:`Piece.name`)."""
+        return f"{self.inner.name} + collaborative Wiener"
+
+    def __call__(self, image: np.ndarray) -> np.ndarray:
+        """Denoise an H x W x C float32 image."""
+        pilot = self.inner(image)
+        if image.shape[0] * image.shape[1] > self.max_megapixels * 1e6:
+            return pilot
+        return collaborative_wiener(image, pilot, self.sigma)
 
 
 @dataclass(frozen=True, eq=False)

@@ -420,11 +420,14 @@ class Denoiser:
         steps: int | None = None,
         noise: tuple[str, float] | None = None,
         progress: Callable[[float], None] | None = None,
+        collaborative: bool = True,
     ) -> Denoiser:
         """Return a copy fine-tuned on ``images`` alone, no clean copies (:func:`denoise.adaptation.adapt`)."""
         from denoise.adaptation import adapt
 
-        return adapt(self, images, seconds=seconds, steps=steps, noise=noise, progress=progress)
+        return adapt(
+            self, images, seconds=seconds, steps=steps, noise=noise, progress=progress, collaborative=collaborative
+        )
 
     def warm_up(self, sizes: Sequence[tuple[int, int]] = ()) -> None:
         """Run every model, the low-noise ones included, on two small blank squares and on each tile shape of ``sizes``.

@@ -299,8 +299,9 @@ def test_each_objective_learns_to_denoise(training_folder, tmp_path, objective):
 
 
 def test_adapting_fine_tunes_a_copy_on_the_images_themselves(use_tiny_models, astronaut):
-    from denoise import add_noise, load_model
+    from denoise import Denoiser, add_noise, load_model
     from denoise.adaptation import adapt, adaptation_objective
+    from denoise.compose import GuidedWiener
 
     denoiser = load_model("unet-color", runtime="tensorflow")
     noisy = add_noise(astronaut[:96, :96], "gaussian", 25, seed=0)
@@ -316,7 +317,13 @@ def test_adapting_fine_tunes_a_copy_on_the_images_themselves(use_tiny_models, as
     assert adapted.denoise(noisy[..., 0]).shape == (96, 96)  # a grey image through the colour copy
     # A photo that came noisy: its noise is correlated, so the pixel-shuffled objective; a time budget.
     assert adaptation_objective(None) == "shuffled-neighbor2neighbor"
-    assert denoiser.adapt([noisy], seconds=0.5).cards[3]["adapted"]["steps"] >= 1
+    blind = denoiser.adapt([noisy], seconds=0.5)
+    assert blind.cards[3]["adapted"]["steps"] >= 1
+    # Only a known Gaussian level lets the adapted result guide the collaborative filter.
+    assert isinstance(adapted.piece, GuidedWiener) and adapted.piece.sigma == pytest.approx(25 / 255)
+    assert not isinstance(blind.piece, GuidedWiener)
+    alone = denoiser.adapt([noisy], steps=3, noise=("gaussian", 25), collaborative=False)
+    np.testing.assert_array_equal(alone.denoise(noisy), Denoiser._check(adapted.piece.inner(noisy)).clip(0, 1))
     plain, regularized = (adapt(denoiser, [noisy], steps=2, regularizer=gamma) for gamma in (0.0, 2.0))
     assert regularized.cards[3]["adapted"]["regularizer"] == 2.0 and "regularizer" not in plain.cards[3]["adapted"]
     assert not np.allclose(regularized.denoise(noisy), plain.denoise(noisy))  # the same patches, other targets
@@ -335,7 +342,9 @@ def test_adapting_a_family_keeps_what_surrounds_the_adapted_model(use_tiny_model
     noisy = add_noise(astronaut[:96, :96], "gaussian", 25, seed=0)
     adapted = family.adapt([noisy], steps=3, noise=("gaussian", 25))
     # Both models the image runs through, each on its own input, the steps shared out.
-    assert adapted.piece.resolve(noisy).name == "unet-color adapted + unet-gray adapted luminance"
+    assert (
+        adapted.piece.resolve(noisy).name == "unet-color adapted + unet-gray adapted luminance + collaborative Wiener"
+    )
     assert adapted_card(adapted)[1]["adapted"]["from"] == "unet-color" and adapted.cards[3]["adapted"]["steps"] == 2
     assert adapted.cards[1]["adapted"]["from"] == "unet-gray" and adapted.cards[1]["adapted"]["steps"] == 1
     assert adapted_steps(adapted) == 3 and adapted.name == "unet adapted"
@@ -354,8 +363,10 @@ def test_a_saved_adaptation_keeps_its_adapted_luminance_model(luminance_models, 
 
     family = load_model("default", runtime="tensorflow")
     noisy = add_noise(astronaut[:96, :96], "gaussian", 25, seed=0)
-    adapted = family.adapt([noisy], steps=2, noise=("gaussian", 25))
-    path = save_adapted(adapted, tmp_path, "shoot", "test")
+    filtered = family.adapt([noisy], steps=2, noise=("gaussian", 25))
+    adapted = family.adapt([noisy], steps=2, noise=("gaussian", 25), collaborative=False)
+    assert filtered.piece.inner.name == adapted.piece.name  # the same models, the filter around them
+    path = save_adapted(filtered, tmp_path, "shoot", "test")  # the models alone: later photos' noise is not known
     assert sorted(saved.name for saved in tmp_path.glob("*.keras")) == ["shoot.keras", "shoot.luminance.keras"]
     assert list(user_models(tmp_path)) == ["shoot"]  # the luminance half loads with it, not alone
     saved = load_model(path, runtime="tensorflow")
@@ -474,6 +485,7 @@ def test_adaptation_benchmark_reports_before_and_after(use_tiny_models, training
     report = json.loads(output.with_suffix(".json").read_text())
     [mean] = report["means"]
     assert mean["setting"] == "sigma 25" and mean["images"] == 2 and 10 < mean["before"] < 50
+    assert 10 < mean["collaborative"] < 50 and mean["collaborative"] != mean["after"]  # the known level's filter
     assert all(row["steps"] == 2 for row in report["rows"])
     assert "| sigma 25 | 2 |" in output.with_suffix(".md").read_text()
 
