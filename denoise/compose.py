@@ -658,10 +658,10 @@ class GuidedWiener(_Wrapper):
     The inner piece's result is the pilot of :func:`denoise.collaborative.collaborative_wiener`:
     it places the blocks and sets the Wiener gains with which the image's own noisy blocks are
     filtered. The network knows what photos look like, the filter what this photo repeats
-    (Urban100's buildings): guided by an adapted default it gains 0.2-0.7 dB more on Urban100
+    (Urban100's buildings): guided by an adapted default it gains 0.1-0.5 dB more on Urban100
     (``docs/benchmarks.md``). The filter needs the noise level: for white Gaussian noise of a
     known ``sigma``. Images above ``max_megapixels`` get the pilot alone: the filter takes about
-    20 s a megapixel on 2 cores.
+    25 s a megapixel on 2 cores.
 
     Parameters
     ----------
