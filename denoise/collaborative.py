@@ -140,13 +140,13 @@ def _best_offsets(
     take 3 GB at once.
     """
     height, width = guide.shape
-    window = [(down, across) for down in range(-radius, radius + 1) for across in range(-radius, radius + 1)]
-    count = min(count, len(window))
+    offsets = [(down, across) for down in range(-radius, radius + 1) for across in range(-radius, radius + 1)]
+    count = min(count, len(offsets))
     best = np.empty((len(rows), len(columns), count), np.int64)
     for first in range(0, len(rows), _MATCH_ROWS):
         strip = rows[first : first + _MATCH_ROWS]
-        distances = np.full((len(strip), len(columns), len(window)), np.inf, np.float32)
-        for index, (down, across) in enumerate(window):
+        distances = np.full((len(strip), len(columns), len(offsets)), np.inf, np.float32)
+        for index, (down, across) in enumerate(offsets):
             # The reference blocks whose match at this offset lies inside the image.
             row_mask = (strip + down >= 0) & (strip + down + block_size <= height)
             column_mask = (columns + across >= 0) & (columns + across + block_size <= width)
@@ -159,11 +159,11 @@ def _best_offsets(
             squared = np.square(reference - guide[top + down : bottom + down, left + across : right + across])
             sums = _box_sums(squared, tops - top, columns[column_mask] - left, block_size)
             distances[np.ix_(row_mask, column_mask, [index])] = sums[..., None]
-        distances[:, :, window.index((0, 0))] = -1.0  # the reference first, whatever ties there are
+        distances[:, :, offsets.index((0, 0))] = -1.0  # the reference first, whatever ties there are
         nearest = np.argpartition(distances, count - 1, axis=2)[..., :count]
         order = np.argsort(np.take_along_axis(distances, nearest, axis=2), axis=2)
         best[first : first + _MATCH_ROWS] = np.take_along_axis(nearest, order, axis=2)
-    return np.asarray(window, np.int64)[best.reshape(len(rows) * len(columns), count)]
+    return np.asarray(offsets, np.int64)[best.reshape(len(rows) * len(columns), count)]
 
 
 def _box_sums(values: np.ndarray, tops: np.ndarray, lefts: np.ndarray, side: int) -> np.ndarray:

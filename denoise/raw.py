@@ -386,10 +386,10 @@ def _tiff_metadata(data: bytes) -> tuple[float | None, str | None]:
     return iso, camera or None
 
 
-def _black_map(black_levels: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Each pixel's black level, from the four of the 2 x 2 cell (row by row)."""
-    cells = np.tile(np.asarray(black_levels).reshape(2, 2), (shape[0] // 2 + 1, shape[1] // 2 + 1))
-    return cells[: shape[0], : shape[1]]
+def _add_by_cell(mosaic: np.ndarray, levels: np.ndarray) -> None:
+    """Add to each pixel of ``mosaic``, in place, the level of its place in the 2 x 2 cell (``levels`` row by row)."""
+    for index, level in enumerate(levels):
+        mosaic[index // 2 :: 2, index % 2 :: 2] += level
 
 
 #: What each of LibRaw's errors means to a user.
@@ -467,8 +467,7 @@ def read_raw(source: str | Path | bytes | BinaryIO) -> RawImage:
         if not white > black.max():
             raise ImageReadError(f"raw file has a white level ({white:g}) below its black level")
         mosaic = visible.astype(np.float32)  # worked on in place: 240 MB for 60 megapixels
-        for index, level in enumerate(black):  # the 2 x 2 cell, row by row
-            mosaic[index // 2 :: 2, index % 2 :: 2] -= np.float32(level)
+        _add_by_cell(mosaic, -black.astype(np.float32))
         mosaic /= np.float32(white - black.mean())
         balance = np.asarray(raw.camera_whitebalance[:3], np.float64)
         if not np.all(balance > 0):
@@ -548,8 +547,8 @@ def encode_dng(raw: RawImage) -> bytes:
     scale, white = raw.white_level - black.mean(), min(raw.white_level, DNG_WHITE_LEVEL)
     samples = np.empty(raw.mosaic.shape, np.uint16)
     for top in range(0, len(samples), STRIP_ROWS):  # an even count: each strip starts on the pattern's top row
-        strip = raw.mosaic[top : top + STRIP_ROWS] * scale
-        strip = strip + _black_map(black, strip.shape)
+        strip = raw.mosaic[top : top + STRIP_ROWS] * scale  # float64 (scale is), a new array
+        _add_by_cell(strip, black)
         samples[top : top + STRIP_ROWS] = np.clip(np.round(strip), 0, white)
     neutral = 1.0 / np.asarray(raw.white_balance, np.float64)
     tags = [
