@@ -8,16 +8,17 @@ Two settings, each on images no model was trained or tuned on:
   photo model adapts with nothing known (``shuffled-neighbor2neighbor``).
 
 Each image is adapted to on its own, from the shipped weights, for ``--seconds`` (or ``--steps``).
-Where the noise is known, the adapted result is also scored with the collaborative Wiener filter it
-guides (:func:`denoise.adaptation.with_collaborative_filter`), as :func:`denoise.adaptation.adapt`
-gives it by default; the filter's seconds are its own column.
+Each is also scored with the collaborative Wiener filter (:func:`denoise.adaptation.with_collaborative_filter`)
+as :func:`denoise.adaptation.adapt` gives it by default: guided by the adapted result at the known
+level, or, for the pairs, guided by the shipped model's result with the noise measured in each
+photo (no fine-tune); the filter's seconds are its own column. ``--filter-only`` skips the fine-tune.
 
 Examples::
 
     python -m benchmarks.adaptation --folder ../shared/data/test/urban100 --sigma 15 25 --count 10 \\
         --seconds 60 --output results/adaptation-urban100
-    python -m benchmarks.adaptation --pairs ../shared/data/test/polyu100 --count 15 --seconds 30 \\
-        --output results/adaptation-polyu
+    python -m benchmarks.adaptation --pairs ../shared/data/test/polyu100 --count 55 --filter-only \\
+        --output results/adaptation-polyu-filter
     python -m benchmarks.adaptation --folder ../shared/data/test/urban100 --sigma 15 25 --count 3 \\
         --seconds 30 --orientations 8 --output results/adaptation-urban100-8
 
@@ -66,49 +67,51 @@ def run(arguments: argparse.Namespace) -> dict:
     rows = []
     for label, noisy, clean, known in cases(arguments):
         before = denoise.psnr(clean, denoiser.denoise(noisy))
-        started = time.perf_counter()
-        adapted = adapt(
-            denoiser, [noisy], seconds=arguments.seconds, steps=arguments.steps, noise=known,
-            regularizer=arguments.regularizer, collaborative=False,
-        )  # fmt: skip
-        after = denoise.psnr(clean, adapted.denoise(noisy))
-        seconds = time.perf_counter() - started
-        steps = adapted_steps(adapted)
+        adapted, after, steps, seconds = denoiser, None, 0, 0.0
+        if not arguments.filter_only:
+            started = time.perf_counter()
+            adapted = adapt(
+                denoiser, [noisy], seconds=arguments.seconds, steps=arguments.steps, noise=known,
+                regularizer=arguments.regularizer, collaborative=False,
+            )  # fmt: skip
+            after = denoise.psnr(clean, adapted.denoise(noisy))
+            seconds = time.perf_counter() - started
+            steps = adapted_steps(adapted)
         row = {"setting": label.split(" ")[0] + (" " + label.split(" ")[1] if known else ""), "image": label,
                "before": before, "after": after, "steps": steps, "seconds": seconds}  # fmt: skip
-        note = ""
-        if known is not None:  # what adapt gives by default where the noise is known: the filter it guides
-            started = time.perf_counter()
-            filtered = with_collaborative_filter(adapted, known[1] / 255).denoise(noisy)
-            row |= {
-                "collaborative": denoise.psnr(clean, filtered),
-                "collaborative_seconds": time.perf_counter() - started,
-            }
-            note = f", {row['collaborative']:.2f} dB with the collaborative filter"
+        # What adapt gives by default: the filter guided by the adapted result at the known level,
+        # or by the shipped model's result with the noise measured, for photos that came noisy.
+        started = time.perf_counter()
+        guided = (
+            with_collaborative_filter(denoiser, None)
+            if known is None
+            else with_collaborative_filter(adapted, known[1] / 255)
+        )
+        filtered = guided.denoise(noisy)
+        row |= {
+            "collaborative": denoise.psnr(clean, filtered),
+            "collaborative_seconds": time.perf_counter() - started,
+        }
+        fine_tuned = "" if after is None else f"{after:.2f} dB ({steps} steps, {seconds:.0f} s), "
+        print(f"{label}: {before:.2f} -> {fine_tuned}{row['collaborative']:.2f} dB with the filter", flush=True)
         rows.append(row)
-        print(f"{label}: {before:.2f} -> {after:.2f} dB ({steps} steps, {seconds:.0f} s){note}", flush=True)
     settings = list(dict.fromkeys(row["setting"] for row in rows))
     means = [
         {
             "setting": setting,
             "images": len(chosen),
             "before": float(np.mean([row["before"] for row in chosen])),
-            "after": float(np.mean([row["after"] for row in chosen])),
+            "after": None if arguments.filter_only else float(np.mean([row["after"] for row in chosen])),
             "seconds_per_image": float(np.mean([row["seconds"] for row in chosen])),
-            **(
-                {
-                    "collaborative": float(np.mean([row["collaborative"] for row in chosen])),
-                    "collaborative_seconds": float(np.mean([row["collaborative_seconds"] for row in chosen])),
-                }
-                if "collaborative" in chosen[0]
-                else {}
-            ),
+            "collaborative": float(np.mean([row["collaborative"] for row in chosen])),
+            "collaborative_seconds": float(np.mean([row["collaborative_seconds"] for row in chosen])),
         }
         for setting in settings
         for chosen in [[row for row in rows if row["setting"] == setting]]
     ]
     return {"model": model, "orientations": arguments.orientations, "seconds": arguments.seconds,
-            "steps": arguments.steps, "regularizer": arguments.regularizer, "rows": rows, "means": means}  # fmt: skip
+            "steps": arguments.steps, "regularizer": arguments.regularizer, "filter_only": arguments.filter_only,
+            "rows": rows, "means": means}  # fmt: skip
 
 
 def markdown(report: dict) -> str:
@@ -116,24 +119,28 @@ def markdown(report: dict) -> str:
     lines = [
         f"{report['model']}"
         + (f", {report['orientations']} orientations averaged," if report.get("orientations", 1) > 1 else "")
-        + f" adapted to each image alone ({report['seconds'] or report['steps']} "
-        f"{'s' if report['seconds'] else 'steps'} each"
-        + (f", regularizer {report['regularizer']:g})" if report.get("regularizer") else ")"),
+        + (
+            " and the collaborative filter alone, guided by it"
+            if report.get("filter_only")
+            else f" adapted to each image alone ({report['seconds'] or report['steps']} "
+            f"{'s' if report['seconds'] else 'steps'} each"
+            + (f", regularizer {report['regularizer']:g})" if report.get("regularizer") else ")")
+        ),
         "",
-        "| setting | images | as shipped (dB) | adapted (dB) | gain | s per image "
-        "| adapted + collaborative filter (dB) | gain | filter's s per image |",
+        "| setting | images | as shipped (dB) | fine-tuned (dB) | gain | s per image "
+        "| with the collaborative filter (dB) | gain | filter's s per image |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for mean in report["means"]:
-        filtered = (
-            f"| {mean['collaborative']:.2f} | {mean['collaborative'] - mean['before']:+.2f} "
-            f"| {mean['collaborative_seconds']:.0f} |"
-            if "collaborative" in mean
-            else "| - | - | - |"
+        fine_tuned = (
+            "| - | - | -"
+            if mean["after"] is None
+            else f"| {mean['after']:.2f} | {mean['after'] - mean['before']:+.2f} | {mean['seconds_per_image']:.0f}"
         )
         lines.append(
-            f"| {mean['setting']} | {mean['images']} | {mean['before']:.2f} | {mean['after']:.2f} "
-            f"| {mean['after'] - mean['before']:+.2f} | {mean['seconds_per_image']:.0f} {filtered}"
+            f"| {mean['setting']} | {mean['images']} | {mean['before']:.2f} {fine_tuned} "
+            f"| {mean['collaborative']:.2f} | {mean['collaborative'] - mean['before']:+.2f} "
+            f"| {mean['collaborative_seconds']:.0f} |"
         )
     return "\n".join(lines)
 
@@ -154,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         help="average the model over this many orientations, before and after adapting",
     )  # fmt: skip
     parser.add_argument("--regularizer", type=float, default=0.0, help="--pairs: Neighbor2Neighbor's regularizer")
+    parser.add_argument("--filter-only", action="store_true", help="score the collaborative filter alone: no fine-tune")
     parser.add_argument("--output", default="results/adaptation", help="prefix of the .json and .md written")
     arguments = parser.parse_args(argv)
     report = run(arguments)

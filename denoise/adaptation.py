@@ -1,4 +1,4 @@
-"""Adapting a denoiser to the photos at hand: a short fine-tune on their own noisy patches.
+"""Adapting a denoiser to the photos at hand: a short fine-tune on their own patches, a filter of their blocks.
 
 :func:`adapt` (also :meth:`denoise.Denoiser.adapt`) takes the models a denoiser runs on the given
 images, copies them, and trains each copy for its share of a few seconds to a minute on random
@@ -8,7 +8,11 @@ the noise: ``recorrupted`` when it is Gaussian of a known level (the app or the 
 added it), ``shuffled-neighbor2neighbor`` for photos that came noisy (their noise is spatially
 correlated). No clean image is needed. The adapted denoiser is the given one with those models
 replaced by their adapted copies, which runs on TensorFlow (the fast runtimes need a weights file);
-everything around it (tiling, a family's routing and luminance blend, ensembles) is kept.
+everything around it (tiling, a family's routing and luminance blend, ensembles) is kept. Its
+result then guides a collaborative Wiener filter of each image's similar blocks
+(:func:`with_collaborative_filter`), with the known level's white noise; for photos that came
+noisy the filter, with the noise measured in each photo, *replaces* the fine-tune, which lost
+0.7-0.9 dB on PolyU's real camera noise where the filter gains about 0.5 (``docs/benchmarks.md``).
 
 :func:`adapt_raw` (also :meth:`denoise.raw_model.RawDenoiser.adapt`) does the same for the raw
 model on one raw photo's mosaic. There the noise is what Recorrupted-to-Recorrupted assumes:
@@ -51,6 +55,7 @@ __all__ = [
     "adaptation_objective",
     "adapted_card",
     "adapted_steps",
+    "describe_adaptation",
     "save_adapted",
     "with_collaborative_filter",
 ]
@@ -127,15 +132,18 @@ def adapt(
         (:func:`denoise.objectives.neighbour_pair`), from the model's output at each step.
         Measured on PolyU (``docs/benchmarks.md``), it loses less than without, but still loses.
     collaborative : bool, default True
-        Where the noise is Gaussian of a known level, let the adapted result guide a
-        collaborative Wiener filter of each image's similar blocks (:func:`with_collaborative_filter`;
-        images up to 2 megapixels).
+        Let the result guide a collaborative Wiener filter of each image's similar blocks
+        (:func:`with_collaborative_filter`; images up to 2 megapixels). Where the images came
+        noisy, that filter is all the adapting: no model is fine-tuned (False: the
+        ``shuffled-neighbor2neighbor`` fine-tune alone, which keeps a model for
+        :func:`save_adapted`).
 
     Returns
     -------
     Denoiser
         The denoiser with each adapted model in place; each one's card (by channel count)
-        says how it was adapted, in how many steps.
+        says how it was adapted, in how many steps (the main model's: by the ``collaborative``
+        filter, in 0 steps, where that is all).
 
     Raises
     ------
@@ -157,6 +165,8 @@ def adapt(
     if noise is None and _without_noise(arrays):
         raise ValueError("these images show no measurable noise: there is nothing to adapt to")
     objective = adaptation_objective(noise)
+    if collaborative and noise is None:
+        return _filtered_only(denoiser, leaves, len(arrays), progress)
     quantum = max(leaf.stride for leaf in leaves) * patch_shrink(objective)
     side = min(PATCH_SIDE, min(min(array.shape[:2]) for array in arrays)) // quantum * quantum
     if side < quantum:
@@ -205,16 +215,31 @@ def adapt(
     return adapted_denoiser
 
 
-def with_collaborative_filter(denoiser, sigma: float):
+def with_collaborative_filter(denoiser, sigma: float | None = None):
     """Return the denoiser with its result as the guide of a collaborative Wiener filter of each image.
 
     The filter (:class:`denoise.compose.GuidedWiener`) denoises the image's similar blocks
-    together with gains from the denoiser's result; it needs white Gaussian noise of the known
-    ``sigma`` (0-1 scale). :func:`adapt` adds it where the noise is known that way. The
-    models' names say so (``... + collaborative Wiener``); :func:`save_adapted` keeps the models
-    alone, for photos whose noise is not known.
+    together with gains from the denoiser's result. It takes white Gaussian noise of the known
+    ``sigma`` (0-1 scale), or, with None, the noise it measures in each image's residual from
+    the denoiser's result. The models' names say so (``... + collaborative Wiener``);
+    :func:`save_adapted` keeps the models alone.
     """
     return _with_piece(denoiser, GuidedWiener(denoiser.piece, sigma=sigma), denoiser.name, denoiser.cards)
+
+
+def _filtered_only(denoiser, leaves: dict, images: int, progress: Callable[[float], None] | None):
+    """Return ``denoiser`` guiding the filter with the noise measured in each image: no fine-tune.
+
+    The main model's card records it (objective ``collaborative``, 0 steps), which
+    :func:`save_adapted` refuses: no weights changed.
+    """
+    main = next(iter(leaves))
+    record = {"from": main.name, "objective": "collaborative", "steps": 0, "images": images}
+    cards = dict(denoiser.cards)
+    cards[main.channels] = {**denoiser.cards.get(main.channels, {}), "adapted": record}
+    if progress is not None:
+        progress(1.0)
+    return with_collaborative_filter(_with_piece(denoiser, denoiser.piece, f"{denoiser.name} adapted", cards))
 
 
 def _with_piece(denoiser, piece, name: str, cards: dict[int, dict]):
@@ -448,6 +473,15 @@ def adapted_steps(denoiser) -> int:
     return sum(card["adapted"]["steps"] for card in denoiser.cards.values() if "adapted" in card)
 
 
+def describe_adaptation(denoiser) -> str:
+    """Say in a few words how :func:`adapt` adapted ``denoiser``: its steps, or the filter alone."""
+    _, card = adapted_card(denoiser)
+    if card["adapted"]["objective"] == "collaborative":
+        return "a collaborative filter of each photo's blocks, its noise measured (no fine-tune)"
+    filtered = " + collaborative filter" if isinstance(denoiser.piece, GuidedWiener) else ""
+    return f"{adapted_steps(denoiser)} steps{filtered}"
+
+
 def save_adapted(denoiser, folder: Path, name: str, command: str = "") -> Path:
     """Save an adapted denoiser as ``folder/NAME.keras`` with its card; return the path.
 
@@ -464,7 +498,8 @@ def save_adapted(denoiser, folder: Path, name: str, command: str = "") -> Path:
     ------
     ValueError
         If ``name`` is not a plain file name or ends with :data:`LUMINANCE_SUFFIX`, or the
-        denoiser was not made by :func:`adapt`.
+        denoiser was not made by :func:`adapt` or was adapted by the filter alone (no weights
+        changed: the filter adapts to each photo as it runs).
 
     """
     from denoise.cards import write_card
@@ -474,6 +509,10 @@ def save_adapted(denoiser, folder: Path, name: str, command: str = "") -> Path:
     if not NAME_PATTERN.fullmatch(name) or name.endswith(LUMINANCE_SUFFIX):
         raise ValueError(f"model name {name!r}: use letters, digits, '.', '-' and '_', not ending {LUMINANCE_SUFFIX}")
     channels, card = adapted_card(denoiser)
+    if card["adapted"]["objective"] == "collaborative":
+        raise ValueError(
+            "nothing to save: the collaborative filter adapts to each photo as it runs, and no weights changed"
+        )
     leaf = next(leaf for leaf in leaf_models(denoiser.piece) if leaf.name == card["name"])
     card = {**card, "name": name, "channels": channels, "command": command}
     folder.mkdir(parents=True, exist_ok=True)

@@ -149,8 +149,11 @@ def _command_run(arguments: argparse.Namespace) -> int:
     return EXIT_REFUSED if refused else 0
 
 
-def _adapted(denoiser, arguments: argparse.Namespace, noise: tuple[str, float] | None):
+def _adapted(denoiser, arguments: argparse.Namespace, noise: tuple[str, float] | None, *, collaborative: bool = True):
     """Adapt ``denoiser`` to the readable images among the inputs (``--adapt SECONDS``), saying how.
+
+    ``collaborative`` goes to :func:`denoise.adaptation.adapt`: False where a model is kept
+    (``denoise adapt``), so that photos that came noisy fine-tune one.
 
     Raises
     ------
@@ -159,7 +162,7 @@ def _adapted(denoiser, arguments: argparse.Namespace, noise: tuple[str, float] |
         (:class:`denoise.adaptation.AdaptationError`), in one line.
 
     """
-    from denoise.adaptation import AdaptationError, adapted_steps
+    from denoise.adaptation import AdaptationError, describe_adaptation
     from denoise.image_io import ImageReadError, read_image
     from denoise.noise import add_noise
     from denoise.raw import is_raw_file
@@ -177,11 +180,10 @@ def _adapted(denoiser, arguments: argparse.Namespace, noise: tuple[str, float] |
         raise ValueError("--adapt: no readable image among the inputs")
     with _libraries_quiet(arguments):
         try:
-            adapted = denoiser.adapt(images, seconds=arguments.adapt, noise=noise)
+            adapted = denoiser.adapt(images, seconds=arguments.adapt, noise=noise, collaborative=collaborative)
         except AdaptationError as error:
             raise ValueError(str(error)) from error
-    steps = adapted_steps(adapted)
-    print(f"adapted {denoiser.name} to {len(images)} images: {steps} steps in {arguments.adapt:g} s", file=sys.stderr)
+    print(f"adapted {denoiser.name} to {len(images)} images: {describe_adaptation(adapted)}", file=sys.stderr)
     return adapted
 
 
@@ -199,7 +201,7 @@ def _command_adapt(arguments: argparse.Namespace) -> int:
         noise = parse_noise(arguments.noise) if arguments.noise else None
         denoiser = load_model(arguments.model or model_for_noise(noise[0] if noise else None))
     arguments.adapt = arguments.seconds
-    adapted = _adapted(denoiser, arguments, noise)
+    adapted = _adapted(denoiser, arguments, noise, collaborative=False)
     folder = Path(arguments.folder) if arguments.folder else user_models_dir()
     path = save_adapted(adapted, folder, arguments.save, "denoise " + shlex.join(arguments.argv))
     print(path)
@@ -446,7 +448,8 @@ def _parser() -> argparse.ArgumentParser:
         const=ADAPT_SECONDS,
         metavar="SECONDS",
         help=f"first fine-tune the model on the inputs themselves for SECONDS (default {ADAPT_SECONDS:g}): no clean "
-        "image needed; then denoise them with it (each raw file: the raw model, on its own mosaic)",
+        "image needed; then denoise them with it, guiding a filter of each image's similar blocks (photos that came "
+        "noisy: that filter alone, at once; each raw file: the raw model, on its own mosaic)",
     )
     run.add_argument(
         "--fast",

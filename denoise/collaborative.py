@@ -10,10 +10,14 @@ gain that the pilot's coefficient gives, ``pilot² / (pilot² + sigma²)``, and 
 pixels, are averaged where they overlap, each group weighted by how much noise it kept.
 
 Here the pilot is a network's result (:class:`denoise.compose.GuidedWiener`): the network knows
-what photos look like, the filter what this photo repeats. It needs the noise level, so it runs
-where the noise is white Gaussian of a known sigma (a denoiser adapted to noise the app or the
-command line added, :func:`denoise.adaptation.adapt`). Colour images are filtered in an
-orthonormal opponent colour space (the noise stays white of the same sigma in each channel),
+what photos look like, the filter what this photo repeats. It needs the noise's variance in each
+coefficient of a block's transform. Where the noise is white Gaussian of a known sigma (noise the
+app or the command line added, :func:`denoise.adaptation.adapt`) that is sigma² in every one.
+Where a photo came noisy, its noise is neither white (demosaicing and JPEG leave it in blotches,
+mostly in the low frequencies and the colour) nor known: :func:`noise_spectrum` measures it in
+the pilot's residual, as Mäkinen et al. filter correlated noise by its power spectrum
+("Collaborative filtering of correlated noise", IEEE TIP 2020). Colour images are filtered in an
+orthonormal opponent colour space (white noise stays white of the same sigma in each channel),
 with blocks matched on its luminance.
 """
 
@@ -22,7 +26,15 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-__all__ = ["BLOCK_SIZE", "GROUP_SIZE", "SEARCH_RADIUS", "STEP", "collaborative_wiener"]
+__all__ = [
+    "BLOCK_SIZE",
+    "GROUP_SIZE",
+    "RESIDUAL_SCALE",
+    "SEARCH_RADIUS",
+    "STEP",
+    "collaborative_wiener",
+    "noise_spectrum",
+]
 
 #: Side of the blocks (BM3D's Wiener stage uses 8).
 BLOCK_SIZE = 8
@@ -33,6 +45,11 @@ STEP = 3
 SEARCH_RADIUS = 25
 #: Blocks per group, the reference among them (BM3D's Wiener stage: up to 32).
 GROUP_SIZE = 16
+#: What :func:`noise_spectrum` multiplies the residual's variance by. A network's residual holds
+#: less than the noise (it leaves some noise in, most of it low-frequency), and the filter gains
+#: most with variances well above it: 16 was best of 4, 16, 64 and 256 in each half of PolyU's
+#: test scenes (two-fold cross-validation by scene, guided by the photo model; docs/benchmarks.md).
+RESIDUAL_SCALE = 16.0
 #: Reference blocks transformed at a time: bounds the memory of the groups (about 50 MB in colour).
 _CHUNK = 4096
 #: Rows of reference blocks matched at a time: bounds the memory of their distances (about 60 MB
@@ -45,7 +62,7 @@ OPPONENT = np.array([[1, 1, 1], [1, 0, -1], [0.5, -1, 0.5]], np.float64) / np.sq
 def collaborative_wiener(
     noisy: np.ndarray,
     pilot: np.ndarray,
-    sigma: float,
+    noise: float | np.ndarray,
     *,
     block_size: int = BLOCK_SIZE,
     step: int = STEP,
@@ -57,11 +74,13 @@ def collaborative_wiener(
     Parameters
     ----------
     noisy : ndarray
-        H x W or H x W x C (C = 1 or 3) float image with white Gaussian noise of ``sigma``.
+        H x W or H x W x C (C = 1 or 3) float image.
     pilot : ndarray
         An estimate of the clean image, ``noisy``'s shape: it places the blocks and sets the gains.
-    sigma : float
-        The noise's standard deviation on the images' scale (0-1 images: sigma / 255).
+    noise : float or ndarray
+        White Gaussian noise's standard deviation on the images' scale (0-1 images: sigma /
+        255), or the noise's variance in each coefficient of a block's 2-D DCT, C x block x
+        block, in the filter's colour space (:func:`noise_spectrum`).
     block_size, step, search_radius, group_size : int
         The blocks' side, the pixels between reference blocks, how far matches are looked for and
         how many blocks make a group.
@@ -76,7 +95,7 @@ def collaborative_wiener(
     ------
     ValueError
         If the shapes differ, the image is smaller than a block or has another channel count, or
-        ``sigma`` is not positive.
+        the noise is not positive or its spectrum not of C x block x block.
 
     """
     noisy, pilot = np.asarray(noisy, np.float32), np.asarray(pilot, np.float32)
@@ -88,10 +107,9 @@ def collaborative_wiener(
         raise ValueError(
             f"expected an image of 1 or 3 channels, at least {block_size} pixels a side, got {noisy.shape}"
         )
-    if not sigma > 0:
-        raise ValueError(f"sigma must be positive, got {sigma}")
+    variance = _variance(noise, (channels, block_size, block_size))
     if channels == 3:
-        image, guide = (np.einsum("hwc,dc->hwd", array, OPPONENT.astype(np.float32)) for array in (image, guide))
+        image, guide = _to_opponent(image), _to_opponent(guide)
     rows, columns = _positions(height, block_size, step), _positions(width, block_size, step)
     offsets = _best_offsets(guide[:, :, 0], rows, columns, block_size, search_radius, group_size)
     numerator = np.zeros((channels, height * width), np.float64)
@@ -104,7 +122,7 @@ def collaborative_wiener(
     inside = np.arange(block_size)
     for start in range(0, len(tops), _CHUNK):
         top, left = tops[start : start + _CHUNK], lefts[start : start + _CHUNK]
-        estimate, weight = _filter_groups(noisy_blocks[top, left], pilot_blocks[top, left], np.float32(sigma))
+        estimate, weight = _filter_groups(noisy_blocks[top, left], pilot_blocks[top, left], variance)
         pixels = ((top[..., None, None] + inside[:, None]) * width + left[..., None, None] + inside).ravel()
         for channel in range(channels):
             weighted = weight[:, channel, None, None, None] * window
@@ -120,6 +138,73 @@ def collaborative_wiener(
     if channels == 3:
         result = np.einsum("hwd,dc->hwc", result, OPPONENT.astype(np.float32))
     return result.reshape(noisy.shape)
+
+
+def noise_spectrum(
+    noisy: np.ndarray, pilot: np.ndarray, *, block_size: int = BLOCK_SIZE, scale: float = RESIDUAL_SCALE
+) -> np.ndarray:
+    """Measure the noise's variance in each coefficient of a block's 2-D DCT, from ``noisy - pilot``.
+
+    The residual is cut into blocks (in the filter's opponent colour space for colour images),
+    each taken to its 2-D DCT, and each coefficient's mean square over the blocks is the
+    spectrum, times ``scale``; the residual's mean in each channel (a brightness the pilot
+    moved) is left out. It assumes the noise is alike all over the image (its spectrum does not
+    change from place to place), and counts as noise what the pilot took away.
+
+    Parameters
+    ----------
+    noisy, pilot : ndarray
+        H x W or H x W x C (C = 1 or 3) float images of one shape, each at least a block a side.
+    block_size : int, default BLOCK_SIZE
+        The blocks' side, the filter's.
+    scale : float, default RESIDUAL_SCALE
+        What the residual's variance is multiplied by.
+
+    Returns
+    -------
+    ndarray
+        float32, C x block x block, for :func:`collaborative_wiener`'s ``noise``.
+
+    Raises
+    ------
+    ValueError
+        If the shapes differ or the image is smaller than a block.
+
+    """
+    noisy, pilot = np.asarray(noisy, np.float32), np.asarray(pilot, np.float32)
+    if noisy.shape != pilot.shape:
+        raise ValueError(f"the pilot's shape {pilot.shape} is not the noisy image's {noisy.shape}")
+    residual = (noisy - pilot).reshape(*noisy.shape[:2], -1)
+    height, width, channels = residual.shape
+    if min(height, width) < block_size:
+        raise ValueError(f"an image of {noisy.shape} is smaller than a block of {block_size} pixels")
+    if channels == 3:
+        residual = _to_opponent(residual)
+    residual = residual - residual.mean(axis=(0, 1))
+    rows, columns = height // block_size, width // block_size
+    blocks = residual[: rows * block_size, : columns * block_size].reshape(rows, block_size, columns, block_size, -1)
+    transform = _dct_matrix(block_size)
+    spectra = np.einsum("ij,rjckd,lk->rcdil", transform, blocks, transform, optimize=True)
+    return (scale * np.mean(np.square(spectra), axis=(0, 1))).astype(np.float32)
+
+
+def _variance(noise: float | np.ndarray, shape: tuple[int, int, int]) -> np.ndarray:
+    """Return the noise's variance per channel and block coefficient (``shape``), float32, checked."""
+    if np.ndim(noise) == 0:
+        if not float(noise) > 0:
+            raise ValueError(f"sigma must be positive, got {noise}")
+        return np.full(shape, float(noise) ** 2, np.float32)
+    variance = np.asarray(noise, np.float32)
+    if variance.shape != shape:
+        raise ValueError(f"a noise spectrum of shape {variance.shape}, expected {shape}")
+    if not np.all(variance > 0):  # also refuses NaN
+        raise ValueError("a noise spectrum must be positive in every coefficient")
+    return variance
+
+
+def _to_opponent(image: np.ndarray) -> np.ndarray:
+    """Return an H x W x 3 image in the opponent colour space (:data:`OPPONENT`)."""
+    return np.einsum("hwc,dc->hwd", image, OPPONENT.astype(np.float32))
 
 
 def _positions(length: int, block_size: int, step: int) -> np.ndarray:
@@ -176,8 +261,12 @@ def _box_sums(values: np.ndarray, tops: np.ndarray, lefts: np.ndarray, side: int
     return across[:, lefts + side] - across[:, lefts]
 
 
-def _filter_groups(noisy: np.ndarray, pilot: np.ndarray, sigma: np.float32) -> tuple[np.ndarray, np.ndarray]:
-    """Wiener-filter groups (N x group x C x block x block); return them and each group's weight per channel."""
+def _filter_groups(noisy: np.ndarray, pilot: np.ndarray, variance: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Wiener-filter groups (N x group x C x block x block) with the noise's ``variance`` (C x block x block).
+
+    Returns them and each group's weight per channel: the inverse of the noise it kept. The
+    transform across the group is orthonormal, so each coefficient keeps its block's variance.
+    """
     count, group, channels, side, _ = noisy.shape
     blocks = np.kron(_dct_matrix(side), _dct_matrix(side))  # the 2-D DCT of a flattened block
     across = _dct_matrix(group)
@@ -190,8 +279,8 @@ def _filter_groups(noisy: np.ndarray, pilot: np.ndarray, sigma: np.float32) -> t
 
     spectrum = transform(noisy)
     gains = np.square(transform(pilot))
-    gains /= gains + sigma**2
-    weight = 1.0 / (sigma**2 * np.maximum(np.sum(np.square(gains), axis=(1, 3, 4)), 1e-12))
+    gains /= gains + variance
+    weight = 1.0 / np.maximum(np.sum(np.square(gains) * variance, axis=(1, 3, 4)), 1e-30)
     spectrum *= gains
     return transform(spectrum, inverse=True), weight.astype(np.float32)
 

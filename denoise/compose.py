@@ -44,7 +44,7 @@ import keras
 import numpy as np
 
 from denoise.classical import estimate_noise_sigma
-from denoise.collaborative import collaborative_wiener
+from denoise.collaborative import BLOCK_SIZE, collaborative_wiener, noise_spectrum
 from denoise.models import LATENT_LAYER, model_stride, receptive_field
 from denoise.objectives import recorrupt
 
@@ -658,32 +658,34 @@ class GuidedWiener(_Wrapper):
     The inner piece's result is the pilot of :func:`denoise.collaborative.collaborative_wiener`:
     it places the blocks and sets the Wiener gains with which the image's own noisy blocks are
     filtered. The network knows what photos look like, the filter what this photo repeats
-    (Urban100's buildings): guided by an adapted default it gains 0.1-0.5 dB more on Urban100
-    (``docs/benchmarks.md``). The filter needs the noise level: for white Gaussian noise of a
-    known ``sigma``. Images above ``max_megapixels`` get the pilot alone: the filter takes about
-    25 s a megapixel on 2 cores.
+    (Urban100's buildings): guided by an adapted default it gains 0.1-0.5 dB more on Urban100,
+    guided by the photo model about 0.5 dB on PolyU's real camera noise (``docs/benchmarks.md``).
+    The filter needs the noise: white Gaussian noise of a known ``sigma``, or else the spectrum
+    it measures in each image's residual from the pilot
+    (:func:`denoise.collaborative.noise_spectrum`). Images above ``max_megapixels`` get the pilot
+    alone: the filter takes about 25 s a megapixel on 2 cores.
 
     Parameters
     ----------
     inner : Piece
         The piece whose result guides the filter.
-    sigma : float
-        The images' known noise standard deviation, 0-1 scale.
+    sigma : float, optional
+        The images' known noise standard deviation, 0-1 scale; None: measured in each image.
     max_megapixels : float, default 2.0
         Larger images get the pilot alone.
 
     Raises
     ------
     ValueError
-        If ``sigma`` is not above 0.
+        If ``sigma`` is given and not above 0.
 
     """
 
-    sigma: float = 0.0
+    sigma: float | None = None
     max_megapixels: float = 2.0
 
     def __post_init__(self) -> None:
-        if not self.sigma > 0:
+        if self.sigma is not None and not self.sigma > 0:
             raise ValueError(f"sigma must be above 0, got {self.sigma}")
 
     @property
@@ -694,9 +696,10 @@ class GuidedWiener(_Wrapper):
     def __call__(self, image: np.ndarray) -> np.ndarray:
         """Denoise an H x W x C float32 image."""
         pilot = self.inner(image)
-        if image.shape[0] * image.shape[1] > self.max_megapixels * 1e6:
+        if image.shape[0] * image.shape[1] > self.max_megapixels * 1e6 or min(image.shape[:2]) < BLOCK_SIZE:
             return pilot
-        return collaborative_wiener(image, pilot, self.sigma)
+        noise = noise_spectrum(image, pilot) if self.sigma is None else self.sigma
+        return collaborative_wiener(image, pilot, noise)
 
 
 @dataclass(frozen=True, eq=False)

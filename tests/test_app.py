@@ -598,7 +598,7 @@ def test_adapt_to_this_photo_shows_both_results_and_saves_the_adapted_model(monk
     assert not app.exception, app.exception
     captions = [item.caption for image in app.get("image") for item in image.proto.imgs]
     assert any(caption.startswith("As shipped — PSNR") for caption in captions)
-    assert any(re.match(r"Adapted \(\d+ steps\) — PSNR", caption) for caption in captions)
+    assert any(re.match(r"Adapted \(\d+ steps \+ collaborative filter\) — PSNR", caption) for caption in captions)
     # Its result is computed once, not again on every rerun of the page (a save, a click anywhere).
     calls = []
     with monkeypatch.context() as patch:

@@ -298,9 +298,9 @@ def test_each_objective_learns_to_denoise(training_folder, tmp_path, objective):
     assert psnr(clean, denoised) > psnr(clean, noisy) + 1.0, card["validation_psnr"]
 
 
-def test_adapting_fine_tunes_a_copy_on_the_images_themselves(use_tiny_models, astronaut):
+def test_adapting_fine_tunes_a_copy_on_the_images_themselves(use_tiny_models, astronaut, tmp_path):
     from denoise import Denoiser, add_noise, load_model
-    from denoise.adaptation import adapt, adaptation_objective
+    from denoise.adaptation import adapt, adaptation_objective, adapted_steps, describe_adaptation, save_adapted
     from denoise.compose import GuidedWiener
 
     denoiser = load_model("unet-color", runtime="tensorflow")
@@ -315,20 +315,35 @@ def test_adapting_fine_tunes_a_copy_on_the_images_themselves(use_tiny_models, as
     assert after.shape == noisy.shape and not np.allclose(after, before)
     np.testing.assert_array_equal(denoiser.denoise(noisy), before)  # the original is left as it was
     assert adapted.denoise(noisy[..., 0]).shape == (96, 96)  # a grey image through the colour copy
-    # A photo that came noisy: its noise is correlated, so the pixel-shuffled objective; a time budget.
-    assert adaptation_objective(None) == "shuffled-neighbor2neighbor"
-    blind = denoiser.adapt([noisy], seconds=0.5)
-    assert blind.cards[3]["adapted"]["steps"] >= 1
-    # Only a known Gaussian level lets the adapted result guide the collaborative filter.
+    # A known Gaussian level: the adapted result guides the collaborative filter at that level.
     assert isinstance(adapted.piece, GuidedWiener) and adapted.piece.sigma == pytest.approx(25 / 255)
-    assert not isinstance(blind.piece, GuidedWiener)
     alone = denoiser.adapt([noisy], steps=3, noise=("gaussian", 25), collaborative=False)
     np.testing.assert_array_equal(alone.denoise(noisy), Denoiser._check(adapted.piece.inner(noisy)).clip(0, 1))
-    plain, regularized = (adapt(denoiser, [noisy], steps=2, regularizer=gamma) for gamma in (0.0, 2.0))
+    assert describe_adaptation(adapted) == "3 steps + collaborative filter" and describe_adaptation(alone) == "3 steps"
+    # A photo that came noisy: the filter alone, with the noise measured; no model is fine-tuned.
+    shares.clear()
+    filtered = denoiser.adapt([noisy], seconds=0.5, progress=shares.append)
+    assert shares == [1.0] and adapted_steps(filtered) == 0
+    assert filtered.cards[3]["adapted"] == {"from": "unet-color", "objective": "collaborative", "steps": 0, "images": 1}
+    assert isinstance(filtered.piece, GuidedWiener) and filtered.piece.sigma is None
+    assert filtered.piece.inner is denoiser.piece and "no fine-tune" in describe_adaptation(filtered)
+    np.testing.assert_array_equal(
+        filtered.denoise(noisy), Denoiser._check(filtered.piece(Denoiser._check(noisy))).clip(0, 1)
+    )
+    with pytest.raises(ValueError, match="nothing to save"):
+        save_adapted(filtered, tmp_path, "shoot")
+    assert not list(tmp_path.iterdir())
+    # Without the filter, its noise is correlated, so the pixel-shuffled objective; a time budget.
+    assert adaptation_objective(None) == "shuffled-neighbor2neighbor"
+    blind = denoiser.adapt([noisy], seconds=0.5, collaborative=False)
+    assert blind.cards[3]["adapted"]["steps"] >= 1 and not isinstance(blind.piece, GuidedWiener)
+    plain, regularized = (
+        adapt(denoiser, [noisy], steps=2, regularizer=gamma, collaborative=False) for gamma in (0.0, 2.0)
+    )
     assert regularized.cards[3]["adapted"]["regularizer"] == 2.0 and "regularizer" not in plain.cards[3]["adapted"]
     assert not np.allclose(regularized.denoise(noisy), plain.denoise(noisy))  # the same patches, other targets
-    with pytest.raises(ValueError, match="at least 48 pixels"):
-        denoiser.adapt([noisy[:40, :40]])
+    with pytest.raises(ValueError, match="at least 48 pixels"):  # a fine-tune's patches; the filter takes 8
+        denoiser.adapt([noisy[:40, :40]], collaborative=False)
 
 
 def test_adapting_a_family_keeps_what_surrounds_the_adapted_model(use_tiny_models, astronaut):
@@ -410,14 +425,14 @@ def test_adapting_refuses_clean_photos_and_a_failed_or_stopped_run_leaves_the_mo
             raise StopError
 
     with pytest.raises(StopError):  # what progress raises goes through: the app's Stop
-        denoiser.adapt([noisy], steps=4, progress=stop_halfway)
+        denoiser.adapt([noisy], steps=4, progress=stop_halfway, collaborative=False)
 
     def failing_step(self, *arguments, **keywords):
         raise RuntimeError("out of memory\nand a long backend trace")
 
     monkeypatch.setattr(keras.Model, "train_on_batch", failing_step)
     with pytest.raises(AdaptationError, match=r"^adapting failed at step 1: out of memory$"):
-        denoiser.adapt([noisy], steps=2)
+        denoiser.adapt([noisy], steps=2, noise=("gaussian", 25))
     np.testing.assert_array_equal(denoiser.denoise(noisy), before)  # the unadapted model still works
 
 
@@ -431,7 +446,8 @@ def test_command_line_falls_back_to_the_shipped_model_when_adapting_fails(
     photo = tmp_path / "photo.png"
     write_png(photo, np.clip(astronaut[:96, :96] + np.random.default_rng(0).normal(0, 0.1, (96, 96, 3)), 0, 1))
     monkeypatch.setattr(keras.Model, "train_on_batch", lambda self, *a, **k: float("nan"))
-    assert main(["run", str(photo), "--out", str(tmp_path / "out"), "--model", "unet-color", "--adapt", "0.5"]) == 0
+    run = ["run", str(photo), "--out", str(tmp_path / "out"), "--model", "unet-color", "--noise", "gaussian:25"]
+    assert main([*run, "--adapt", "0.5"]) == 0
     captured = capsys.readouterr()
     assert "adapting failed at step 1: the loss is nan; denoising with unet-color as shipped" in captured.err
     assert (tmp_path / "out" / "photo.png").exists() and "Traceback" not in captured.err
@@ -449,7 +465,8 @@ def test_command_line_adapts_to_its_inputs_and_keeps_the_result(use_tiny_models,
     write_png(photo, np.clip(astronaut[:96, :96] + np.random.default_rng(0).normal(0, 0.1, (96, 96, 3)), 0, 1))
     assert main(["run", str(photo), "--out", str(tmp_path / "out"), "--model", "unet-color", "--adapt", "0.5"]) == 0
     captured = capsys.readouterr()
-    assert "adapted unet-color to 1 images" in captured.err and "unet-color adapted" in captured.out
+    assert "adapted unet-color to 1 images: a collaborative filter" in captured.err
+    assert "(unet-color + collaborative Wiener)" in captured.out  # came noisy: the filter alone
     status = main(["adapt", str(photo), "--save", "shoot", "--folder", str(tmp_path / "mine"), "--seconds", "0.5",
                    "--model", "unet-color"])  # fmt: skip
     assert status == 0
@@ -488,6 +505,30 @@ def test_adaptation_benchmark_reports_before_and_after(use_tiny_models, training
     assert 10 < mean["collaborative"] < 50 and mean["collaborative"] != mean["after"]  # the known level's filter
     assert all(row["steps"] == 2 for row in report["rows"])
     assert "| sigma 25 | 2 |" in output.with_suffix(".md").read_text()
+
+
+def test_adaptation_benchmark_scores_the_filter_alone_on_real_pairs(use_tiny_models, astronaut, tmp_path):
+    import json
+
+    from benchmarks.adaptation import main as adaptation_benchmark
+
+    pairs = tmp_path / "pairs"
+    for kind in ("noisy", "clean"):
+        (pairs / kind).mkdir(parents=True)
+    for index, scene in enumerate(["cam_1_100_800_first", "cam_1_100_800_second"]):  # every second scene is a test one
+        clean = astronaut[index * 64 : index * 64 + 64, :64]
+        write_png(pairs / "clean" / f"{scene}_1.png", clean)
+        noisy = clean + np.random.default_rng(index).normal(0, 0.05, clean.shape)
+        write_png(pairs / "noisy" / f"{scene}_1.png", np.clip(noisy, 0, 1))
+    output = tmp_path / "adaptation"
+    arguments = ["--pairs", str(pairs), "--filter-only", "--model", "unet-color", "--output", str(output)]
+    assert adaptation_benchmark(arguments) == 0
+    report = json.loads(output.with_suffix(".json").read_text())
+    [row] = report["rows"]
+    assert row["image"] == "real cam_1_100_800_second_1.png" and row["after"] is None and row["steps"] == 0
+    assert 10 < row["collaborative"] < 50 and row["collaborative"] != row["before"]
+    table = output.with_suffix(".md").read_text()
+    assert "| real | 1 |" in table and "| - | - | - |" in table
 
 
 def test_adaptation_benchmark_averages_orientations_before_and_after(use_tiny_models, training_folder, tmp_path):
