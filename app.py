@@ -677,7 +677,8 @@ def adapt_section(name: str, upload: Upload, settings: Settings) -> None:
         # 12-megapixel photo takes seconds. Adapting again, or another strength, makes it anew.
         made_by, strength, result = st.session_state.get(f"{key}-result", (None, None, None))
         if made_by is not adapted or strength != model.strength:
-            result = adapted.denoise(cached_noisy(upload, noise), model.strength)
+            with st.spinner("Filtering the photo's similar blocks…"):  # seconds a megapixel, after the bar
+                result = adapted.denoise(cached_noisy(upload, noise), model.strength)
             st.session_state[f"{key}-result"] = (adapted, model.strength, result)
         first = cached_result(upload, noise, model).denoised
         columns = st.columns(2)

@@ -163,6 +163,7 @@ def _adapted(denoiser, arguments: argparse.Namespace, noise: tuple[str, float] |
 
     """
     from denoise.adaptation import AdaptationError, describe_adaptation
+    from denoise.compose import GuidedWiener
     from denoise.image_io import ImageReadError, read_image
     from denoise.noise import add_noise
     from denoise.raw import is_raw_file
@@ -183,7 +184,11 @@ def _adapted(denoiser, arguments: argparse.Namespace, noise: tuple[str, float] |
             adapted = denoiser.adapt(images, seconds=arguments.adapt, noise=noise, collaborative=collaborative)
         except AdaptationError as error:
             raise ValueError(str(error)) from error
-    print(f"adapted {denoiser.name} to {len(images)} images: {describe_adaptation(adapted)}", file=sys.stderr)
+    note = ""
+    if isinstance(adapted.piece, GuidedWiener):
+        large = sum(image.shape[0] * image.shape[1] > adapted.piece.max_megapixels * 1e6 for image in images)
+        note = f" ({large} above {adapted.piece.max_megapixels:g} MP: not filtered)" if large else ""
+    print(f"adapted {denoiser.name} to {len(images)} images: {describe_adaptation(adapted)}{note}", file=sys.stderr)
     return adapted
 
 

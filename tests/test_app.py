@@ -19,7 +19,7 @@ from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 
 from denoise import available_models, encode_png
-from tests.images import png_bytes
+from tests.images import encode, gradient, png_bytes
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 
@@ -588,6 +588,23 @@ def test_adapting_keeps_the_passes_the_sidebar_asks_for(monkeypatch):
     assert not app.exception, app.exception
     [adapted] = [denoiser for denoiser in calls if denoiser.name.endswith("adapted")]
     assert adapted.orientations == 2  # compared with the shipped result, which averages 2 too
+
+
+def test_adapting_a_photo_that_came_noisy_filters_it_and_offers_nothing_to_save(monkeypatch):
+    app = start()
+    app.sidebar.selectbox[0].select("none — my photo is already noisy").run()
+    noisy = np.clip(gradient(96, 96, 3) / 255 + np.random.default_rng(0).normal(0, 0.05, (96, 96, 3)), 0, 1)
+    upload(app, ("noisy.png", encode(Image.fromarray((noisy * 255).astype(np.uint8)), "PNG")))
+    calls = []
+    record_denoise_calls(monkeypatch, calls)
+    next(button for button in app.button if button.label == "Adapt to this photo").click().run()
+    assert not app.exception, app.exception
+    [adapted] = [denoiser for denoiser in calls if denoiser.name.endswith("adapted")]
+    assert adapted.piece.name == "photo-color + collaborative Wiener"  # the shipped model guides it
+    captions = [item.caption for image in app.get("image") for item in image.proto.imgs]
+    assert "Adapted (a collaborative filter of each photo's blocks, its noise measured (no fine-tune))" in captions
+    assert any("no model to save" in caption.value for caption in app.caption)
+    assert not [button for button in app.button if button.label == "Save to Your models"]
 
 
 def test_adapt_to_this_photo_shows_both_results_and_saves_the_adapted_model(monkeypatch, tmp_path):

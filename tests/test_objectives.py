@@ -467,6 +467,12 @@ def test_command_line_adapts_to_its_inputs_and_keeps_the_result(use_tiny_models,
     captured = capsys.readouterr()
     assert "adapted unet-color to 1 images: a collaborative filter" in captured.err
     assert "(unet-color + collaborative Wiener)" in captured.out  # came noisy: the filter alone
+    assert "MP: not filtered" not in captured.err
+    large = tmp_path / "large.png"  # 2.2 megapixels: above what the filter takes, and said so
+    write_png(large, np.clip(np.random.default_rng(1).normal(0.5, 0.1, (1200, 1800)), 0, 1))
+    assert main(["run", str(large), "--out", str(tmp_path / "out"), "--model", "unet-color", "--adapt"]) == 0
+    said = capsys.readouterr().err
+    assert "1 images: a collaborative filter" in said and "(1 above 2 MP: not filtered)" in said
     status = main(["adapt", str(photo), "--save", "shoot", "--folder", str(tmp_path / "mine"), "--seconds", "0.5",
                    "--model", "unet-color"])  # fmt: skip
     assert status == 0
