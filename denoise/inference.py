@@ -422,7 +422,11 @@ class Denoiser:
         progress: Callable[[float], None] | None = None,
         collaborative: bool = True,
     ) -> Denoiser:
-        """Return a copy fine-tuned on ``images`` alone, no clean copies (:func:`denoise.adaptation.adapt`)."""
+        """Return a copy adapted to ``images`` alone, no clean copies (:func:`denoise.adaptation.adapt`).
+
+        Known Gaussian noise: fine-tuned, then guiding a filter of each image's similar blocks;
+        images that came noisy: that filter alone, with the noise measured in each image.
+        """
         from denoise.adaptation import adapt
 
         return adapt(
