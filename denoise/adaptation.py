@@ -48,6 +48,7 @@ from denoise.quiet import first_line
 __all__ = [
     "ADAPTATION_SECONDS",
     "ADAPTATION_STEPS",
+    "FILTER_ONLY",
     "LUMINANCE_SUFFIX",
     "AdaptationError",
     "adapt",
@@ -76,6 +77,8 @@ LEARNING_RATE = 5e-5
 WARMUP_STEPS = 20
 #: What :func:`save_adapted` adds to a saved model's name for the grey model of its luminance.
 LUMINANCE_SUFFIX = ".luminance"
+#: The ``objective`` an adapted card records where the collaborative filter was all the adapting.
+FILTER_ONLY = "collaborative"
 #: Below this estimated noise (0-1 scale) a photo that came noisy has nothing to adapt to.
 NO_NOISE_SIGMA = 0.5 / 255
 
@@ -234,7 +237,7 @@ def _filtered_only(denoiser, leaves: dict, images: int, progress: Callable[[floa
     :func:`save_adapted` refuses: no weights changed.
     """
     main = next(iter(leaves))
-    record = {"from": main.name, "objective": "collaborative", "steps": 0, "images": images}
+    record = {"from": main.name, "objective": FILTER_ONLY, "steps": 0, "images": images}
     cards = dict(denoiser.cards)
     cards[main.channels] = {**denoiser.cards.get(main.channels, {}), "adapted": record}
     if progress is not None:
@@ -476,7 +479,7 @@ def adapted_steps(denoiser) -> int:
 def describe_adaptation(denoiser) -> str:
     """Say in a few words how :func:`adapt` adapted ``denoiser``: its steps, or the filter alone."""
     _, card = adapted_card(denoiser)
-    if card["adapted"]["objective"] == "collaborative":
+    if card["adapted"]["objective"] == FILTER_ONLY:
         return "a collaborative filter of each photo's blocks, its noise measured (no fine-tune)"
     filtered = " + collaborative filter" if isinstance(denoiser.piece, GuidedWiener) else ""
     return f"{adapted_steps(denoiser)} steps{filtered}"
@@ -509,7 +512,7 @@ def save_adapted(denoiser, folder: Path, name: str, command: str = "") -> Path:
     if not NAME_PATTERN.fullmatch(name) or name.endswith(LUMINANCE_SUFFIX):
         raise ValueError(f"model name {name!r}: use letters, digits, '.', '-' and '_', not ending {LUMINANCE_SUFFIX}")
     channels, card = adapted_card(denoiser)
-    if card["adapted"]["objective"] == "collaborative":
+    if card["adapted"]["objective"] == FILTER_ONLY:
         raise ValueError(
             "nothing to save: the collaborative filter adapts to each photo as it runs, and no weights changed"
         )

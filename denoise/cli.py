@@ -186,7 +186,7 @@ def _adapted(denoiser, arguments: argparse.Namespace, noise: tuple[str, float] |
             raise ValueError(str(error)) from error
     note = ""
     if isinstance(adapted.piece, GuidedWiener):
-        large = sum(image.shape[0] * image.shape[1] > adapted.piece.max_megapixels * 1e6 for image in images)
+        large = sum(adapted.piece.too_large(image) for image in images)
         note = f" ({large} above {adapted.piece.max_megapixels:g} MP: not filtered)" if large else ""
     print(f"adapted {denoiser.name} to {len(images)} images: {describe_adaptation(adapted)}{note}", file=sys.stderr)
     return adapted

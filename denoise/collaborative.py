@@ -98,18 +98,9 @@ def collaborative_wiener(
         the noise is not positive or its spectrum not of C x block x block.
 
     """
-    noisy, pilot = np.asarray(noisy, np.float32), np.asarray(pilot, np.float32)
-    if noisy.shape != pilot.shape:
-        raise ValueError(f"the pilot's shape {pilot.shape} is not the noisy image's {noisy.shape}")
-    image, guide = (array.reshape(*array.shape[:2], -1) for array in (noisy, pilot))
+    image, guide = _filter_space(noisy, pilot, block_size)
     height, width, channels = image.shape
-    if channels not in (1, 3) or min(height, width) < block_size:
-        raise ValueError(
-            f"expected an image of 1 or 3 channels, at least {block_size} pixels a side, got {noisy.shape}"
-        )
     variance = _variance(noise, (channels, block_size, block_size))
-    if channels == 3:
-        image, guide = _to_opponent(image), _to_opponent(guide)
     rows, columns = _positions(height, block_size, step), _positions(width, block_size, step)
     offsets = _best_offsets(guide[:, :, 0], rows, columns, block_size, search_radius, group_size)
     numerator = np.zeros((channels, height * width), np.float64)
@@ -136,8 +127,8 @@ def collaborative_wiener(
     result = np.where(denominator > 0, numerator / np.maximum(denominator, 1e-30), guide_flat)
     result = result.T.reshape(height, width, channels).astype(np.float32)
     if channels == 3:
-        result = np.einsum("hwd,dc->hwc", result, OPPONENT.astype(np.float32))
-    return result.reshape(noisy.shape)
+        result = np.einsum("hwd,dc->hwc", result, OPPONENT.astype(np.float32))  # back from _filter_space's
+    return result.reshape(np.shape(noisy))
 
 
 def noise_spectrum(
@@ -168,19 +159,14 @@ def noise_spectrum(
     Raises
     ------
     ValueError
-        If the shapes differ or the image is smaller than a block.
+        As :func:`collaborative_wiener`: if the shapes differ, or the image is smaller than a
+        block or has another channel count.
 
     """
-    noisy, pilot = np.asarray(noisy, np.float32), np.asarray(pilot, np.float32)
-    if noisy.shape != pilot.shape:
-        raise ValueError(f"the pilot's shape {pilot.shape} is not the noisy image's {noisy.shape}")
-    residual = (noisy - pilot).reshape(*noisy.shape[:2], -1)
-    height, width, channels = residual.shape
-    if min(height, width) < block_size:
-        raise ValueError(f"an image of {noisy.shape} is smaller than a block of {block_size} pixels")
-    if channels == 3:
-        residual = _to_opponent(residual)
-    residual = residual - residual.mean(axis=(0, 1))
+    image, guide = _filter_space(noisy, pilot, block_size)
+    residual = image - guide  # the opponent transform is linear: the residual's own
+    height, width, _ = residual.shape
+    residual -= residual.mean(axis=(0, 1))
     rows, columns = height // block_size, width // block_size
     blocks = residual[: rows * block_size, : columns * block_size].reshape(rows, block_size, columns, block_size, -1)
     transform = _dct_matrix(block_size)
@@ -202,9 +188,28 @@ def _variance(noise: float | np.ndarray, shape: tuple[int, int, int]) -> np.ndar
     return variance
 
 
-def _to_opponent(image: np.ndarray) -> np.ndarray:
-    """Return an H x W x 3 image in the opponent colour space (:data:`OPPONENT`)."""
-    return np.einsum("hwc,dc->hwd", image, OPPONENT.astype(np.float32))
+def _filter_space(noisy: np.ndarray, pilot: np.ndarray, block_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Return ``noisy`` and ``pilot`` as H x W x C float32, colour ones in the opponent space (:data:`OPPONENT`).
+
+    Raises
+    ------
+    ValueError
+        If the shapes differ, or the image is smaller than a block or has another channel count
+        than 1 or 3.
+
+    """
+    noisy, pilot = np.asarray(noisy, np.float32), np.asarray(pilot, np.float32)
+    if noisy.shape != pilot.shape:
+        raise ValueError(f"the pilot's shape {pilot.shape} is not the noisy image's {noisy.shape}")
+    image, guide = (array.reshape(*array.shape[:2], -1) for array in (noisy, pilot))
+    if image.shape[2] not in (1, 3) or min(image.shape[:2]) < block_size:
+        raise ValueError(
+            f"expected an image of 1 or 3 channels, at least {block_size} pixels a side, got {noisy.shape}"
+        )
+    if image.shape[2] == 3:
+        opponent = OPPONENT.astype(np.float32)
+        image, guide = (np.einsum("hwc,dc->hwd", array, opponent) for array in (image, guide))
+    return image, guide
 
 
 def _positions(length: int, block_size: int, step: int) -> np.ndarray:

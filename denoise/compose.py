@@ -693,10 +693,14 @@ class GuidedWiener(_Wrapper):
         """Name of what runs (:attr:`Piece.name`)."""
         return f"{self.inner.name} + collaborative Wiener"
 
+    def too_large(self, image: np.ndarray) -> bool:
+        """Whether ``image`` is above :attr:`max_megapixels`, and so gets the pilot alone."""
+        return image.shape[0] * image.shape[1] > self.max_megapixels * 1e6
+
     def __call__(self, image: np.ndarray) -> np.ndarray:
         """Denoise an H x W x C float32 image."""
         pilot = self.inner(image)
-        if image.shape[0] * image.shape[1] > self.max_megapixels * 1e6 or min(image.shape[:2]) < BLOCK_SIZE:
+        if self.too_large(image) or min(image.shape[:2]) < BLOCK_SIZE:
             return pilot
         noise = noise_spectrum(image, pilot) if self.sigma is None else self.sigma
         return collaborative_wiener(image, pilot, noise)
